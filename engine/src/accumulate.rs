@@ -1,0 +1,232 @@
+//! The per-category aggregation state and its hot loop.
+//!
+//! # Background
+//!
+//! For every (item, variant, window bucket) the accumulator keeps the sum of
+//! `quantity · exp(−λ·age)` over the purchases that fall in that bucket, plus
+//! each item's newest bucket. That is enough to pick the adaptive window and
+//! to score every variant under it after a single scan (see [`crate::window`]).
+//!
+//! # Design
+//!
+//! Cells live in one flat `Vec<f64>`, slot-major (`[slot][variant][bucket]`),
+//! so a row touches one cache line per variant group. Work units (row groups)
+//! each fill their own accumulator; [`CategoryAccumulator::merge`] folds them
+//! in unit order, which is what makes results independent of thread count.
+
+use crate::batch::Batch;
+use crate::counts::RowCounts;
+use crate::key::{Interner, ItemId, KeyColumn};
+use crate::params::{ScoringPlan, NANOS_PER_SEC};
+use crate::topk::top_n;
+
+/// One ranked item of a result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    /// The item.
+    pub item: ItemId,
+    /// Its score.
+    pub score: f64,
+}
+
+/// The scores of a category that had counted purchases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// The window chosen for the category, in nanoseconds.
+    pub window_ns: i64,
+    /// Purchases counted under that window.
+    pub counted: u64,
+    /// Distinct items with a counted purchase under that window.
+    pub distinct_items: usize,
+    /// Per variant (in plan order), the top items, best first.
+    pub top: Vec<Vec<Ranked>>,
+}
+
+/// What a category's scan produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategoryOutcome {
+    /// The category.
+    pub category: String,
+    /// Row counters of the scan.
+    pub counts: RowCounts,
+    /// `None` when no purchase counted within the largest window.
+    pub scored: Option<Scored>,
+}
+
+/// The aggregation state of one category (or of one work unit of it).
+pub struct CategoryAccumulator<I: Interner> {
+    interner: I,
+    variants: usize,
+    buckets: usize,
+    /// `[slot][variant][bucket]` sums of weights.
+    sums: Vec<f64>,
+    /// Per slot, the bucket of its newest purchase.
+    newest: Vec<u8>,
+    /// Per bucket, the purchases counted in it.
+    bucket_rows: Vec<u64>,
+    counts: RowCounts,
+}
+
+impl<I: Interner> CategoryAccumulator<I> {
+    /// An empty accumulator shaped for `plan`.
+    pub fn new(plan: &ScoringPlan) -> Self {
+        Self {
+            interner: I::default(),
+            variants: plan.variants.len(),
+            buckets: plan.windows.len(),
+            sums: Vec::new(),
+            newest: Vec::new(),
+            bucket_rows: vec![0; plan.windows.len()],
+            counts: RowCounts::default(),
+        }
+    }
+
+    /// Row counters so far.
+    pub fn counts(&self) -> RowCounts {
+        self.counts
+    }
+
+    /// Distinct items held.
+    pub fn len(&self) -> usize {
+        self.newest.len()
+    }
+
+    /// Whether no item is held.
+    pub fn is_empty(&self) -> bool {
+        self.newest.is_empty()
+    }
+
+    /// Approximate heap bytes held.
+    pub fn size_bytes(&self) -> usize {
+        self.interner.size_bytes() + self.sums.capacity() * 8 + self.newest.capacity()
+    }
+
+    #[inline]
+    fn slot_for(&mut self, key: I::Key<'_>, bucket: u8) -> usize {
+        let slot = self.interner.intern(key) as usize;
+        if slot == self.newest.len() {
+            self.newest.push(bucket);
+            self.sums.resize(self.sums.len() + self.variants * self.buckets, 0.0);
+        } else if bucket < self.newest[slot] {
+            self.newest[slot] = bucket;
+        }
+        slot
+    }
+
+    /// Folds one batch of purchases into the state.
+    pub fn add<K: KeyColumn<I> + ?Sized>(&mut self, plan: &ScoringPlan, batch: &Batch<'_, K>) {
+        let n = batch.ts.len();
+        debug_assert_eq!(batch.items.len(), n);
+        let as_of = plan.as_of_ns;
+        let lambdas = plan.lambdas();
+        let stride = self.variants * self.buckets;
+        let mut c = RowCounts { scanned: n as u64, ..RowCounts::default() };
+        for i in 0..n {
+            if batch.items_valid.is_some_and(|v| !v.is_valid(i)) {
+                c.null_item += 1;
+                continue;
+            }
+            if batch.ts_valid.is_some_and(|v| !v.is_valid(i)) {
+                c.null_ts += 1;
+                continue;
+            }
+            let q = match batch.quantity {
+                Some(q) if batch.quantity_valid.is_none_or(|v| v.is_valid(i)) => q[i],
+                _ => 1,
+            };
+            if q <= 0 {
+                c.bad_quantity += 1;
+                continue;
+            }
+            let t = batch.ts[i].saturating_mul(batch.ts_unit_ns);
+            if t > as_of {
+                c.after_as_of += 1;
+                continue;
+            }
+            let age_ns = as_of.saturating_sub(t);
+            let Some(bucket) = plan.windows.bucket(age_ns) else {
+                c.before_max_window += 1;
+                continue;
+            };
+            c.in_max_window += 1;
+            self.bucket_rows[bucket as usize] += 1;
+            let slot = self.slot_for(batch.items.key(i), bucket);
+            let age_s = age_ns as f64 / NANOS_PER_SEC as f64;
+            let qf = q as f64;
+            let cells = &mut self.sums[slot * stride..(slot + 1) * stride];
+            for (v, &lambda) in lambdas.iter().enumerate() {
+                cells[v * self.buckets + bucket as usize] += qf * (-lambda * age_s).exp();
+            }
+        }
+        self.counts += c;
+    }
+
+    /// Folds `later` (the state of the next work unit) into `self`.
+    pub fn merge(&mut self, later: Self) {
+        if self.is_empty() && self.counts == RowCounts::default() {
+            *self = later;
+            return;
+        }
+        let stride = self.variants * self.buckets;
+        for slot in 0..later.len() {
+            let key = later.interner.key(slot as u32);
+            let mine = self.slot_for(key, later.newest[slot]);
+            let theirs = &later.sums[slot * stride..(slot + 1) * stride];
+            for (a, b) in self.sums[mine * stride..(mine + 1) * stride].iter_mut().zip(theirs) {
+                *a += *b;
+            }
+        }
+        for (a, b) in self.bucket_rows.iter_mut().zip(&later.bucket_rows) {
+            *a += *b;
+        }
+        self.counts += later.counts;
+    }
+
+    /// Chooses the category's window, scores every variant under it and keeps
+    /// the top N of each.
+    pub fn finish(self, plan: &ScoringPlan, category: String) -> CategoryOutcome {
+        let scored = self.score(plan);
+        CategoryOutcome { category, counts: self.counts, scored }
+    }
+
+    fn score(&self, plan: &ScoringPlan) -> Option<Scored> {
+        if self.is_empty() {
+            return None;
+        }
+        // Distinct items present under window j = items whose newest bucket <= j.
+        let mut present = vec![0usize; self.buckets];
+        for &b in &self.newest {
+            present[b as usize] += 1;
+        }
+        let mut cumulative = 0;
+        let mut chosen = self.buckets - 1;
+        for (j, &p) in present.iter().enumerate() {
+            cumulative += p;
+            if cumulative >= plan.min_items {
+                chosen = j;
+                break;
+            }
+        }
+        let distinct_items = present[..=chosen].iter().sum();
+        let counted = self.bucket_rows[..=chosen].iter().sum();
+        let stride = self.variants * self.buckets;
+        let eligible: Vec<u32> =
+            (0..self.len() as u32).filter(|&s| self.newest[s as usize] as usize <= chosen).collect();
+        let mut candidates = Vec::with_capacity(eligible.len());
+        let top = (0..self.variants)
+            .map(|v| {
+                candidates.clear();
+                candidates.extend(eligible.iter().map(|&slot| {
+                    let base = slot as usize * stride + v * self.buckets;
+                    let score: f64 = self.sums[base..=base + chosen].iter().sum();
+                    (score, slot)
+                }));
+                top_n(&mut candidates, plan.top, |a, b| self.interner.cmp_slots(a, b))
+                    .iter()
+                    .map(|&(score, slot)| Ranked { item: self.interner.item_id(slot), score })
+                    .collect()
+            })
+            .collect();
+        Some(Scored { window_ns: plan.windows.windows_ns()[chosen], counted, distinct_items, top })
+    }
+}

@@ -1,0 +1,54 @@
+//! Deterministic parallel aggregation of one category's work units.
+//!
+//! # Design
+//!
+//! A category's data comes in work units (Parquet row groups) whose
+//! boundaries are fixed by the files, not by the thread count. Each unit is
+//! aggregated into its own accumulator on whichever thread rayon picks, and the
+//! partial states are folded strictly in unit order. Floating-point sums are
+//! therefore the same whatever the number of threads, and a category with
+//! half of all purchases is spread over every core instead of serialising the
+//! run. Units are taken in groups of [`MERGE_GROUP`] so that at most that many
+//! partial states are alive per category.
+
+use rayon::prelude::*;
+
+use crate::accumulate::CategoryAccumulator;
+use crate::key::Interner;
+use crate::params::ScoringPlan;
+
+/// Work units aggregated concurrently per category before their states are
+/// folded; a constant (not the thread count) so that results do not depend on it.
+pub const MERGE_GROUP: usize = 16;
+
+/// Aggregates units `0..units` of one category. `feed(u, acc)` decodes unit
+/// `u` and adds its batches to `acc`; the first error (in unit order) wins.
+pub fn aggregate_units<I, E, F>(
+    plan: &ScoringPlan,
+    units: usize,
+    feed: F,
+) -> Result<CategoryAccumulator<I>, E>
+where
+    I: Interner,
+    E: Send,
+    F: Fn(usize, &mut CategoryAccumulator<I>) -> Result<(), E> + Sync,
+{
+    let mut total = CategoryAccumulator::<I>::new(plan);
+    let mut start = 0;
+    while start < units {
+        let end = (start + MERGE_GROUP).min(units);
+        let partials: Vec<Result<CategoryAccumulator<I>, E>> = (start..end)
+            .into_par_iter()
+            .map(|u| {
+                let mut acc = CategoryAccumulator::new(plan);
+                feed(u, &mut acc)?;
+                Ok(acc)
+            })
+            .collect();
+        for partial in partials {
+            total.merge(partial?);
+        }
+        start = end;
+    }
+    Ok(total)
+}
