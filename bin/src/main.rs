@@ -1,1 +1,46 @@
-fn main(){}
+//! `topsellers`: the command line. Glue only: arguments are parsed and
+//! validated into options, the work is done by `topsellers-io` and
+//! `topsellers-engine`, and errors are printed once with their context.
+
+mod cli;
+mod commands;
+mod logging;
+mod progress;
+mod units;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use commands::UsageError;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format, cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<UsageError>() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Gen(a) => commands::gen::run(&a),
+        Command::Compute(a) => {
+            let opts = commands::compute::ComputeOptions::from_args(&a)?;
+            commands::compute::run(&opts).map(|_| ())
+        }
+        Command::Demo(a) => commands::demo::run(&a),
+    }
+}

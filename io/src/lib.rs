@@ -1,1 +1,44 @@
-//! x
+//! `topsellers-io`: everything that touches files for the topsellers engine.
+//!
+//! - [`discover`]: Hive-style lake layout (`category=<c>/[dt=<d>/]…`);
+//! - [`scan_lake`]: partition and row-group pruning, memory-mapped Parquet
+//!   decoding, and the parallel aggregation through `topsellers-engine`;
+//! - [`write_results`]: CSV / JSON / Parquet results, written atomically;
+//! - [`RunReport`]: the JSON run report and Prometheus metrics;
+//! - [`gen`]: the synthetic lake generator.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use topsellers_engine::{ScoringPlan, Variant};
+//! use topsellers_io::{scan_lake, write_results, RunResults, ScanOptions};
+//!
+//! const DAY: i64 = 86_400_000_000_000;
+//! let plan = ScoringPlan::new(
+//!     20_376 * DAY,
+//!     vec![Variant::from_half_life("default", 7.0 * 86_400.0)?],
+//!     30 * DAY, 365 * DAY, None, 100,
+//! )?;
+//! let out = scan_lake(Path::new("lake"), &ScanOptions::default(), &plan, &|_rows| {})?;
+//! write_results(Path::new("top.csv"), &RunResults { plan: &plan, outcomes: &out.outcomes })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod columns;
+mod decode;
+mod discover;
+mod error;
+pub mod gen;
+mod mmap;
+mod output;
+mod report;
+mod scan;
+mod timefmt;
+
+pub use columns::{ColumnNames, ItemKind};
+pub use discover::{discover, LakeFile};
+pub use error::IoError;
+pub use mmap::map_file;
+pub use output::{write_atomically, write_results, Format, ResultRow, RunResults};
+pub use report::{peak_rss_bytes, RunReport};
+pub use scan::{scan_lake, ScanOptions, ScanOutput, ScanStats};
+pub use timefmt::{parse_rfc3339, rfc3339};

@@ -1,0 +1,169 @@
+//! Command-line arguments (clap), before validation into options.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::units::{parse_count, parse_duration_ns, parse_variant};
+
+/// Exact, time-decayed top sellers per category, from a Parquet lake.
+#[derive(Debug, Parser)]
+#[command(name = "topsellers", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "TOPSELLERS_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// More logging (-v: debug, -vv: trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a synthetic purchase lake.
+    Gen(GenArgs),
+    /// Compute the top sellers of a lake into a results file.
+    Compute(ComputeArgs),
+    /// Generate a small lake, compute it and show the results (no services needed).
+    Demo(DemoArgs),
+}
+
+/// `topsellers gen`.
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Folder to create the lake in (must not exist).
+    #[arg(long, env = "TOPSELLERS_GEN_OUT")]
+    pub out: PathBuf,
+    /// Total purchases (e.g. 100M, 500k).
+    #[arg(long, default_value = "1M", value_parser = parse_count)]
+    pub purchases: u64,
+    /// Number of categories (a fifth of them sparse, see --sparse-fraction).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub categories: u32,
+    /// Days of history of the dense categories (sparse ones span a year).
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
+    /// File layout.
+    #[arg(long, value_enum, default_value = "category")]
+    pub layout: LayoutArg,
+    /// Item id type.
+    #[arg(long, value_enum, default_value = "int")]
+    pub id_type: IdType,
+    /// Write a quantity column.
+    #[arg(long)]
+    pub quantity: bool,
+    /// Random seed (same seed, same lake).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Purchases end just before this instant (RFC 3339).
+    #[arg(long, default_value = "2026-10-15T00:00:00Z")]
+    pub end: String,
+    /// Fraction of categories that are sparse (purchases spread over a year).
+    #[arg(long, default_value_t = 0.2)]
+    pub sparse_fraction: f64,
+    /// Give the largest category this share of all purchases (skew tests).
+    #[arg(long)]
+    pub top_category_share: Option<f64>,
+    /// Rows per row group.
+    #[arg(long, default_value = "1M", value_parser = parse_count)]
+    pub row_group_rows: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long, env = "TOPSELLERS_THREADS")]
+    pub threads: Option<usize>,
+}
+
+/// `--layout` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LayoutArg {
+    /// `category=<c>/part-00000.parquet`.
+    Category,
+    /// `category=<c>/dt=<day>/part-00000.parquet`.
+    #[value(name = "category/dt")]
+    CategoryDt,
+}
+
+/// `--id-type` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum IdType {
+    /// INT64 ids.
+    Int,
+    /// UTF8 ids.
+    String,
+}
+
+/// `topsellers compute`.
+#[derive(Debug, Args)]
+pub struct ComputeArgs {
+    /// The lake folder (`<lake>/category=<c>/[dt=<d>/]*.parquet`).
+    #[arg(long, env = "TOPSELLERS_LAKE")]
+    pub lake: PathBuf,
+    /// Reference time (RFC 3339); purchases after it never count. Default: now.
+    #[arg(long, env = "TOPSELLERS_AS_OF")]
+    pub as_of: Option<String>,
+    /// Half-life of the single variant `default` (e.g. 7d).
+    #[arg(long, value_parser = parse_duration_ns, conflicts_with_all = ["lambda", "variant"], env = "TOPSELLERS_HALF_LIFE")]
+    pub half_life: Option<i64>,
+    /// Decay rate per day of the single variant `default`.
+    #[arg(long, conflicts_with = "variant", env = "TOPSELLERS_LAMBDA")]
+    pub lambda: Option<f64>,
+    /// A named variant NAME=HALF_LIFE (repeatable; all scored in one scan).
+    #[arg(long, value_parser = parse_variant)]
+    pub variant: Vec<(String, i64)>,
+    /// Base window W.
+    #[arg(long, default_value = "30d", value_parser = parse_duration_ns, env = "TOPSELLERS_WINDOW")]
+    pub window: i64,
+    /// Largest window W_max.
+    #[arg(long, default_value = "365d", value_parser = parse_duration_ns, env = "TOPSELLERS_MAX_WINDOW")]
+    pub max_window: i64,
+    /// Distinct items a window needs (default: --top).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), env = "TOPSELLERS_MIN_ITEMS")]
+    pub min_items: Option<u64>,
+    /// Items kept per (variant, category).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000), env = "TOPSELLERS_TOP")]
+    pub top: u64,
+    /// Item id column.
+    #[arg(long, default_value = "item_id", env = "TOPSELLERS_ITEM_COLUMN")]
+    pub item_column: String,
+    /// Purchase time column.
+    #[arg(long, default_value = "ts", env = "TOPSELLERS_TS_COLUMN")]
+    pub ts_column: String,
+    /// Quantity column (optional in the files).
+    #[arg(long, default_value = "quantity", env = "TOPSELLERS_QUANTITY_COLUMN")]
+    pub quantity_column: String,
+    /// Results file: .csv, .json or .parquet.
+    #[arg(long, env = "TOPSELLERS_OUT")]
+    pub out: PathBuf,
+    /// Run report (JSON).
+    #[arg(long, env = "TOPSELLERS_REPORT")]
+    pub report: Option<PathBuf>,
+    /// Prometheus textfile metrics.
+    #[arg(long, env = "TOPSELLERS_METRICS_FILE")]
+    pub metrics_file: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, env = "TOPSELLERS_THREADS")]
+    pub threads: Option<usize>,
+}
+
+/// `topsellers demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Working folder (the lake, results and report go here).
+    #[arg(long, default_value = "topsellers-demo")]
+    pub dir: PathBuf,
+    /// Purchases in the demo lake.
+    #[arg(long, default_value = "2M", value_parser = parse_count)]
+    pub purchases: u64,
+}

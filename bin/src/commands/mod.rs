@@ -1,0 +1,30 @@
+//! One module per subcommand: validate arguments into options, call the
+//! library crates, report.
+
+pub mod compute;
+pub mod demo;
+pub mod gen;
+
+/// An error in the user's arguments, found after parsing: exit status 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Builds the rayon pool for `threads` (all cores when `None`).
+pub fn thread_pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
+    if threads == Some(0) {
+        return Err(UsageError("--threads must be at least 1".into()).into());
+    }
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        b = b.num_threads(n);
+    }
+    Ok(b.build()?)
+}

@@ -1,0 +1,109 @@
+//! The io crate's error type: every variant names the file, row group,
+//! column or value at fault.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Errors reading a lake or writing results.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum IoError {
+    /// A file or folder could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path at fault.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The lake holds no data file.
+    #[error("{root}: the lake holds no Parquet data files (expected <root>/category=<value>/…/<name>.parquet)")]
+    EmptyLake {
+        /// The lake root.
+        root: PathBuf,
+    },
+    /// A partition folder's value cannot be decoded or parsed.
+    #[error("{path}: bad partition value {value:?}: {reason}")]
+    BadPartition {
+        /// The folder.
+        path: PathBuf,
+        /// The raw value.
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file is not readable as Parquet (truncated, corrupt, or another format).
+    #[error("{path}: not a readable Parquet file: {source}")]
+    NotParquet {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's complaint.
+        source: parquet::errors::ParquetError,
+    },
+    /// Decoding a row group failed.
+    #[error("{path}: row group {row_group}: {message}")]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// The row group.
+        row_group: usize,
+        /// The decoder's complaint.
+        message: String,
+    },
+    /// A required column is missing.
+    #[error("{path}: no column named {column:?} (columns: {available})")]
+    MissingColumn {
+        /// The file.
+        path: PathBuf,
+        /// The configured column name.
+        column: String,
+        /// The columns the file has.
+        available: String,
+    },
+    /// A column has a type the engine cannot use.
+    #[error("{path}: column {column:?} has type {found}, expected {expected}")]
+    ColumnType {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// The type found.
+        found: String,
+        /// The types accepted.
+        expected: &'static str,
+    },
+    /// Files of one lake disagree on the item id type.
+    #[error("{path}: item ids are {found} here but {expected} in {first}; a lake must use one id type")]
+    MixedItemTypes {
+        /// The file that disagrees.
+        path: PathBuf,
+        /// Its id type.
+        found: &'static str,
+        /// The first file's id type.
+        expected: &'static str,
+        /// The first file.
+        first: PathBuf,
+    },
+    /// Writing an output file failed.
+    #[error("{path}: cannot write output: {message}")]
+    Output {
+        /// The output path.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The output path's extension names no known format.
+    #[error("{path}: unknown output format (use .csv, .json or .parquet)")]
+    OutputFormat {
+        /// The output path.
+        path: PathBuf,
+    },
+}
+
+impl IoError {
+    /// An [`IoError::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { path: path.into(), source }
+    }
+}
