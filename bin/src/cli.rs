@@ -11,7 +11,13 @@ use crate::units::{parse_count, parse_duration_ns, parse_variant};
 #[command(name = "topsellers", version, about, propagate_version = true)]
 pub struct Cli {
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value = "text", env = "TOPSELLERS_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "TOPSELLERS_LOG_FORMAT"
+    )]
     pub log_format: LogFormat,
     /// More logging (-v: debug, -vv: trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

@@ -16,8 +16,15 @@ pub fn parse_duration_ns(text: &str) -> Result<i64, String> {
     let (number, factor) = DURATION_UNITS
         .iter()
         .find_map(|(suffix, f)| t.strip_suffix(suffix).map(|n| (n, *f)))
-        .ok_or_else(|| format!("{text:?} is not a duration: write a number and a unit, like 90d, 12h, 30m or 45s"))?;
-    let value: f64 = number.trim().parse().map_err(|_| format!("{text:?} is not a duration: {number:?} is not a number"))?;
+        .ok_or_else(|| {
+            format!(
+                "{text:?} is not a duration: write a number and a unit, like 90d, 12h, 30m or 45s"
+            )
+        })?;
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: {number:?} is not a number"))?;
     let ns = value * factor;
     if !(ns.is_finite() && ns >= 1.0) {
         return Err(format!("{text:?}: a duration must be positive"));
@@ -37,9 +44,11 @@ pub fn parse_count(text: &str) -> Result<u64, String> {
         Some('G' | 'B') => (&t[..t.len() - 1], 1e9),
         _ => (&t[..], 1.0),
     };
-    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a count like 1000, 500k or 100M"))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a count like 1000, 500k or 100M"))?;
     let n = value * factor;
-    if !(n.is_finite() && n >= 0.0 && n < 1e15) {
+    if !(0.0..1e15).contains(&n) {
         return Err(format!("{text:?} is out of range"));
     }
     Ok(n.round() as u64)
@@ -47,11 +56,18 @@ pub fn parse_count(text: &str) -> Result<u64, String> {
 
 /// Parses `NAME=HALF_LIFE` of `--variant`.
 pub fn parse_variant(text: &str) -> Result<(String, i64), String> {
-    let (name, half_life) =
-        text.split_once('=').ok_or_else(|| format!("{text:?}: write a variant as NAME=HALF_LIFE, like fast=1d"))?;
+    let (name, half_life) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: write a variant as NAME=HALF_LIFE, like fast=1d"))?;
     let name = name.trim();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
-        return Err(format!("{text:?}: a variant name is letters, digits, '_', '-' or '.'"));
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        return Err(format!(
+            "{text:?}: a variant name is letters, digits, '_', '-' or '.'"
+        ));
     }
     Ok((name.to_string(), parse_duration_ns(half_life)?))
 }
@@ -81,7 +97,10 @@ mod tests {
 
     #[test]
     fn variants() {
-        assert_eq!(parse_variant("fast=1d"), Ok(("fast".into(), 86_400_000_000_000)));
+        assert_eq!(
+            parse_variant("fast=1d"),
+            Ok(("fast".into(), 86_400_000_000_000))
+        );
         assert!(parse_variant("fast").is_err());
         assert!(parse_variant("a b=1d").is_err());
         assert!(parse_variant("x=0d").is_err());

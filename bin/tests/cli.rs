@@ -2,6 +2,8 @@
 //! input (exit status 2 for usage errors, 1 for failures, with a message that
 //! names what is wrong, and the last good output left untouched).
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -16,7 +18,18 @@ fn golden_lake() -> PathBuf {
 fn gen_lake(dir: &Path, extra: &[&str]) -> PathBuf {
     let lake = dir.join("lake");
     topsellers()
-        .args(["gen", "--purchases", "60k", "--categories", "12", "--days", "40", "--seed", "7", "--out"])
+        .args([
+            "gen",
+            "--purchases",
+            "60k",
+            "--categories",
+            "12",
+            "--days",
+            "40",
+            "--seed",
+            "7",
+            "--out",
+        ])
         .arg(&lake)
         .args(extra)
         .assert()
@@ -37,11 +50,32 @@ fn compute(lake: &Path, out: &Path, extra: &[&str]) -> assert_cmd::assert::Asser
 #[test]
 fn results_do_not_depend_on_thread_count() {
     let tmp = tempfile::tempdir().unwrap();
-    let lake = gen_lake(tmp.path(), &["--layout", "category/dt", "--id-type", "string", "--quantity"]);
+    let lake = gen_lake(
+        tmp.path(),
+        &[
+            "--layout",
+            "category/dt",
+            "--id-type",
+            "string",
+            "--quantity",
+        ],
+    );
     let mut outputs = Vec::new();
     for threads in ["1", "2", "7"] {
         let out = tmp.path().join(format!("t{threads}.csv"));
-        compute(&lake, &out, &["--threads", threads, "--variant", "a=7d", "--variant", "b=1d"]).success();
+        compute(
+            &lake,
+            &out,
+            &[
+                "--threads",
+                threads,
+                "--variant",
+                "a=7d",
+                "--variant",
+                "b=1d",
+            ],
+        )
+        .success();
         outputs.push(std::fs::read(&out).unwrap());
     }
     assert!(outputs[0].len() > 1000);
@@ -58,7 +92,12 @@ fn gen_is_deterministic_and_refuses_to_overwrite() {
     compute(&a, &ra, &[]).success();
     compute(&b, &rb, &[]).success();
     assert_eq!(std::fs::read(&ra).unwrap(), std::fs::read(&rb).unwrap());
-    topsellers().args(["gen", "--purchases", "1k", "--out"]).arg(&a).assert().code(1).stderr(contains("already exists"));
+    topsellers()
+        .args(["gen", "--purchases", "1k", "--out"])
+        .arg(&a)
+        .assert()
+        .code(1)
+        .stderr(contains("already exists"));
 }
 
 #[test]
@@ -70,13 +109,29 @@ fn sparse_categories_grow_their_window_and_all_formats_agree() {
     let parquet = tmp.path().join("r.parquet");
     let report = tmp.path().join("report.json");
     let metrics = tmp.path().join("m.prom");
-    compute(&lake, &csv, &["--report", report.to_str().unwrap(), "--metrics-file", metrics.to_str().unwrap()]).success();
+    compute(
+        &lake,
+        &csv,
+        &[
+            "--report",
+            report.to_str().unwrap(),
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ],
+    )
+    .success();
     compute(&lake, &json, &[]).success();
     compute(&lake, &parquet, &[]).success();
     let groups = read_csv(&csv);
     let windows: std::collections::BTreeSet<&str> = groups.values().map(|g| g.0.as_str()).collect();
-    assert!(windows.contains("2592000"), "dense categories keep 30d: {windows:?}");
-    assert!(windows.iter().any(|w| *w != "2592000"), "sparse categories grow: {windows:?}");
+    assert!(
+        windows.contains("2592000"),
+        "dense categories keep 30d: {windows:?}"
+    );
+    assert!(
+        windows.iter().any(|w| *w != "2592000"),
+        "sparse categories grow: {windows:?}"
+    );
 
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(doc["as_of"], "2026-10-15T00:00:00Z");
@@ -84,23 +139,36 @@ fn sparse_categories_grow_their_window_and_all_formats_agree() {
     let results = doc["results"].as_array().unwrap();
     assert_eq!(results.len(), groups.len());
     let first = &results[0];
-    let key = (first["variant"].as_str().unwrap().to_string(), first["category"].as_str().unwrap().to_string());
+    let key = (
+        first["variant"].as_str().unwrap().to_string(),
+        first["category"].as_str().unwrap().to_string(),
+    );
     let g = &groups[&key];
     assert_eq!(first["items"][0]["score"].as_f64().unwrap(), g.2[0].score);
-    assert_eq!(first["items"][0]["item_id"].as_i64().unwrap().to_string(), g.2[0].item);
+    assert_eq!(
+        first["items"][0]["item_id"].as_i64().unwrap().to_string(),
+        g.2[0].item
+    );
 
     let file = std::fs::File::open(&parquet).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
     let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(rows, groups.values().map(|g| g.2.len()).sum::<usize>());
 
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(report["rows"]["scanned"], 60_000);
     assert!(report["peak_rss_bytes"].as_u64().unwrap() > 0);
     assert_eq!(report["categories"].as_array().unwrap().len(), 12);
     let prom = std::fs::read_to_string(&metrics).unwrap();
     assert!(prom.contains("topsellers_rows_scanned 60000"), "{prom}");
-    assert!(prom.contains("topsellers_stage_seconds{stage=\"scan\"}"), "{prom}");
+    assert!(
+        prom.contains("topsellers_stage_seconds{stage=\"scan\"}"),
+        "{prom}"
+    );
 }
 
 #[test]
@@ -112,7 +180,15 @@ fn skipped_rows_and_omitted_categories_are_reported() {
     let args: Vec<&str> = args.lines().collect();
     let mut extra = args.clone();
     extra.extend(["--report", report.to_str().unwrap()]);
-    topsellers().arg("compute").arg("--lake").arg(golden_lake()).args(&extra).arg("--out").arg(&out).assert().success();
+    topsellers()
+        .arg("compute")
+        .arg("--lake")
+        .arg(golden_lake())
+        .args(&extra)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let skipped = &r["rows"]["skipped"];
     let total = skipped["null_item_id"].as_u64().unwrap()
@@ -147,7 +223,9 @@ fn usage_errors_exit_2_and_name_the_value() {
             .code(2)
             .stderr(contains(needle));
     }
-    compute(&lake, &tmp.path().join("r.txt"), &[]).code(2).stderr(contains("r.txt"));
+    compute(&lake, &tmp.path().join("r.txt"), &[])
+        .code(2)
+        .stderr(contains("r.txt"));
     assert!(!out.exists());
 }
 
@@ -158,7 +236,10 @@ fn bad_lakes_exit_1_name_the_culprit_and_keep_the_last_good_output() {
     std::fs::write(&out, "last good results\n").unwrap();
     let keeps_output = |a: assert_cmd::assert::Assert, needle: &str| {
         a.code(1).stderr(contains(needle));
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "last good results\n");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "last good results\n"
+        );
     };
 
     // Missing and empty lakes.
@@ -169,7 +250,12 @@ fn bad_lakes_exit_1_name_the_culprit_and_keep_the_last_good_output() {
 
     // A non-Parquet file and a truncated one.
     let good = gen_lake(&tmp.path().join("g"), &[]);
-    let a_file = std::fs::read_dir(good.join("category=c00000")).unwrap().next().unwrap().unwrap().path();
+    let a_file = std::fs::read_dir(good.join("category=c00000"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let bytes = std::fs::read(&a_file).unwrap();
     let junk = tmp.path().join("junk");
     std::fs::create_dir_all(junk.join("category=x")).unwrap();
@@ -177,7 +263,11 @@ fn bad_lakes_exit_1_name_the_culprit_and_keep_the_last_good_output() {
     keeps_output(compute(&junk, &out, &[]), "data.parquet");
     let cut = tmp.path().join("cut");
     std::fs::create_dir_all(cut.join("category=x")).unwrap();
-    std::fs::write(cut.join("category=x/part.parquet"), &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::write(
+        cut.join("category=x/part.parquet"),
+        &bytes[..bytes.len() / 2],
+    )
+    .unwrap();
     keeps_output(compute(&cut, &out, &[]), "part.parquet");
     // Corrupt column data: footer intact, pages garbled.
     let mut garbled = bytes.clone();
@@ -190,10 +280,19 @@ fn bad_lakes_exit_1_name_the_culprit_and_keep_the_last_good_output() {
     keeps_output(compute(&bad, &out, &[]), "row group 0");
 
     // Missing columns and wrong types.
-    keeps_output(compute(&good, &out, &["--item-column", "sku"]), "no column named \"sku\"");
+    keeps_output(
+        compute(&good, &out, &["--item-column", "sku"]),
+        "no column named \"sku\"",
+    );
     let strings = root().join("io/tests/golden/spark_micros/lake");
-    keeps_output(compute(&strings, &out, &["--ts-column", "item_id"]), "has type Utf8, expected TIMESTAMP");
-    keeps_output(compute(&good, &out, &["--item-column", "ts"]), "expected INT64 or UTF8");
+    keeps_output(
+        compute(&strings, &out, &["--ts-column", "item_id"]),
+        "has type Utf8, expected TIMESTAMP",
+    );
+    keeps_output(
+        compute(&good, &out, &["--item-column", "ts"]),
+        "expected INT64 or UTF8",
+    );
 }
 
 #[cfg(unix)]

@@ -2,6 +2,8 @@
 //! `io/tests/golden/`) read, and `compute` gives the results an independent
 //! SQL implementation (DuckDB) computed for them.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{assert_same_results, read_csv, root, topsellers};

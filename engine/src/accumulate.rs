@@ -106,7 +106,8 @@ impl<I: Interner> CategoryAccumulator<I> {
         let slot = self.interner.intern(key) as usize;
         if slot == self.newest.len() {
             self.newest.push(bucket);
-            self.sums.resize(self.sums.len() + self.variants * self.buckets, 0.0);
+            self.sums
+                .resize(self.sums.len() + self.variants * self.buckets, 0.0);
         } else if bucket < self.newest[slot] {
             self.newest[slot] = bucket;
         }
@@ -120,7 +121,10 @@ impl<I: Interner> CategoryAccumulator<I> {
         let as_of = plan.as_of_ns;
         let lambdas = plan.lambdas();
         let stride = self.variants * self.buckets;
-        let mut c = RowCounts { scanned: n as u64, ..RowCounts::default() };
+        let mut c = RowCounts {
+            scanned: n as u64,
+            ..RowCounts::default()
+        };
         for i in 0..n {
             if batch.items_valid.is_some_and(|v| !v.is_valid(i)) {
                 c.null_item += 1;
@@ -172,7 +176,10 @@ impl<I: Interner> CategoryAccumulator<I> {
             let key = later.interner.key(slot as u32);
             let mine = self.slot_for(key, later.newest[slot]);
             let theirs = &later.sums[slot * stride..(slot + 1) * stride];
-            for (a, b) in self.sums[mine * stride..(mine + 1) * stride].iter_mut().zip(theirs) {
+            for (a, b) in self.sums[mine * stride..(mine + 1) * stride]
+                .iter_mut()
+                .zip(theirs)
+            {
                 *a += *b;
             }
         }
@@ -186,7 +193,11 @@ impl<I: Interner> CategoryAccumulator<I> {
     /// the top N of each.
     pub fn finish(self, plan: &ScoringPlan, category: String) -> CategoryOutcome {
         let scored = self.score(plan);
-        CategoryOutcome { category, counts: self.counts, scored }
+        CategoryOutcome {
+            category,
+            counts: self.counts,
+            scored,
+        }
     }
 
     fn score(&self, plan: &ScoringPlan) -> Option<Scored> {
@@ -210,8 +221,9 @@ impl<I: Interner> CategoryAccumulator<I> {
         let distinct_items = present[..=chosen].iter().sum();
         let counted = self.bucket_rows[..=chosen].iter().sum();
         let stride = self.variants * self.buckets;
-        let eligible: Vec<u32> =
-            (0..self.len() as u32).filter(|&s| self.newest[s as usize] as usize <= chosen).collect();
+        let eligible: Vec<u32> = (0..self.len() as u32)
+            .filter(|&s| self.newest[s as usize] as usize <= chosen)
+            .collect();
         let mut candidates = Vec::with_capacity(eligible.len());
         let top = (0..self.variants)
             .map(|v| {
@@ -221,12 +233,22 @@ impl<I: Interner> CategoryAccumulator<I> {
                     let score: f64 = self.sums[base..=base + chosen].iter().sum();
                     (score, slot)
                 }));
-                top_n(&mut candidates, plan.top, |a, b| self.interner.cmp_slots(a, b))
-                    .iter()
-                    .map(|&(score, slot)| Ranked { item: self.interner.item_id(slot), score })
-                    .collect()
+                top_n(&mut candidates, plan.top, |a, b| {
+                    self.interner.cmp_slots(a, b)
+                })
+                .iter()
+                .map(|&(score, slot)| Ranked {
+                    item: self.interner.item_id(slot),
+                    score,
+                })
+                .collect()
             })
             .collect();
-        Some(Scored { window_ns: plan.windows.windows_ns()[chosen], counted, distinct_items, top })
+        Some(Scored {
+            window_ns: plan.windows.windows_ns()[chosen],
+            counted,
+            distinct_items,
+            top,
+        })
     }
 }

@@ -68,7 +68,10 @@ mod tests {
 
     #[test]
     fn validity_reads_bits_with_offset() {
-        let v = Validity { bits: &[0b1010_0101, 0b0000_0001], offset: 2 };
+        let v = Validity {
+            bits: &[0b1010_0101, 0b0000_0001],
+            offset: 2,
+        };
         let got: Vec<bool> = (0..7).map(|i| v.is_valid(i)).collect();
         assert_eq!(got, [true, false, false, true, false, true, true]);
     }

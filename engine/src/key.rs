@@ -121,7 +121,12 @@ impl Interner for BytesInterner {
     #[inline]
     fn intern(&mut self, key: &[u8]) -> u32 {
         let hash = self.hasher.hash_one(key);
-        let Self { table, hasher, ends, arena } = self;
+        let Self {
+            table,
+            hasher,
+            ends,
+            arena,
+        } = self;
         let slice_of = |slot: u32| {
             let slot = slot as usize;
             let start = if slot == 0 { 0 } else { ends[slot - 1] };
@@ -258,7 +263,10 @@ mod tests {
 
     #[test]
     fn str_column_slices_rows() {
-        let col = StrColumn { offsets: &[0i32, 1, 1, 4], data: b"abcd" };
+        let col = StrColumn {
+            offsets: &[0i32, 1, 1, 4],
+            data: b"abcd",
+        };
         let c: &dyn KeyColumn<BytesInterner> = &col;
         assert_eq!(c.len(), 3);
         assert_eq!(c.key(0), b"a");

@@ -20,25 +20,37 @@ pub struct Variant {
 
 impl Variant {
     /// A variant from a half-life in seconds (`λ = ln 2 / h`).
-    pub fn from_half_life(name: impl Into<String>, half_life_secs: f64) -> Result<Self, EngineError> {
+    pub fn from_half_life(
+        name: impl Into<String>,
+        half_life_secs: f64,
+    ) -> Result<Self, EngineError> {
         if !(half_life_secs.is_finite() && half_life_secs > 0.0) {
             return Err(EngineError::InvalidParameter {
                 name: "half-life",
                 reason: format!("must be a positive duration, got {half_life_secs} s"),
             });
         }
-        Ok(Self { name: name.into(), lambda_per_sec: std::f64::consts::LN_2 / half_life_secs })
+        Ok(Self {
+            name: name.into(),
+            lambda_per_sec: std::f64::consts::LN_2 / half_life_secs,
+        })
     }
 
     /// A variant from a decay rate per day.
-    pub fn from_lambda_per_day(name: impl Into<String>, lambda_per_day: f64) -> Result<Self, EngineError> {
+    pub fn from_lambda_per_day(
+        name: impl Into<String>,
+        lambda_per_day: f64,
+    ) -> Result<Self, EngineError> {
         if !(lambda_per_day.is_finite() && lambda_per_day >= 0.0) {
             return Err(EngineError::InvalidParameter {
                 name: "lambda",
                 reason: format!("must be a finite rate >= 0 per day, got {lambda_per_day}"),
             });
         }
-        Ok(Self { name: name.into(), lambda_per_sec: lambda_per_day / SECS_PER_DAY })
+        Ok(Self {
+            name: name.into(),
+            lambda_per_sec: lambda_per_day / SECS_PER_DAY,
+        })
     }
 
     /// The half-life in seconds (infinite for λ = 0).
@@ -106,7 +118,13 @@ impl ScoringPlan {
             });
         }
         let windows = WindowLadder::new(window_ns, max_window_ns)?;
-        Ok(Self { as_of_ns, variants, windows, min_items, top })
+        Ok(Self {
+            as_of_ns,
+            variants,
+            windows,
+            min_items,
+            top,
+        })
     }
 
     /// Number of accumulator cells per item: one per (variant, window bucket).

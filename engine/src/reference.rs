@@ -21,7 +21,10 @@ pub struct Purchase {
 
 /// Scores one category the slow way.
 pub fn score_category(plan: &ScoringPlan, category: &str, rows: &[Purchase]) -> CategoryOutcome {
-    let mut counts = RowCounts { scanned: rows.len() as u64, ..RowCounts::default() };
+    let mut counts = RowCounts {
+        scanned: rows.len() as u64,
+        ..RowCounts::default()
+    };
     // (item, age_ns, quantity) of rows that are valid and not in the future.
     let mut valid = Vec::new();
     for r in rows {
@@ -63,7 +66,11 @@ pub fn score_category(plan: &ScoringPlan, category: &str, rows: &[Purchase]) -> 
         .find(|&w| distinct_under(w) >= plan.min_items)
         .unwrap_or(plan.windows.max_ns());
     if valid.is_empty() {
-        return CategoryOutcome { category: category.to_string(), counts, scored: None };
+        return CategoryOutcome {
+            category: category.to_string(),
+            counts,
+            scored: None,
+        };
     }
     let in_window: Vec<_> = valid.iter().filter(|r| r.1 < window).collect();
     let top = plan
@@ -72,12 +79,19 @@ pub fn score_category(plan: &ScoringPlan, category: &str, rows: &[Purchase]) -> 
         .map(|v| {
             let mut scores: BTreeMap<ItemId, f64> = BTreeMap::new();
             for (item, age, q) in &in_window {
-                let w = *q as f64 * (-v.lambda_per_sec * (*age as f64 / NANOS_PER_SEC as f64)).exp();
+                let w =
+                    *q as f64 * (-v.lambda_per_sec * (*age as f64 / NANOS_PER_SEC as f64)).exp();
                 *scores.entry(item.clone()).or_default() += w;
             }
-            let mut ranked: Vec<Ranked> =
-                scores.into_iter().map(|(item, score)| Ranked { item, score }).collect();
-            ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.item.cmp(&b.item)));
+            let mut ranked: Vec<Ranked> = scores
+                .into_iter()
+                .map(|(item, score)| Ranked { item, score })
+                .collect();
+            ranked.sort_by(|a, b| {
+                b.score
+                    .total_cmp(&a.score)
+                    .then_with(|| a.item.cmp(&b.item))
+            });
             ranked.truncate(plan.top);
             ranked
         })
@@ -98,15 +112,27 @@ pub fn score_category(plan: &ScoringPlan, category: &str, rows: &[Purchase]) -> 
 /// same counts, scores within `rel` relative, and the same items at each rank
 /// except inside runs of scores that tie within `rel`. Returns a description of
 /// the first difference.
-pub fn check_outcome(got: &CategoryOutcome, want: &CategoryOutcome, rel: f64) -> Result<(), String> {
+pub fn check_outcome(
+    got: &CategoryOutcome,
+    want: &CategoryOutcome,
+    rel: f64,
+) -> Result<(), String> {
     let ctx = &want.category;
     if got.category != want.category || got.counts != want.counts {
-        return Err(format!("{ctx}: counts {:?} != {:?}", got.counts, want.counts));
+        return Err(format!(
+            "{ctx}: counts {:?} != {:?}",
+            got.counts, want.counts
+        ));
     }
     let (g, w) = match (&got.scored, &want.scored) {
         (None, None) => return Ok(()),
         (Some(g), Some(w)) => (g, w),
-        _ => return Err(format!("{ctx}: scored {:?} vs {:?}", got.scored, want.scored)),
+        _ => {
+            return Err(format!(
+                "{ctx}: scored {:?} vs {:?}",
+                got.scored, want.scored
+            ))
+        }
     };
     if (g.window_ns, g.counted, g.distinct_items) != (w.window_ns, w.counted, w.distinct_items) {
         return Err(format!(
@@ -117,12 +143,19 @@ pub fn check_outcome(got: &CategoryOutcome, want: &CategoryOutcome, rel: f64) ->
     }
     for (v, (gv, wv)) in g.top.iter().zip(&w.top).enumerate() {
         if gv.len() != wv.len() {
-            return Err(format!("{ctx} variant {v}: {} items != {}", gv.len(), wv.len()));
+            return Err(format!(
+                "{ctx} variant {v}: {} items != {}",
+                gv.len(),
+                wv.len()
+            ));
         }
         let close = |a: f64, b: f64| (a - b).abs() <= rel * a.abs().max(b.abs());
         for (rank, (a, b)) in gv.iter().zip(wv).enumerate() {
             if !close(a.score, b.score) {
-                return Err(format!("{ctx} variant {v} rank {rank}: score {} != {}", a.score, b.score));
+                return Err(format!(
+                    "{ctx} variant {v} rank {rank}: score {} != {}",
+                    a.score, b.score
+                ));
             }
             if a.item != b.item {
                 // Acceptable only if the wanted item sits among ties of this score.
@@ -130,7 +163,10 @@ pub fn check_outcome(got: &CategoryOutcome, want: &CategoryOutcome, rel: f64) ->
                 let ok = gv.iter().filter(|r| tied(r)).any(|r| r.item == b.item)
                     || wv.iter().filter(|r| tied(r)).count() > gv.len();
                 if !ok && !wv.iter().any(|r| r.item == a.item && tied(r)) {
-                    return Err(format!("{ctx} variant {v} rank {rank}: item {} != {}", a.item, b.item));
+                    return Err(format!(
+                        "{ctx} variant {v} rank {rank}: item {} != {}",
+                        a.item, b.item
+                    ));
                 }
             }
         }

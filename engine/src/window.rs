@@ -73,7 +73,10 @@ impl WindowLadder {
     pub fn bucket(&self, age_ns: i64) -> Option<u8> {
         // Ladders are short (5 steps for 30d/365d) and the first step is by far
         // the most common answer, so a linear scan beats a binary search.
-        self.windows_ns.iter().position(|&w| age_ns < w).map(|b| b as u8)
+        self.windows_ns
+            .iter()
+            .position(|&w| age_ns < w)
+            .map(|b| b as u8)
     }
 }
 

@@ -3,6 +3,8 @@
 //! ties, nulls, bad quantities, future events, several variants, string and
 //! integer ids), and gives bit-identical results for 1, 2 and 7 threads.
 
+#![allow(clippy::unwrap_used)]
+
 use proptest::prelude::*;
 use topsellers_engine::reference::{check_outcome, score_category, Purchase};
 use topsellers_engine::{
@@ -53,24 +55,29 @@ fn lake() -> impl Strategy<Value = Lake> {
     (
         prop::collection::vec(category, 1..5),
         any::<bool>(),
-        prop::collection::vec(prop_oneof![Just(12u32), Just(24), Just(24 * 7), 1u32..500], 1..4),
+        prop::collection::vec(
+            prop_oneof![Just(12u32), Just(24), Just(24 * 7), 1u32..500],
+            1..4,
+        ),
         1usize..7,
         1usize..8,
     )
-        .prop_map(|(categories, has_quantity, half_lives_h, min_items, top)| Lake {
-            categories: categories
-                .into_iter()
-                .map(|(rows, mut cuts)| {
-                    cuts.sort_unstable();
-                    cuts.dedup();
-                    (rows, cuts)
-                })
-                .collect(),
-            has_quantity,
-            half_lives_h,
-            min_items,
-            top,
-        })
+        .prop_map(
+            |(categories, has_quantity, half_lives_h, min_items, top)| Lake {
+                categories: categories
+                    .into_iter()
+                    .map(|(rows, mut cuts)| {
+                        cuts.sort_unstable();
+                        cuts.dedup();
+                        (rows, cuts)
+                    })
+                    .collect(),
+                has_quantity,
+                half_lives_h,
+                min_items,
+                top,
+            },
+        )
 }
 
 fn plan(lake: &Lake) -> ScoringPlan {
@@ -81,8 +88,15 @@ fn plan(lake: &Lake) -> ScoringPlan {
         .map(|(i, &h)| Variant::from_half_life(format!("v{i}"), f64::from(h) * 3600.0).unwrap())
         .collect();
     let day_ns = DAY_MS * 1_000_000;
-    ScoringPlan::new(AS_OF_MS * 1_000_000, variants, 2 * day_ns, 20 * day_ns, Some(lake.min_items), lake.top)
-        .unwrap()
+    ScoringPlan::new(
+        AS_OF_MS * 1_000_000,
+        variants,
+        2 * day_ns,
+        20 * day_ns,
+        Some(lake.min_items),
+        lake.top,
+    )
+    .unwrap()
 }
 
 /// Builds an Arrow-style validity bitmap.
@@ -105,7 +119,14 @@ fn string_id(item: u16) -> String {
 }
 
 /// Runs the fast path on one category, split into units at `cuts`.
-fn fast(plan: &ScoringPlan, lake: &Lake, name: &str, rows: &[Row], cuts: &[usize], strings: bool) -> CategoryOutcome {
+fn fast(
+    plan: &ScoringPlan,
+    lake: &Lake,
+    name: &str,
+    rows: &[Row],
+    cuts: &[usize],
+    strings: bool,
+) -> CategoryOutcome {
     let mut bounds = vec![0];
     bounds.extend(cuts.iter().copied());
     bounds.push(rows.len());
@@ -126,11 +147,20 @@ fn fast(plan: &ScoringPlan, lake: &Lake, name: &str, rows: &[Row], cuts: &[usize
                 let (ts, ts_valid, item_valid, qty, qty_valid) = feed_common(unit);
                 let keys = $keys(unit);
                 let mut batch = Batch::new(&keys, &ts, 1_000_000);
-                batch.ts_valid = Some(Validity { bits: &ts_valid, offset: 0 });
-                batch.items_valid = Some(Validity { bits: &item_valid, offset: 0 });
+                batch.ts_valid = Some(Validity {
+                    bits: &ts_valid,
+                    offset: 0,
+                });
+                batch.items_valid = Some(Validity {
+                    bits: &item_valid,
+                    offset: 0,
+                });
                 if lake.has_quantity {
                     batch.quantity = Some(&qty);
-                    batch.quantity_valid = Some(Validity { bits: &qty_valid, offset: 0 });
+                    batch.quantity_valid = Some(Validity {
+                        bits: &qty_valid,
+                        offset: 0,
+                    });
                 }
                 acc.add(plan, &batch);
                 Ok(())
@@ -142,7 +172,11 @@ fn fast(plan: &ScoringPlan, lake: &Lake, name: &str, rows: &[Row], cuts: &[usize
     if strings {
         run!(BytesInterner, |unit: &[Row]| StrKeys::new(unit))
     } else {
-        run!(IntInterner, |unit: &[Row]| IntKeys(unit.iter().map(|r| i64::from(r.item.unwrap_or(0))).collect()))
+        run!(IntInterner, |unit: &[Row]| IntKeys(
+            unit.iter()
+                .map(|r| i64::from(r.item.unwrap_or(0)))
+                .collect()
+        ))
     }
 }
 
@@ -178,17 +212,32 @@ impl KeyColumn<BytesInterner> for StrKeys {
         self.offsets.len() - 1
     }
     fn key(&self, i: usize) -> &[u8] {
-        let col = StrColumn { offsets: &self.offsets, data: &self.data };
+        let col = StrColumn {
+            offsets: &self.offsets,
+            data: &self.data,
+        };
         let (start, end) = (col.offsets[i] as usize, col.offsets[i + 1] as usize);
         &self.data[start..end]
     }
 }
 
-fn reference(plan: &ScoringPlan, lake: &Lake, name: &str, rows: &[Row], strings: bool) -> CategoryOutcome {
+fn reference(
+    plan: &ScoringPlan,
+    lake: &Lake,
+    name: &str,
+    rows: &[Row],
+    strings: bool,
+) -> CategoryOutcome {
     let purchases: Vec<Purchase> = rows
         .iter()
         .map(|r| Purchase {
-            item: r.item.map(|i| if strings { ItemId::Str(string_id(i)) } else { ItemId::Int(i64::from(i)) }),
+            item: r.item.map(|i| {
+                if strings {
+                    ItemId::Str(string_id(i))
+                } else {
+                    ItemId::Int(i64::from(i))
+                }
+            }),
             ts_ns: r.ts_ms.map(|t| t * 1_000_000),
             quantity: if lake.has_quantity { r.quantity } else { None },
         })
@@ -198,7 +247,10 @@ fn reference(plan: &ScoringPlan, lake: &Lake, name: &str, rows: &[Row], strings:
 
 fn run_all(lake: &Lake, strings: bool, threads: usize) -> Vec<CategoryOutcome> {
     let plan = plan(lake);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| {
         lake.categories
             .iter()
@@ -231,7 +283,11 @@ proptest! {
 fn every_window_step_is_reachable() {
     // One item a day for 20 days, min_items 10: needs the 16-day step.
     let rows: Vec<Row> = (0..20)
-        .map(|d| Row { item: Some(d as u16), ts_ms: Some(AS_OF_MS - d * DAY_MS - 1), quantity: None })
+        .map(|d| Row {
+            item: Some(d as u16),
+            ts_ms: Some(AS_OF_MS - d * DAY_MS - 1),
+            quantity: None,
+        })
         .collect();
     let lake = Lake {
         categories: vec![(rows.clone(), vec![5])],

@@ -22,7 +22,11 @@ pub struct ColumnNames {
 
 impl Default for ColumnNames {
     fn default() -> Self {
-        Self { item: "item_id".into(), ts: "ts".into(), quantity: "quantity".into() }
+        Self {
+            item: "item_id".into(),
+            ts: "ts".into(),
+            quantity: "quantity".into(),
+        }
     }
 }
 
@@ -87,7 +91,12 @@ pub fn resolve(
     let missing = |column: &str| IoError::MissingColumn {
         path: path.to_path_buf(),
         column: column.to_string(),
-        available: schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
+        available: schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
     };
     let wrong = |column: &str, found: &DataType, expected: &'static str| IoError::ColumnType {
         path: path.to_path_buf(),
@@ -115,9 +124,17 @@ pub fn resolve(
             return Err(wrong(&names.quantity, t, "an integer type"));
         }
     }
-    let leaf_of = |name: &str| descr.columns().iter().position(|c| c.path().parts() == [name]);
+    let leaf_of = |name: &str| {
+        descr
+            .columns()
+            .iter()
+            .position(|c| c.path().parts() == [name])
+    };
     let ts_leaf = leaf_of(&names.ts).ok_or_else(|| missing(&names.ts))?;
-    let mut leaves: Vec<usize> = [&names.item, &names.ts, &names.quantity].iter().filter_map(|n| leaf_of(n)).collect();
+    let mut leaves: Vec<usize> = [&names.item, &names.ts, &names.quantity]
+        .iter()
+        .filter_map(|n| leaf_of(n))
+        .collect();
     leaves.dedup();
     let leaf = descr.column(ts_leaf);
     let ts_stats_unit_ns = match (leaf.physical_type(), leaf.logical_type_ref()) {
@@ -133,5 +150,12 @@ pub fn resolve(
     let mut roots = vec![item, ts];
     roots.extend(quantity);
     roots.sort_unstable();
-    Ok(ResolvedColumns { roots, item_kind, ts_unit_ns, ts_leaf, ts_stats_unit_ns, leaves })
+    Ok(ResolvedColumns {
+        roots,
+        item_kind,
+        ts_unit_ns,
+        ts_leaf,
+        ts_stats_unit_ns,
+        leaves,
+    })
 }

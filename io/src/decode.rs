@@ -31,7 +31,10 @@ fn validity(array: &dyn Array) -> Option<Validity<'_>> {
     if nulls.null_count() == 0 {
         return None;
     }
-    Some(Validity { bits: nulls.inner().values(), offset: nulls.offset() })
+    Some(Validity {
+        bits: nulls.inner().values(),
+        offset: nulls.offset(),
+    })
 }
 
 /// Widens any integer array to `i64` values, borrowing when it already is.
@@ -39,7 +42,13 @@ fn as_i64<'a>(array: &'a dyn Array, buf: &'a mut Vec<i64>) -> Option<&'a [i64]> 
     macro_rules! widen {
         ($t:ty) => {{
             buf.clear();
-            buf.extend(array.as_primitive::<$t>().values().iter().map(|&v| i64::try_from(v).unwrap_or(i64::MAX)));
+            buf.extend(
+                array
+                    .as_primitive::<$t>()
+                    .values()
+                    .iter()
+                    .map(|&v| i64::try_from(v).unwrap_or(i64::MAX)),
+            );
             Some(&buf[..])
         }};
     }
@@ -59,14 +68,23 @@ fn as_i64<'a>(array: &'a dyn Array, buf: &'a mut Vec<i64>) -> Option<&'a [i64]> 
 /// Time values as raw `i64`s in the column's own unit.
 fn ts_values(array: &dyn Array) -> Option<&[i64]> {
     use arrow_array::types::{
-        TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+        TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+        TimestampSecondType,
     };
     use arrow_schema::TimeUnit;
     Some(match array.data_type() {
-        DataType::Timestamp(TimeUnit::Second, _) => array.as_primitive::<TimestampSecondType>().values(),
-        DataType::Timestamp(TimeUnit::Millisecond, _) => array.as_primitive::<TimestampMillisecondType>().values(),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => array.as_primitive::<TimestampMicrosecondType>().values(),
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => array.as_primitive::<TimestampNanosecondType>().values(),
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            array.as_primitive::<TimestampSecondType>().values()
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            array.as_primitive::<TimestampMillisecondType>().values()
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            array.as_primitive::<TimestampMicrosecondType>().values()
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            array.as_primitive::<TimestampNanosecondType>().values()
+        }
         DataType::Int64 => array.as_primitive::<Int64Type>().values(),
         _ => return None,
     })
@@ -114,7 +132,11 @@ pub trait DecodeKeys: Interner + Sized {
 }
 
 fn type_error(path: &Path, row_group: usize, what: &str, t: &DataType) -> IoError {
-    IoError::Decode { path: path.to_path_buf(), row_group, message: format!("{what} decoded as unexpected type {t}") }
+    IoError::Decode {
+        path: path.to_path_buf(),
+        row_group,
+        message: format!("{what} decoded as unexpected type {t}"),
+    }
 }
 
 fn feed<I: Interner, K: KeyColumn<I> + ?Sized>(
@@ -126,7 +148,8 @@ fn feed<I: Interner, K: KeyColumn<I> + ?Sized>(
     path: &Path,
     row_group: usize,
 ) -> Result<(), IoError> {
-    let ts = ts_values(cols.ts).ok_or_else(|| type_error(path, row_group, "time column", cols.ts.data_type()))?;
+    let ts = ts_values(cols.ts)
+        .ok_or_else(|| type_error(path, row_group, "time column", cols.ts.data_type()))?;
     let mut batch = Batch::new(keys, ts, cols.ts_unit_ns);
     batch.items_valid = validity(cols.items);
     batch.ts_valid = validity(cols.ts);
@@ -149,7 +172,10 @@ impl DecodeKeys for IntInterner {
         let keys = as_i64(cols.items, items)
             .ok_or_else(|| type_error(path, row_group, "item column", cols.items.data_type()))?;
         let qty = match cols.quantity {
-            Some(q) => Some(as_i64(q, quantity).ok_or_else(|| type_error(path, row_group, "quantity", q.data_type()))?),
+            Some(q) => Some(
+                as_i64(q, quantity)
+                    .ok_or_else(|| type_error(path, row_group, "quantity", q.data_type()))?,
+            ),
             None => None,
         };
         feed(acc, plan, cols, keys, qty, path, row_group)
@@ -179,22 +205,37 @@ impl DecodeKeys for BytesInterner {
     ) -> Result<(), IoError> {
         let qty = match cols.quantity {
             Some(q) => Some(
-                as_i64(q, &mut scratch.quantity).ok_or_else(|| type_error(path, row_group, "quantity", q.data_type()))?,
+                as_i64(q, &mut scratch.quantity)
+                    .ok_or_else(|| type_error(path, row_group, "quantity", q.data_type()))?,
             ),
             None => None,
         };
         match cols.items.data_type() {
             DataType::Utf8 => {
                 let a = cols.items.as_string::<i32>();
-                let keys = StrColumn { offsets: &a.offsets()[..], data: a.values() };
+                let keys = StrColumn {
+                    offsets: &a.offsets()[..],
+                    data: a.values(),
+                };
                 feed(acc, plan, cols, &keys, qty, path, row_group)
             }
             DataType::LargeUtf8 => {
                 let a = cols.items.as_string::<i64>();
-                let keys = StrColumn { offsets: &a.offsets()[..], data: a.values() };
+                let keys = StrColumn {
+                    offsets: &a.offsets()[..],
+                    data: a.values(),
+                };
                 feed(acc, plan, cols, &keys, qty, path, row_group)
             }
-            DataType::Utf8View => feed(acc, plan, cols, &ViewKeys(cols.items.as_string_view()), qty, path, row_group),
+            DataType::Utf8View => feed(
+                acc,
+                plan,
+                cols,
+                &ViewKeys(cols.items.as_string_view()),
+                qty,
+                path,
+                row_group,
+            ),
             t => Err(type_error(path, row_group, "item column", t)),
         }
     }

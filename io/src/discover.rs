@@ -28,7 +28,10 @@ pub struct LakeFile {
 pub fn discover(root: &Path) -> Result<Vec<LakeFile>, IoError> {
     let meta = std::fs::metadata(root).map_err(|e| IoError::io(root, e))?;
     if !meta.is_dir() {
-        return Err(IoError::io(root, std::io::Error::other("the lake root is not a folder")));
+        return Err(IoError::io(
+            root,
+            std::io::Error::other("the lake root is not a folder"),
+        ));
     }
     let mut files = Vec::new();
     walk(root, &Partition::default(), &mut files)?;
@@ -70,7 +73,12 @@ fn walk(dir: &Path, part: &Partition, out: &mut Vec<LakeFile>) -> Result<(), IoE
                 tracing::warn!(path = %path.display(), "ignoring a data file outside any category=<value> folder");
                 continue;
             };
-            out.push(LakeFile { category, dt: part.dt, path, size: meta.len() });
+            out.push(LakeFile {
+                category,
+                dt: part.dt,
+                path,
+                size: meta.len(),
+            });
         }
     }
     Ok(())
@@ -84,11 +92,14 @@ fn is_data_file(name: &str) -> bool {
 }
 
 fn decode_value(path: &Path, raw: &str) -> Result<String, IoError> {
-    percent_decode_str(raw).decode_utf8().map(|v| v.into_owned()).map_err(|e| IoError::BadPartition {
-        path: path.to_path_buf(),
-        value: raw.to_string(),
-        reason: format!("%XX escapes do not decode to UTF-8: {e}"),
-    })
+    percent_decode_str(raw)
+        .decode_utf8()
+        .map(|v| v.into_owned())
+        .map_err(|e| IoError::BadPartition {
+            path: path.to_path_buf(),
+            value: raw.to_string(),
+            reason: format!("%XX escapes do not decode to UTF-8: {e}"),
+        })
 }
 
 fn parse_dt(path: &Path, value: &str) -> Result<NaiveDate, IoError> {
@@ -101,7 +112,9 @@ fn parse_dt(path: &Path, value: &str) -> Result<NaiveDate, IoError> {
 
 /// The nanosecond range `[start, end)` a `dt=` partition covers.
 pub fn dt_range_ns(dt: NaiveDate) -> (i64, i64) {
-    let start = dt.and_hms_opt(0, 0, 0).map_or(i64::MIN, |t| t.and_utc().timestamp_nanos_opt().unwrap_or(i64::MIN));
+    let start = dt.and_hms_opt(0, 0, 0).map_or(i64::MIN, |t| {
+        t.and_utc().timestamp_nanos_opt().unwrap_or(i64::MIN)
+    });
     (start, start.saturating_add(86_400_000_000_000))
 }
 
@@ -125,9 +138,17 @@ mod tests {
             std::fs::write(&p, b"x").unwrap();
         }
         let files = discover(root).unwrap();
-        let got: Vec<(String, Option<String>)> =
-            files.iter().map(|f| (f.category.clone(), f.dt.map(|d| d.to_string()))).collect();
-        assert_eq!(got, [("a b".to_string(), Some("2026-10-01".to_string())), ("c".to_string(), None)]);
+        let got: Vec<(String, Option<String>)> = files
+            .iter()
+            .map(|f| (f.category.clone(), f.dt.map(|d| d.to_string())))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a b".to_string(), Some("2026-10-01".to_string())),
+                ("c".to_string(), None)
+            ]
+        );
     }
 
     #[test]

@@ -74,7 +74,9 @@ pub enum IoError {
         expected: &'static str,
     },
     /// Files of one lake disagree on the item id type.
-    #[error("{path}: item ids are {found} here but {expected} in {first}; a lake must use one id type")]
+    #[error(
+        "{path}: item ids are {found} here but {expected} in {first}; a lake must use one id type"
+    )]
     MixedItemTypes {
         /// The file that disagrees.
         path: PathBuf,
@@ -104,6 +106,9 @@ pub enum IoError {
 impl IoError {
     /// An [`IoError::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { path: path.into(), source }
+        Self::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

@@ -19,7 +19,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_array::{
+    ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -138,7 +140,10 @@ fn plan_categories(opts: &GenOptions) -> Vec<CategoryPlan> {
         shares[0] = if dense > 1 { top } else { 1.0 };
     }
     let sum: f64 = shares.iter().sum();
-    let mut sizes: Vec<u64> = shares.iter().map(|s| (s / sum * dense_total as f64) as u64).collect();
+    let mut sizes: Vec<u64> = shares
+        .iter()
+        .map(|s| (s / sum * dense_total as f64) as u64)
+        .collect();
     let assigned: u64 = sizes.iter().sum();
     if let Some(first) = sizes.first_mut() {
         *first += dense_total - assigned;
@@ -158,7 +163,11 @@ fn plan_categories(opts: &GenOptions) -> Vec<CategoryPlan> {
             name: format!("c{index:05}"),
             index,
             purchases,
-            items: if is_sparse { 400 } else { (purchases / 50).clamp(200, 200_000) as usize },
+            items: if is_sparse {
+                400
+            } else {
+                (purchases / 50).clamp(200, 200_000) as usize
+            },
             days: if is_sparse { 365 } else { opts.days.max(1) },
             sparse: is_sparse,
         });
@@ -177,15 +186,30 @@ struct Catalog {
 impl Catalog {
     fn new(opts: &GenOptions, c: &CategoryPlan) -> Self {
         let ids: Vec<i64> = (0..c.items)
-            .map(|i| (splitmix(opts.seed ^ ((c.index as u64) << 32) ^ i as u64) % 1_000_000_000_000) as i64)
+            .map(|i| {
+                (splitmix(opts.seed ^ ((c.index as u64) << 32) ^ i as u64) % 1_000_000_000_000)
+                    as i64
+            })
             .collect();
-        let names = if opts.string_ids { ids.iter().map(|id| format!("SKU-{id:012}")).collect() } else { Vec::new() };
+        let names = if opts.string_ids {
+            ids.iter().map(|id| format!("SKU-{id:012}")).collect()
+        } else {
+            Vec::new()
+        };
         let weights: Vec<f64> = (1..=c.items).map(|r| 1.0 / (r as f64).powf(1.05)).collect();
-        let popularity = WeightedAliasIndex::new(weights).expect("Zipf weights are positive and finite");
+        let popularity =
+            WeightedAliasIndex::new(weights).expect("Zipf weights are positive and finite");
         // Trending items come from the long tail (ranks beyond the first tenth).
         let tail = c.items / 10;
-        let trending = (0..5).map(|k| tail + (splitmix(opts.seed ^ c.index as u64 ^ k) as usize) % (c.items - tail)).collect();
-        Self { ids, names, popularity, trending }
+        let trending = (0..5)
+            .map(|k| tail + (splitmix(opts.seed ^ c.index as u64 ^ k) as usize) % (c.items - tail))
+            .collect();
+        Self {
+            ids,
+            names,
+            popularity,
+            trending,
+        }
     }
 }
 
@@ -201,10 +225,14 @@ fn day_rows(opts: &GenOptions, c: &CategoryPlan, catalog: &Catalog, day: u32) ->
     let base = c.purchases / u64::from(c.days);
     let extra = u64::from(u64::from(c.days - 1 - day) < c.purchases % u64::from(c.days));
     let n = (base + extra) as usize;
-    let mut rng = SmallRng::seed_from_u64(splitmix(opts.seed ^ splitmix(((c.index as u64) << 20) | u64::from(day))));
+    let mut rng = SmallRng::seed_from_u64(splitmix(
+        opts.seed ^ splitmix(((c.index as u64) << 20) | u64::from(day)),
+    ));
     let day_start = opts.end_us - i64::from(c.days - day) * DAY_US;
     let trending_day = !c.sparse && day + 3 >= c.days;
-    let mut ts: Vec<i64> = (0..n).map(|_| day_start + rng.random_range(0..DAY_US)).collect();
+    let mut ts: Vec<i64> = (0..n)
+        .map(|_| day_start + rng.random_range(0..DAY_US))
+        .collect();
     ts.sort_unstable();
     let items = (0..n)
         .map(|_| {
@@ -216,17 +244,41 @@ fn day_rows(opts: &GenOptions, c: &CategoryPlan, catalog: &Catalog, day: u32) ->
         })
         .collect();
     let quantity = if opts.quantity {
-        (0..n).map(|_| if rng.random_bool(0.85) { 1 } else { rng.random_range(2..6) }).collect()
+        (0..n)
+            .map(|_| {
+                if rng.random_bool(0.85) {
+                    1
+                } else {
+                    rng.random_range(2..6)
+                }
+            })
+            .collect()
     } else {
         Vec::new()
     };
-    DayRows { items, ts, quantity }
+    DayRows {
+        items,
+        ts,
+        quantity,
+    }
 }
 
 fn schema(opts: &GenOptions) -> Arc<Schema> {
     let mut fields = vec![
-        Field::new("item_id", if opts.string_ids { DataType::Utf8 } else { DataType::Int64 }, false),
-        Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new(
+            "item_id",
+            if opts.string_ids {
+                DataType::Utf8
+            } else {
+                DataType::Int64
+            },
+            false,
+        ),
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
     ];
     if opts.quantity {
         fields.push(Field::new("quantity", DataType::Int32, false));
@@ -234,13 +286,25 @@ fn schema(opts: &GenOptions) -> Arc<Schema> {
     Arc::new(Schema::new(fields))
 }
 
-fn batch(opts: &GenOptions, schema: &Arc<Schema>, catalog: &Catalog, rows: DayRows) -> Result<RecordBatch, String> {
+fn batch(
+    opts: &GenOptions,
+    schema: &Arc<Schema>,
+    catalog: &Catalog,
+    rows: DayRows,
+) -> Result<RecordBatch, String> {
     let items: ArrayRef = if opts.string_ids {
-        Arc::new(StringArray::from_iter_values(rows.items.iter().map(|&i| catalog.names[i].as_str())))
+        Arc::new(StringArray::from_iter_values(
+            rows.items.iter().map(|&i| catalog.names[i].as_str()),
+        ))
     } else {
-        Arc::new(Int64Array::from_iter_values(rows.items.iter().map(|&i| catalog.ids[i])))
+        Arc::new(Int64Array::from_iter_values(
+            rows.items.iter().map(|&i| catalog.ids[i]),
+        ))
     };
-    let mut columns = vec![items, Arc::new(TimestampMicrosecondArray::from(rows.ts).with_timezone("UTC")) as ArrayRef];
+    let mut columns = vec![
+        items,
+        Arc::new(TimestampMicrosecondArray::from(rows.ts).with_timezone("UTC")) as ArrayRef,
+    ];
     if opts.quantity {
         columns.push(Arc::new(Int32Array::from(rows.quantity)));
     }
@@ -255,8 +319,12 @@ fn write_file(
     catalog: &Catalog,
     days: impl Iterator<Item = u32>,
 ) -> Result<(u64, u64), IoError> {
-    let fail = |message: String| IoError::Output { path: path.to_path_buf(), message };
-    std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(|e| IoError::io(path, e))?;
+    let fail = |message: String| IoError::Output {
+        path: path.to_path_buf(),
+        message,
+    };
+    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
+        .map_err(|e| IoError::io(path, e))?;
     let file = std::fs::File::create(path).map_err(|e| IoError::io(path, e))?;
     let level = ZstdLevel::try_new(opts.zstd_level).map_err(|e| fail(e.to_string()))?;
     let props = WriterProperties::builder()
@@ -265,7 +333,8 @@ fn write_file(
         .build();
     let schema = schema(opts);
     let mut writer =
-        ArrowWriter::try_new(std::io::BufWriter::new(file), schema.clone(), Some(props)).map_err(|e| fail(e.to_string()))?;
+        ArrowWriter::try_new(std::io::BufWriter::new(file), schema.clone(), Some(props))
+            .map_err(|e| fail(e.to_string()))?;
     let mut rows = 0;
     for day in days {
         let r = day_rows(opts, c, catalog, day);
@@ -277,7 +346,9 @@ fn write_file(
         writer.write(&b).map_err(|e| fail(e.to_string()))?;
     }
     writer.close().map_err(|e| fail(e.to_string()))?;
-    let bytes = std::fs::metadata(path).map_err(|e| IoError::io(path, e))?.len();
+    let bytes = std::fs::metadata(path)
+        .map_err(|e| IoError::io(path, e))?
+        .len();
     Ok((rows, bytes))
 }
 
@@ -291,22 +362,35 @@ fn day_name(opts: &GenOptions, c: &CategoryPlan, day: u32) -> String {
 /// Generates a lake into `out`, which must not exist yet. The lake is built in
 /// a temporary sibling folder and renamed into place, so a failed run leaves
 /// nothing behind. `progress` receives rows as they are written.
-pub fn generate(out: &Path, opts: &GenOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<GenSummary, IoError> {
+pub fn generate(
+    out: &Path,
+    opts: &GenOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<GenSummary, IoError> {
     if out.exists() {
-        return Err(IoError::Output { path: out.to_path_buf(), message: "already exists; remove it or pick another folder".into() });
+        return Err(IoError::Output {
+            path: out.to_path_buf(),
+            message: "already exists; remove it or pick another folder".into(),
+        });
     }
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(|e| IoError::io(&parent, e))?;
-    let tmp = tempfile::Builder::new().prefix(".topsellers-gen-").tempdir_in(&parent).map_err(|e| IoError::io(&parent, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".topsellers-gen-")
+        .tempdir_in(&parent)
+        .map_err(|e| IoError::io(&parent, e))?;
     let plans = plan_categories(opts);
     let jobs: Vec<(usize, Option<u32>)> = plans
         .iter()
         .flat_map(|c| match opts.layout {
             Layout::Category => vec![(c.index, None)],
-            Layout::CategoryDay => (0..c.days).filter(|&d| c.sparse_has_day(d)).map(|d| (c.index, Some(d))).collect(),
+            Layout::CategoryDay => (0..c.days)
+                .filter(|&d| c.sparse_has_day(d))
+                .map(|d| (c.index, Some(d)))
+                .collect(),
         })
         .collect();
     let catalogs: Vec<Catalog> = plans.par_iter().map(|c| Catalog::new(opts, c)).collect();
@@ -317,7 +401,11 @@ pub fn generate(out: &Path, opts: &GenOptions, progress: &(dyn Fn(u64) + Sync)) 
             let dir = tmp.path().join(format!("category={}", c.name));
             let (path, days): (PathBuf, Box<dyn Iterator<Item = u32>>) = match day {
                 None => (dir.join("part-00000.parquet"), Box::new(0..c.days)),
-                Some(d) => (dir.join(format!("dt={}", day_name(opts, c, d))).join("part-00000.parquet"), Box::new(d..d + 1)),
+                Some(d) => (
+                    dir.join(format!("dt={}", day_name(opts, c, d)))
+                        .join("part-00000.parquet"),
+                    Box::new(d..d + 1),
+                ),
             };
             let (rows, bytes) = write_file(&path, opts, c, &catalogs[ci], days)?;
             progress(rows);
@@ -349,12 +437,19 @@ mod tests {
 
     #[test]
     fn sizes_add_up_and_are_skewed() {
-        let opts = GenOptions { purchases: 1_000_000, categories: 50, ..GenOptions::default() };
+        let opts = GenOptions {
+            purchases: 1_000_000,
+            categories: 50,
+            ..GenOptions::default()
+        };
         let plans = plan_categories(&opts);
         assert_eq!(plans.iter().map(|c| c.purchases).sum::<u64>(), 1_000_000);
         assert_eq!(plans.iter().filter(|c| c.sparse).count(), 10);
         assert!(plans[0].purchases > 10 * plans[30].purchases);
-        let skewed = GenOptions { top_category_share: Some(0.5), ..opts };
+        let skewed = GenOptions {
+            top_category_share: Some(0.5),
+            ..opts
+        };
         let plans = plan_categories(&skewed);
         let share = plans[0].purchases as f64 / 1e6;
         assert!((share - 0.5).abs() < 0.01, "{share}");
@@ -362,13 +457,24 @@ mod tests {
 
     #[test]
     fn days_partition_the_purchases() {
-        let opts = GenOptions { purchases: 10_007, categories: 3, sparse_fraction: 0.0, days: 7, ..GenOptions::default() };
+        let opts = GenOptions {
+            purchases: 10_007,
+            categories: 3,
+            sparse_fraction: 0.0,
+            days: 7,
+            ..GenOptions::default()
+        };
         let plans = plan_categories(&opts);
         let catalog = Catalog::new(&opts, &plans[1]);
-        let total: usize = (0..7).map(|d| day_rows(&opts, &plans[1], &catalog, d).ts.len()).sum();
+        let total: usize = (0..7)
+            .map(|d| day_rows(&opts, &plans[1], &catalog, d).ts.len())
+            .sum();
         assert_eq!(total as u64, plans[1].purchases);
         let r = day_rows(&opts, &plans[1], &catalog, 6);
         assert!(r.ts.windows(2).all(|w| w[0] <= w[1]));
-        assert!(r.ts.iter().all(|&t| t < opts.end_us && t >= opts.end_us - DAY_US));
+        assert!(r
+            .ts
+            .iter()
+            .all(|&t| t < opts.end_us && t >= opts.end_us - DAY_US));
     }
 }

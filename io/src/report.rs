@@ -197,14 +197,27 @@ impl RunReport {
     pub fn prometheus(&self, as_of_ns: i64, finished_ns: i64) -> String {
         let mut m = String::new();
         let mut metric = |name: &str, help: &str, kind: &str, samples: &[(&str, f64)]| {
-            let _ = writeln!(m, "# HELP topsellers_{name} {help}\n# TYPE topsellers_{name} {kind}");
+            let _ = writeln!(
+                m,
+                "# HELP topsellers_{name} {help}\n# TYPE topsellers_{name} {kind}"
+            );
             for (labels, v) in samples {
                 let _ = writeln!(m, "topsellers_{name}{labels} {v}");
             }
         };
         let r = &self.rows;
-        metric("rows_scanned", "Rows read by the last compute.", "gauge", &[("", r.scanned as f64)]);
-        metric("rows_counted", "Rows counted under their category's window.", "gauge", &[("", r.counted as f64)]);
+        metric(
+            "rows_scanned",
+            "Rows read by the last compute.",
+            "gauge",
+            &[("", r.scanned as f64)],
+        );
+        metric(
+            "rows_counted",
+            "Rows counted under their category's window.",
+            "gauge",
+            &[("", r.counted as f64)],
+        );
         metric(
             "rows_skipped",
             "Rows skipped as invalid, by reason.",
@@ -212,7 +225,10 @@ impl RunReport {
             &[
                 ("{reason=\"null_item_id\"}", r.skipped.null_item_id as f64),
                 ("{reason=\"null_ts\"}", r.skipped.null_ts as f64),
-                ("{reason=\"quantity_not_positive\"}", r.skipped.quantity_not_positive as f64),
+                (
+                    "{reason=\"quantity_not_positive\"}",
+                    r.skipped.quantity_not_positive as f64,
+                ),
             ],
         );
         metric(
@@ -222,7 +238,10 @@ impl RunReport {
             &[
                 ("{reason=\"after_as_of\"}", r.after_as_of as f64),
                 ("{reason=\"before_max_window\"}", r.before_max_window as f64),
-                ("{reason=\"outside_category_window\"}", r.outside_category_window as f64),
+                (
+                    "{reason=\"outside_category_window\"}",
+                    r.outside_category_window as f64,
+                ),
             ],
         );
         metric(
@@ -239,21 +258,50 @@ impl RunReport {
             "files",
             "Lake files, by state.",
             "gauge",
-            &[("{state=\"read\"}", s.files_read as f64), ("{state=\"pruned\"}", s.files_pruned as f64)],
+            &[
+                ("{state=\"read\"}", s.files_read as f64),
+                ("{state=\"pruned\"}", s.files_pruned as f64),
+            ],
         );
         metric(
             "row_groups",
             "Row groups, by state.",
             "gauge",
-            &[("{state=\"read\"}", s.row_groups_read as f64), ("{state=\"pruned\"}", s.row_groups_pruned as f64)],
+            &[
+                ("{state=\"read\"}", s.row_groups_read as f64),
+                ("{state=\"pruned\"}", s.row_groups_pruned as f64),
+            ],
         );
-        metric("bytes_read", "Compressed column bytes decoded.", "gauge", &[("", s.bytes_read as f64)]);
-        let stages: Vec<(String, f64)> =
-            self.stages_s.iter().map(|(name, v)| (format!("{{stage=\"{name}\"}}"), *v)).collect();
+        metric(
+            "bytes_read",
+            "Compressed column bytes decoded.",
+            "gauge",
+            &[("", s.bytes_read as f64)],
+        );
+        let stages: Vec<(String, f64)> = self
+            .stages_s
+            .iter()
+            .map(|(name, v)| (format!("{{stage=\"{name}\"}}"), *v))
+            .collect();
         let stages: Vec<(&str, f64)> = stages.iter().map(|(l, v)| (l.as_str(), *v)).collect();
-        metric("stage_seconds", "Seconds per stage of the last compute.", "gauge", &stages);
-        metric("peak_rss_bytes", "Peak resident memory of the last compute.", "gauge", &[("", self.peak_rss_bytes as f64)]);
-        metric("as_of_timestamp_seconds", "as_of of the last compute.", "gauge", &[("", as_of_ns as f64 / 1e9)]);
+        metric(
+            "stage_seconds",
+            "Seconds per stage of the last compute.",
+            "gauge",
+            &stages,
+        );
+        metric(
+            "peak_rss_bytes",
+            "Peak resident memory of the last compute.",
+            "gauge",
+            &[("", self.peak_rss_bytes as f64)],
+        );
+        metric(
+            "as_of_timestamp_seconds",
+            "as_of of the last compute.",
+            "gauge",
+            &[("", as_of_ns as f64 / 1e9)],
+        );
         metric(
             "last_compute_timestamp_seconds",
             "When the last compute finished.",
@@ -264,15 +312,24 @@ impl RunReport {
     }
 
     /// Writes the metrics file atomically (node_exporter never sees half a file).
-    pub fn write_metrics(&self, path: &Path, as_of_ns: i64, finished_ns: i64) -> Result<(), IoError> {
+    pub fn write_metrics(
+        &self,
+        path: &Path,
+        as_of_ns: i64,
+        finished_ns: i64,
+    ) -> Result<(), IoError> {
         let text = self.prometheus(as_of_ns, finished_ns);
-        write_atomically(path, |w| w.write_all(text.as_bytes()).map_err(|e| e.to_string()))
+        write_atomically(path, |w| {
+            w.write_all(text.as_bytes()).map_err(|e| e.to_string())
+        })
     }
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), 0 where unknown.
 pub fn peak_rss_bytes() -> u64 {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return 0 };
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return 0;
+    };
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))

@@ -19,11 +19,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 use parquet::file::statistics::Statistics;
 use rayon::prelude::*;
-use topsellers_engine::{aggregate_units, BytesInterner, CategoryOutcome, IntInterner, ScoringPlan};
+use topsellers_engine::{
+    aggregate_units, BytesInterner, CategoryOutcome, IntInterner, ScoringPlan,
+};
 
 use crate::columns::{resolve, ColumnNames, ItemKind, ResolvedColumns};
 use crate::decode::{BatchColumns, DecodeKeys, Scratch};
@@ -42,7 +46,10 @@ pub struct ScanOptions {
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        Self { columns: ColumnNames::default(), batch_size: 64 * 1024 }
+        Self {
+            columns: ColumnNames::default(),
+            batch_size: 64 * 1024,
+        }
     }
 }
 
@@ -110,7 +117,9 @@ pub fn scan_lake(
     let started = Instant::now();
     let files = discover(root)?;
     if files.is_empty() {
-        return Err(IoError::EmptyLake { root: root.to_path_buf() });
+        return Err(IoError::EmptyLake {
+            root: root.to_path_buf(),
+        });
     }
     stats.files_found = files.len() as u64;
     stats.bytes_found = files.iter().map(|f| f.size).sum();
@@ -129,8 +138,10 @@ pub fn scan_lake(
     stats.discover_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let plans: Vec<FilePlan> =
-        live.par_iter().map(|f| plan_file(&f.path, &opts.columns, plan, cutoff)).collect::<Result<_, _>>()?;
+    let plans: Vec<FilePlan> = live
+        .par_iter()
+        .map(|f| plan_file(&f.path, &opts.columns, plan, cutoff))
+        .collect::<Result<_, _>>()?;
     stats.files_read = plans.len() as u64;
     let mut kind: Option<(ItemKind, &Path)> = None;
     for p in &plans {
@@ -149,7 +160,10 @@ pub fn scan_lake(
     }
     // Units per category, in (path, row group) order: fixed by the lake, not
     // by the thread count.
-    let mut categories: BTreeMap<&str, Vec<Unit>> = files.iter().map(|f| (f.category.as_str(), Vec::new())).collect();
+    let mut categories: BTreeMap<&str, Vec<Unit>> = files
+        .iter()
+        .map(|f| (f.category.as_str(), Vec::new()))
+        .collect();
     for (i, (file, p)) in live.iter().zip(&plans).enumerate() {
         let rg_meta = p.meta.metadata();
         let total = rg_meta.num_row_groups();
@@ -158,10 +172,20 @@ pub fn scan_lake(
             let rg_md = rg_meta.row_group(rg);
             if p.row_groups.contains(&rg) {
                 stats.row_groups_read += 1;
-                stats.bytes_read +=
-                    p.cols.roots_leaves().map(|leaf| rg_md.column(leaf).compressed_size() as u64).sum::<u64>();
-                let unit = Unit { file: i, row_group: rg, rows: rg_md.num_rows() as u64 };
-                categories.get_mut(file.category.as_str()).expect("every file's category is listed").push(unit);
+                stats.bytes_read += p
+                    .cols
+                    .roots_leaves()
+                    .map(|leaf| rg_md.column(leaf).compressed_size() as u64)
+                    .sum::<u64>();
+                let unit = Unit {
+                    file: i,
+                    row_group: rg,
+                    rows: rg_md.num_rows() as u64,
+                };
+                categories
+                    .get_mut(file.category.as_str())
+                    .expect("every file's category is listed")
+                    .push(unit);
             } else {
                 stats.rows_pruned += rg_md.num_rows() as u64;
             }
@@ -174,12 +198,18 @@ pub fn scan_lake(
     let outcomes = categories
         .into_par_iter()
         .map(|(category, units)| match item_kind {
-            Some(ItemKind::Str) => scan_category::<BytesInterner>(category, &units, &plans, opts, plan, progress),
+            Some(ItemKind::Str) => {
+                scan_category::<BytesInterner>(category, &units, &plans, opts, plan, progress)
+            }
             _ => scan_category::<IntInterner>(category, &units, &plans, opts, plan, progress),
         })
         .collect::<Result<Vec<_>, _>>()?;
     stats.scan_s = started.elapsed().as_secs_f64();
-    Ok(ScanOutput { item_kind, outcomes, stats })
+    Ok(ScanOutput {
+        item_kind,
+        outcomes,
+        stats,
+    })
 }
 
 impl ResolvedColumns {
@@ -190,18 +220,29 @@ impl ResolvedColumns {
     }
 }
 
-fn plan_file(path: &Path, names: &ColumnNames, plan: &ScoringPlan, cutoff: i64) -> Result<FilePlan, IoError> {
+fn plan_file(
+    path: &Path,
+    names: &ColumnNames,
+    plan: &ScoringPlan,
+    cutoff: i64,
+) -> Result<FilePlan, IoError> {
     // SAFETY: lake files are immutable while a run reads them (see `map_file`).
     let bytes = unsafe { map_file(path) }?;
     let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-    let meta = ArrowReaderMetadata::load(&bytes, options)
-        .map_err(|source| IoError::NotParquet { path: path.to_path_buf(), source })?;
+    let meta =
+        ArrowReaderMetadata::load(&bytes, options).map_err(|source| IoError::NotParquet {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let cols = resolve(path, names, meta.schema(), meta.parquet_schema())?;
     let md = meta.metadata();
     let row_groups = (0..md.num_row_groups())
         .filter(|&rg| {
-            let Some(unit) = cols.ts_stats_unit_ns else { return true };
-            let Some(Statistics::Int64(s)) = md.row_group(rg).column(cols.ts_leaf).statistics() else {
+            let Some(unit) = cols.ts_stats_unit_ns else {
+                return true;
+            };
+            let Some(Statistics::Int64(s)) = md.row_group(rg).column(cols.ts_leaf).statistics()
+            else {
                 return true;
             };
             match (s.min_opt(), s.max_opt()) {
@@ -212,7 +253,12 @@ fn plan_file(path: &Path, names: &ColumnNames, plan: &ScoringPlan, cutoff: i64) 
             }
         })
         .collect();
-    Ok(FilePlan { path: path.to_path_buf(), meta, cols, row_groups })
+    Ok(FilePlan {
+        path: path.to_path_buf(),
+        meta,
+        cols,
+        row_groups,
+    })
 }
 
 fn scan_category<I: DecodeKeys>(

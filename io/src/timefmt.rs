@@ -10,8 +10,10 @@ pub fn rfc3339(ns: i64) -> String {
 
 /// Parses an RFC 3339 instant into nanoseconds since the epoch.
 pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
-    let t = DateTime::parse_from_rfc3339(text).map_err(|e| format!("{text:?} is not an RFC 3339 time: {e}"))?;
-    t.timestamp_nanos_opt().ok_or_else(|| format!("{text:?} is outside the years 1677..2262"))
+    let t = DateTime::parse_from_rfc3339(text)
+        .map_err(|e| format!("{text:?} is not an RFC 3339 time: {e}"))?;
+    t.timestamp_nanos_opt()
+        .ok_or_else(|| format!("{text:?} is outside the years 1677..2262"))
 }
 
 #[cfg(test)]

@@ -44,13 +44,13 @@ import os
 import re
 import sys
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 NANOS_PER_SECOND = 1_000_000_000
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 HEADER = ["variant", "category", "rank", "item_id", "score", "window_s", "as_of"]
-# Spark reads a partition value of null as this literal folder name; the other
-# implementations see the folder name, so it is mapped back.
+# Spark reads this folder value as a null partition value.
 HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 
 # Session settings the semantics depend on (set on every session, spark-submit's included).
@@ -311,6 +311,7 @@ class LakePart:
 
     frame: object  # pyspark DataFrame
     ts_nanos: object  # True/False when known from the footers, None: look at the first file
+    paths: tuple = ()  # its files as on-disk path strings; () -> ask Spark (frame.inputFiles())
 
 
 # Spark errors meaning the files do not share one partition layout or one schema.
@@ -390,7 +391,7 @@ def read_lake_per_schema(spark, opts: Options) -> list:
         inferred = spark.read.options(**_local_fs_options(opts.lake)).parquet(paths[0]).schema
         fields = [f for f in inferred.fields if f.name in columns]
         frame = _reader(spark, opts).schema(T.StructType(fields)).parquet(*paths)
-        parts.append(LakePart(frame, "NANOS" in signature[1]))
+        parts.append(LakePart(frame, "NANOS" in signature[1], tuple(paths)))
     log(f"{len(files)} files in {len(parts)} group(s) of one layout and schema")
     return parts
 
@@ -554,6 +555,18 @@ def counted_events(spark, part: LakePart, opts: Options):
             keep = dt.isNull() | ((dt >= first_day) & (dt <= last_day))
         df = df.filter(keep)
 
+    # Categories as the folder names say (see category_fixes); normally Spark's value as is.
+    paths = part.paths or [urllib.parse.unquote(urllib.parse.urlsplit(u).path) for u in df.inputFiles()]
+    category = F.col("category")
+    fixes = category_fixes(paths)
+    if fixes:
+        fixed = None
+        for spark_value, value in sorted(fixes.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
+            test = category.isNull() if spark_value is None else category == spark_value
+            fixed = F.when(test, F.lit(value)) if fixed is None else fixed.when(test, F.lit(value))
+        category = fixed.otherwise(category)
+    category = F.coalesce(category, F.lit(HIVE_DEFAULT_PARTITION))
+
     df = df.filter(_col(opts.item_column).isNotNull() & (ts > bound(lo)) & (ts <= bound(hi)))
     age = F.lit(hi) - raw
     bucket = F.lit(len(lows) - 1)
@@ -563,13 +576,52 @@ def counted_events(spark, part: LakePart, opts: Options):
     if remainder_s:
         age_s = age_s + F.lit(remainder_s)
     out = df.select(
-        F.coalesce(F.col("category"), F.lit(HIVE_DEFAULT_PARTITION)).alias("category"),
+        category.alias("category"),
         item.alias("item"),
         bucket.alias("bucket"),
         age_s.alias("age_s"),
         qty.alias("qty"),
     ).filter(F.col("qty") > 0)
     return out, kind
+
+
+_SPARK_ESCAPE = re.compile(r"[0-9A-Fa-f]{2}|\+[0-9A-Fa-f]")
+
+
+def spark_unescape(value: str):
+    """The partition value Spark makes of a folder value: each %XX becomes the one character
+    U+00XX (Latin-1, not UTF-8), and the Hive default partition becomes null."""
+    out, i = [], 0
+    while i < len(value):
+        if value[i] == "%" and i + 2 < len(value) and _SPARK_ESCAPE.fullmatch(value[i + 1:i + 3]):
+            out.append(chr(int(value[i + 1:i + 3], 16)))
+            i += 3
+        else:
+            out.append(value[i])
+            i += 1
+    text = "".join(out)
+    return None if text in ("", HIVE_DEFAULT_PARTITION) else text
+
+
+def category_fixes(paths) -> dict:
+    """{Spark's category value: the category} where Spark's decoding of a folder value differs
+    from the contract's (%XX escapes are UTF-8 bytes; the folder name is the category, even
+    `__HIVE_DEFAULT_PARTITION__`). Empty in the common case of ASCII escapes only."""
+    fixes = {}
+    for raw in {_category_folder(p) for p in paths} - {None}:
+        spark_value, value = spark_unescape(raw), urllib.parse.unquote(raw, errors="replace")
+        if spark_value != value:
+            if fixes.get(spark_value, value) != value:
+                log(f"warning: categories {fixes[spark_value]!r} and {value!r} are the same "
+                    f"partition value to Spark; both are reported as {fixes[spark_value]!r}")
+                continue
+            fixes[spark_value] = value
+    return fixes
+
+
+def _category_folder(path: str):
+    folders = [p for p in path.split("/")[:-1] if p.startswith("category=")]
+    return folders[-1][len("category="):] if folders else None
 
 
 def _day(epoch_ns: int):

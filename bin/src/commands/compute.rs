@@ -5,7 +5,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use topsellers_engine::{CategoryOutcome, ScoringPlan, Variant};
-use topsellers_io::{parse_rfc3339, scan_lake, write_results, ColumnNames, Format, RunReport, RunResults, ScanOptions};
+use topsellers_io::{
+    parse_rfc3339, scan_lake, write_results, ColumnNames, Format, RunReport, RunResults,
+    ScanOptions,
+};
 
 use super::{thread_pool, UsageError};
 use crate::cli::ComputeArgs;
@@ -47,7 +50,11 @@ impl ComputeOptions {
         } else if let Some(l) = a.lambda {
             vec![Variant::from_lambda_per_day("default", l).map_err(bad)?]
         } else if !a.variant.is_empty() {
-            a.variant.iter().map(|(n, h)| Variant::from_half_life(n.clone(), *h as f64 / 1e9)).collect::<Result<_, _>>().map_err(bad)?
+            a.variant
+                .iter()
+                .map(|(n, h)| Variant::from_half_life(n.clone(), *h as f64 / 1e9))
+                .collect::<Result<_, _>>()
+                .map_err(bad)?
         } else {
             vec![Variant::from_half_life("default", 7.0 * 86_400.0).map_err(bad)?]
         };
@@ -91,13 +98,22 @@ pub fn run(opts: &ComputeOptions) -> Result<Computed> {
     let threads = pool.current_num_threads();
     let started = Instant::now();
     let bar = rows_bar("scoring", None);
-    let scan_opts = ScanOptions { columns: opts.columns.clone(), ..ScanOptions::default() };
+    let scan_opts = ScanOptions {
+        columns: opts.columns.clone(),
+        ..ScanOptions::default()
+    };
     let scanned = pool
         .install(|| scan_lake(&opts.lake, &scan_opts, &opts.plan, &|rows| bar.inc(rows)))
         .with_context(|| format!("cannot compute the lake {}", opts.lake.display()))?;
     bar.finish_and_clear();
     let write_started = Instant::now();
-    write_results(&opts.out, &RunResults { plan: &opts.plan, outcomes: &scanned.outcomes })?;
+    write_results(
+        &opts.out,
+        &RunResults {
+            plan: &opts.plan,
+            outcomes: &scanned.outcomes,
+        },
+    )?;
     let s = &scanned.stats;
     let stages = vec![
         ("discover".to_string(), s.discover_s),
@@ -107,7 +123,15 @@ pub fn run(opts: &ComputeOptions) -> Result<Computed> {
         ("total".to_string(), started.elapsed().as_secs_f64()),
     ];
     let finished = now_ns();
-    let report = RunReport::new(&opts.plan, &scanned.outcomes, scanned.stats.clone(), threads, &opts.lake, stages, finished);
+    let report = RunReport::new(
+        &opts.plan,
+        &scanned.outcomes,
+        scanned.stats.clone(),
+        threads,
+        &opts.lake,
+        stages,
+        finished,
+    );
     if let Some(path) = &opts.report {
         report.write_json(path)?;
     }
@@ -127,5 +151,8 @@ pub fn run(opts: &ComputeOptions) -> Result<Computed> {
         out = %opts.out.display(),
         "compute done"
     );
-    Ok(Computed { outcomes: scanned.outcomes, report })
+    Ok(Computed {
+        outcomes: scanned.outcomes,
+        report,
+    })
 }

@@ -34,7 +34,10 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     }
     let plan = ScoringPlan::new(
         gen.end_us * 1_000,
-        vec![Variant::from_half_life("default", 7.0 * 86_400.0)?, Variant::from_half_life("fast", 86_400.0)?],
+        vec![
+            Variant::from_half_life("default", 7.0 * 86_400.0)?,
+            Variant::from_half_life("fast", 86_400.0)?,
+        ],
         30 * DAY_NS,
         365 * DAY_NS,
         None,
@@ -54,14 +57,19 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     Ok(())
 }
 
-fn summary(opts: &ComputeOptions, outcomes: &[CategoryOutcome], report: &topsellers_io::RunReport) -> String {
+fn summary(
+    opts: &ComputeOptions,
+    outcomes: &[CategoryOutcome],
+    report: &topsellers_io::RunReport,
+) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "\nTop sellers as of {} (variant \"default\", half-life 7d; window grows from 30d up to 365d)\n",
         report.as_of
     );
-    let mut scored: Vec<&CategoryOutcome> = outcomes.iter().filter(|o| o.scored.is_some()).collect();
+    let mut scored: Vec<&CategoryOutcome> =
+        outcomes.iter().filter(|o| o.scored.is_some()).collect();
     scored.sort_by_key(|o| std::cmp::Reverse(o.counts.scanned));
     let dense = scored.iter().take(2);
     let sparse = scored.iter().rev().take(2);
@@ -77,7 +85,13 @@ fn summary(opts: &ComputeOptions, outcomes: &[CategoryOutcome], report: &topsell
         );
         let _ = writeln!(s, "  {:>4}  {:>14}  {:>12}", "rank", "item_id", "score");
         for (rank, r) in sc.top[0].iter().take(5).enumerate() {
-            let _ = writeln!(s, "  {:>4}  {:>14}  {:>12.4}", rank + 1, r.item.to_string(), r.score);
+            let _ = writeln!(
+                s,
+                "  {:>4}  {:>14}  {:>12.4}",
+                rank + 1,
+                r.item.to_string(),
+                r.score
+            );
         }
         s.push('\n');
     }
@@ -86,7 +100,11 @@ fn summary(opts: &ComputeOptions, outcomes: &[CategoryOutcome], report: &topsell
         "{} categories scored ({} rows in {:.2} s, peak memory {} MB).",
         report.categories_scored,
         report.rows.scanned,
-        report.stages_s.iter().find(|(n, _)| n == "total").map_or(0.0, |t| t.1),
+        report
+            .stages_s
+            .iter()
+            .find(|(n, _)| n == "total")
+            .map_or(0.0, |t| t.1),
         report.peak_rss_bytes / (1 << 20)
     );
     let _ = writeln!(s, "Full results: {}", opts.out.display());

@@ -14,11 +14,16 @@ use crate::progress::rows_bar;
 pub fn options(a: &GenArgs) -> Result<GenOptions, UsageError> {
     let end_ns = parse_rfc3339(&a.end).map_err(|e| UsageError(format!("--end: {e}")))?;
     if !(0.0..=1.0).contains(&a.sparse_fraction) {
-        return Err(UsageError(format!("--sparse-fraction must be within 0..1, got {}", a.sparse_fraction)));
+        return Err(UsageError(format!(
+            "--sparse-fraction must be within 0..1, got {}",
+            a.sparse_fraction
+        )));
     }
     if let Some(s) = a.top_category_share {
         if !(s > 0.0 && s < 1.0) {
-            return Err(UsageError(format!("--top-category-share must be within (0, 1), got {s}")));
+            return Err(UsageError(format!(
+                "--top-category-share must be within (0, 1), got {s}"
+            )));
         }
     }
     if a.row_group_rows == 0 {

@@ -8,7 +8,9 @@ use std::io::Write;
 use super::{OrOutput, RunResults};
 
 /// The header line, as the contract fixes it.
-pub const HEADER: [&str; 7] = ["variant", "category", "rank", "item_id", "score", "window_s", "as_of"];
+pub const HEADER: [&str; 7] = [
+    "variant", "category", "rank", "item_id", "score", "window_s", "as_of",
+];
 
 pub(super) fn write(w: &mut (dyn Write + Send), results: &RunResults<'_>) -> Result<(), String> {
     let mut out = ::csv::Writer::from_writer(w);

@@ -47,18 +47,25 @@ impl RunResults<'_> {
 
     /// The rows in output order: variant (plan order), category, rank.
     pub fn rows(&self) -> impl Iterator<Item = ResultRow<'_>> {
-        self.plan.variants.iter().enumerate().flat_map(move |(v, variant)| {
-            self.outcomes.iter().filter_map(|o| o.scored.as_ref().map(|s| (o, s))).flat_map(move |(o, s)| {
-                s.top[v].iter().enumerate().map(move |(rank, r)| ResultRow {
-                    variant: &variant.name,
-                    category: &o.category,
-                    rank: rank as u32 + 1,
-                    item: &r.item,
-                    score: r.score,
-                    window_s: s.window_ns / 1_000_000_000,
-                })
+        self.plan
+            .variants
+            .iter()
+            .enumerate()
+            .flat_map(move |(v, variant)| {
+                self.outcomes
+                    .iter()
+                    .filter_map(|o| o.scored.as_ref().map(|s| (o, s)))
+                    .flat_map(move |(o, s)| {
+                        s.top[v].iter().enumerate().map(move |(rank, r)| ResultRow {
+                            variant: &variant.name,
+                            category: &o.category,
+                            rank: rank as u32 + 1,
+                            item: &r.item,
+                            score: r.score,
+                            window_s: s.window_ns / 1_000_000_000,
+                        })
+                    })
             })
-        })
     }
 }
 
@@ -76,11 +83,18 @@ pub enum Format {
 impl Format {
     /// The format named by `path`'s extension.
     pub fn from_path(path: &Path) -> Result<Self, IoError> {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("csv") => Ok(Format::Csv),
             Some("json") => Ok(Format::Json),
             Some("parquet") => Ok(Format::Parquet),
-            _ => Err(IoError::OutputFormat { path: path.to_path_buf() }),
+            _ => Err(IoError::OutputFormat {
+                path: path.to_path_buf(),
+            }),
         }
     }
 }
@@ -101,7 +115,10 @@ pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut (dyn Write + Send)) -> Result<(), String>,
 ) -> Result<(), IoError> {
-    let out_err = |message: String| IoError::Output { path: path.to_path_buf(), message };
+    let out_err = |message: String| IoError::Output {
+        path: path.to_path_buf(),
+        message,
+    };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -110,14 +127,22 @@ pub fn write_atomically(
         .prefix(".topsellers-")
         .suffix(".tmp")
         .tempfile_in(dir)
-        .map_err(|e| out_err(format!("cannot create a temporary file in {}: {e}", dir.display())))?;
+        .map_err(|e| {
+            out_err(format!(
+                "cannot create a temporary file in {}: {e}",
+                dir.display()
+            ))
+        })?;
     {
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
         fill(&mut w).map_err(out_err)?;
         w.flush().map_err(|e| out_err(e.to_string()))?;
     }
-    tmp.as_file().sync_all().map_err(|e| out_err(e.to_string()))?;
-    tmp.persist(path).map_err(|e| out_err(e.error.to_string()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| out_err(e.to_string()))?;
+    tmp.persist(path)
+        .map_err(|e| out_err(e.error.to_string()))?;
     Ok(())
 }
 

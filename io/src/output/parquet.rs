@@ -17,12 +17,16 @@ pub(super) fn write(w: &mut (dyn Write + Send), results: &RunResults<'_>) -> Res
     let rows: Vec<_> = results.rows().collect();
     let ints = rows.iter().all(|r| matches!(r.item, ItemId::Int(_)));
     let item: ArrayRef = if ints && !rows.is_empty() {
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| match r.item {
-            ItemId::Int(v) => *v,
-            ItemId::Str(_) => 0,
-        })))
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(
+            |r| match r.item {
+                ItemId::Int(v) => *v,
+                ItemId::Str(_) => 0,
+            },
+        )))
     } else {
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.item.to_string())))
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.item.to_string()),
+        ))
     };
     let schema = Arc::new(Schema::new(vec![
         Field::new("variant", DataType::Utf8, false),
@@ -35,13 +39,23 @@ pub(super) fn write(w: &mut (dyn Write + Send), results: &RunResults<'_>) -> Res
     ]));
     let as_of = results.as_of();
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.variant))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.category))),
-        Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.rank as i32))),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.variant),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.category),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            rows.iter().map(|r| r.rank as i32),
+        )),
         item,
         Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.score))),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.window_s))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|_| as_of.as_str()))),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| r.window_s),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|_| as_of.as_str()),
+        )),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns).or_output()?;
     let props = WriterProperties::builder()
