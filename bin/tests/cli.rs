@@ -301,9 +301,15 @@ fn unreadable_entries_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = gen_lake(tmp.path(), &[]);
     // A dangling link cannot be read whoever runs the test (root included).
-    std::os::unix::fs::symlink(tmp.path().join("gone"), lake.join("category=c00001/part-9.parquet")).unwrap();
+    std::os::unix::fs::symlink(
+        tmp.path().join("gone"),
+        lake.join("category=c00001/part-9.parquet"),
+    )
+    .unwrap();
     let out = tmp.path().join("r.csv");
-    compute(&lake, &out, &[]).code(1).stderr(contains("part-9.parquet"));
+    compute(&lake, &out, &[])
+        .code(1)
+        .stderr(contains("part-9.parquet"));
     assert!(!out.exists());
 }
 

@@ -11,11 +11,12 @@
 //!
 //! Cells live in one flat `Vec<f64>`, slot-major (`[slot][variant][bucket]`),
 //! so a row touches one cache line per variant group. Work units (row groups)
-//! each fill their own accumulator; [`CategoryAccumulator::merge`] folds them
+//! each fill their own accumulator; [`CategoryAccumulator::absorb`] folds them
 //! in unit order, which is what makes results independent of thread count.
 
 use crate::batch::Batch;
 use crate::counts::RowCounts;
+use crate::decay::decay_weights;
 use crate::key::{Interner, ItemId, KeyColumn};
 use crate::params::{ScoringPlan, NANOS_PER_SEC};
 use crate::topk::top_n;
@@ -65,7 +66,29 @@ pub struct CategoryAccumulator<I: Interner> {
     /// Per bucket, the purchases counted in it.
     bucket_rows: Vec<u64>,
     counts: RowCounts,
+    staged: Staging,
 }
+
+/// Rows staged between the filter and the scatter steps (reused buffers).
+#[derive(Default)]
+struct Staging {
+    /// Index of the row's first cell (`slot · stride + bucket`).
+    cell: Vec<usize>,
+    age_s: Vec<f64>,
+    quantity: Vec<f64>,
+    weight: Vec<f64>,
+}
+
+impl Staging {
+    fn clear(&mut self) {
+        self.cell.clear();
+        self.age_s.clear();
+        self.quantity.clear();
+    }
+}
+
+/// Rows per block of the hot loop: staging buffers stay in L1/L2.
+const BLOCK: usize = 2048;
 
 impl<I: Interner> CategoryAccumulator<I> {
     /// An empty accumulator shaped for `plan`.
@@ -78,6 +101,7 @@ impl<I: Interner> CategoryAccumulator<I> {
             newest: Vec::new(),
             bucket_rows: vec![0; plan.windows.len()],
             counts: RowCounts::default(),
+            staged: Staging::default(),
         }
     }
 
@@ -115,17 +139,41 @@ impl<I: Interner> CategoryAccumulator<I> {
     }
 
     /// Folds one batch of purchases into the state.
+    ///
+    /// Rows are processed in blocks of [`BLOCK`]: first filtered, bucketed and
+    /// interned (one hash probe per row), then weighted by the vectorised decay
+    /// kernel once per variant, then scattered into the cells. The staging
+    /// buffers are reused, so the loop allocates nothing per row.
     pub fn add<K: KeyColumn<I> + ?Sized>(&mut self, plan: &ScoringPlan, batch: &Batch<'_, K>) {
         let n = batch.ts.len();
         debug_assert_eq!(batch.items.len(), n);
+        let mut start = 0;
+        while start < n {
+            let end = (start + BLOCK).min(n);
+            self.stage(plan, batch, start, end);
+            self.scatter(plan);
+            start = end;
+        }
+    }
+
+    /// Filters rows `start..end`, interns their keys and stages what the
+    /// weighting and scatter steps need.
+    #[inline]
+    fn stage<K: KeyColumn<I> + ?Sized>(
+        &mut self,
+        plan: &ScoringPlan,
+        batch: &Batch<'_, K>,
+        start: usize,
+        end: usize,
+    ) {
         let as_of = plan.as_of_ns;
-        let lambdas = plan.lambdas();
-        let stride = self.variants * self.buckets;
         let mut c = RowCounts {
-            scanned: n as u64,
+            scanned: (end - start) as u64,
             ..RowCounts::default()
         };
-        for i in 0..n {
+        let mut staged = std::mem::take(&mut self.staged);
+        staged.clear();
+        for i in start..end {
             if batch.items_valid.is_some_and(|v| !v.is_valid(i)) {
                 c.null_item += 1;
                 continue;
@@ -152,23 +200,45 @@ impl<I: Interner> CategoryAccumulator<I> {
                 c.before_max_window += 1;
                 continue;
             };
-            c.in_max_window += 1;
             self.bucket_rows[bucket as usize] += 1;
             let slot = self.slot_for(batch.items.key(i), bucket);
-            let age_s = age_ns as f64 / NANOS_PER_SEC as f64;
-            let qf = q as f64;
-            let cells = &mut self.sums[slot * stride..(slot + 1) * stride];
-            for (v, &lambda) in lambdas.iter().enumerate() {
-                cells[v * self.buckets + bucket as usize] += qf * (-lambda * age_s).exp();
-            }
+            staged
+                .cell
+                .push(slot * self.variants * self.buckets + bucket as usize);
+            staged.age_s.push(age_ns as f64 / NANOS_PER_SEC as f64);
+            staged.quantity.push(q as f64);
         }
+        c.in_max_window = staged.cell.len() as u64;
         self.counts += c;
+        self.staged = staged;
     }
 
-    /// Folds `later` (the state of the next work unit) into `self`.
-    pub fn merge(&mut self, later: Self) {
+    /// Weighs the staged rows for every variant and adds them to their cells.
+    #[inline]
+    fn scatter(&mut self, plan: &ScoringPlan) {
+        let Staging {
+            cell,
+            age_s,
+            quantity,
+            weight,
+        } = &mut self.staged;
+        weight.resize(cell.len(), 0.0);
+        for (v, variant) in plan.variants.iter().enumerate() {
+            decay_weights(variant.lambda_per_sec, age_s, quantity, weight);
+            let offset = v * self.buckets;
+            for (&c, &w) in cell.iter().zip(weight.iter()) {
+                self.sums[c + offset] += w;
+            }
+        }
+    }
+
+    /// Folds `later` (the state of the next work unit) into `self`, and
+    /// leaves `later` empty, its capacity kept for reuse.
+    pub fn absorb(&mut self, later: &mut Self) {
         if self.is_empty() && self.counts == RowCounts::default() {
-            *self = later;
+            // Adding into zeros is exact, so taking `later` as is gives the same sums.
+            std::mem::swap(self, later);
+            later.clear();
             return;
         }
         let stride = self.variants * self.buckets;
@@ -187,6 +257,16 @@ impl<I: Interner> CategoryAccumulator<I> {
             *a += *b;
         }
         self.counts += later.counts;
+        later.clear();
+    }
+
+    /// Empties the state, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.interner.clear();
+        self.sums.clear();
+        self.newest.clear();
+        self.bucket_rows.fill(0);
+        self.counts = RowCounts::default();
     }
 
     /// Chooses the category's window, scores every variant under it and keeps

@@ -53,6 +53,8 @@ pub trait Interner: Default + Send {
     fn item_id(&self, slot: u32) -> ItemId;
     /// Approximate heap bytes held.
     fn size_bytes(&self) -> usize;
+    /// Forgets every key, keeping the allocated capacity for reuse.
+    fn clear(&mut self);
 }
 
 /// Interner for INT64 ids.
@@ -93,6 +95,11 @@ impl Interner for IntInterner {
 
     fn size_bytes(&self) -> usize {
         self.map.capacity() * (std::mem::size_of::<(i64, u32)>() + 1) + self.keys.capacity() * 8
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.keys.clear();
     }
 }
 
@@ -165,6 +172,12 @@ impl Interner for BytesInterner {
 
     fn size_bytes(&self) -> usize {
         self.table.capacity() * 5 + self.ends.capacity() * 8 + self.arena.capacity()
+    }
+
+    fn clear(&mut self) {
+        self.table.clear();
+        self.ends.clear();
+        self.arena.clear();
     }
 }
 

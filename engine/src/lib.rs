@@ -30,6 +30,7 @@
 mod accumulate;
 mod batch;
 mod counts;
+mod decay;
 mod error;
 mod key;
 mod parallel;
@@ -41,6 +42,7 @@ mod window;
 pub use accumulate::{CategoryAccumulator, CategoryOutcome, Ranked, Scored};
 pub use batch::{Batch, Validity};
 pub use counts::RowCounts;
+pub use decay::decay_weights;
 pub use error::EngineError;
 pub use key::{BytesInterner, IntInterner, Interner, ItemId, KeyColumn, Offset, StrColumn};
 pub use parallel::{aggregate_units, MERGE_GROUP};

@@ -11,6 +11,8 @@
 //! run. Units are taken in groups of [`MERGE_GROUP`] so that at most that many
 //! partial states are alive per category.
 
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
 use crate::accumulate::CategoryAccumulator;
@@ -34,19 +36,33 @@ where
     F: Fn(usize, &mut CategoryAccumulator<I>) -> Result<(), E> + Sync,
 {
     let mut total = CategoryAccumulator::<I>::new(plan);
+    // Emptied partial states, kept for the next group so that their hash
+    // tables and cell vectors are not reallocated (and page-faulted) per unit.
+    let spare: Mutex<Vec<CategoryAccumulator<I>>> = Mutex::new(Vec::new());
+    let take = || {
+        spare
+            .lock()
+            .ok()
+            .and_then(|mut s| s.pop())
+            .unwrap_or_else(|| CategoryAccumulator::new(plan))
+    };
     let mut start = 0;
     while start < units {
         let end = (start + MERGE_GROUP).min(units);
         let partials: Vec<Result<CategoryAccumulator<I>, E>> = (start..end)
             .into_par_iter()
             .map(|u| {
-                let mut acc = CategoryAccumulator::new(plan);
+                let mut acc = take();
                 feed(u, &mut acc)?;
                 Ok(acc)
             })
             .collect();
         for partial in partials {
-            total.merge(partial?);
+            let mut partial = partial?;
+            total.absorb(&mut partial);
+            if let Ok(mut s) = spare.lock() {
+                s.push(partial);
+            }
         }
         start = end;
     }

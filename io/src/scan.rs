@@ -20,9 +20,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
 };
 use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::statistics::Statistics;
 use rayon::prelude::*;
 use topsellers_engine::{
@@ -68,6 +71,8 @@ pub struct ScanStats {
     pub row_groups_pruned: u64,
     /// Rows in the skipped row groups.
     pub rows_pruned: u64,
+    /// Rows in pages skipped by the page index (inside row groups read).
+    pub rows_pruned_by_page: u64,
     /// Compressed bytes of the column chunks decoded.
     pub bytes_read: u64,
     /// Size of every file found.
@@ -95,13 +100,17 @@ struct FilePlan {
     path: PathBuf,
     meta: ArrowReaderMetadata,
     cols: ResolvedColumns,
-    row_groups: Vec<usize>,
+    /// Row groups to read, each with the pages to read when the page index
+    /// lets some be skipped.
+    row_groups: Vec<(usize, Option<RowSelection>)>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Unit {
     file: usize,
     row_group: usize,
+    /// Pages to read, when some can be skipped.
+    selection: Option<RowSelection>,
     rows: u64,
 }
 
@@ -168,19 +177,24 @@ pub fn scan_lake(
         let rg_meta = p.meta.metadata();
         let total = rg_meta.num_row_groups();
         stats.row_groups_pruned += (total - p.row_groups.len()) as u64;
+        let mut kept = p.row_groups.iter().peekable();
         for rg in 0..total {
             let rg_md = rg_meta.row_group(rg);
-            if p.row_groups.contains(&rg) {
+            if let Some((_, selection)) = kept.next_if(|(k, _)| *k == rg) {
                 stats.row_groups_read += 1;
                 stats.bytes_read += p
                     .cols
                     .roots_leaves()
                     .map(|leaf| rg_md.column(leaf).compressed_size() as u64)
                     .sum::<u64>();
+                let rows = rg_md.num_rows() as u64;
+                stats.rows_pruned_by_page +=
+                    rows - selection.as_ref().map_or(rows, |s| s.row_count() as u64);
                 let unit = Unit {
                     file: i,
                     row_group: rg,
-                    rows: rg_md.num_rows() as u64,
+                    selection: selection.clone(),
+                    rows,
                 };
                 categories
                     .get_mut(file.category.as_str())
@@ -228,7 +242,9 @@ fn plan_file(
 ) -> Result<FilePlan, IoError> {
     // SAFETY: lake files are immutable while a run reads them (see `map_file`).
     let bytes = unsafe { map_file(path) }?;
-    let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+    let options = ArrowReaderOptions::new()
+        .with_skip_arrow_metadata(true)
+        .with_page_index_policy(PageIndexPolicy::Optional);
     let meta =
         ArrowReaderMetadata::load(&bytes, options).map_err(|source| IoError::NotParquet {
             path: path.to_path_buf(),
@@ -236,6 +252,9 @@ fn plan_file(
         })?;
     let cols = resolve(path, names, meta.schema(), meta.parquet_schema())?;
     let md = meta.metadata();
+    let outside = |min: i64, max: i64, unit: i64| {
+        max.saturating_mul(unit) <= cutoff || min.saturating_mul(unit) > plan.as_of_ns
+    };
     let row_groups = (0..md.num_row_groups())
         .filter(|&rg| {
             let Some(unit) = cols.ts_stats_unit_ns else {
@@ -246,12 +265,11 @@ fn plan_file(
                 return true;
             };
             match (s.min_opt(), s.max_opt()) {
-                (Some(&min), Some(&max)) => {
-                    max.saturating_mul(unit) > cutoff && min.saturating_mul(unit) <= plan.as_of_ns
-                }
+                (Some(&min), Some(&max)) => !outside(min, max, unit),
                 _ => true,
             }
         })
+        .map(|rg| (rg, page_selection(&meta, &cols, rg, &outside)))
         .collect();
     Ok(FilePlan {
         path: path.to_path_buf(),
@@ -259,6 +277,51 @@ fn plan_file(
         cols,
         row_groups,
     })
+}
+
+/// Pages of the time column that lie wholly outside the window, as a row
+/// selection (`None` when every page is needed or there is no page index).
+/// Files fed in time order, as lakes are, skip most of their old pages.
+fn page_selection(
+    meta: &ArrowReaderMetadata,
+    cols: &ResolvedColumns,
+    rg: usize,
+    outside: &impl Fn(i64, i64, i64) -> bool,
+) -> Option<RowSelection> {
+    let unit = cols.ts_stats_unit_ns?;
+    let md = meta.metadata();
+    let index = md.page_index_for_row_group(rg);
+    let Some(ColumnIndexMetaData::INT64(ci)) = index.column_index(cols.ts_leaf) else {
+        return None;
+    };
+    let locations = index.offset_index(cols.ts_leaf)?.page_locations();
+    let rows = md.row_group(rg).num_rows() as usize;
+    if locations.len() != ci.num_pages() as usize {
+        return None;
+    }
+    let mut selectors: Vec<RowSelector> = Vec::with_capacity(locations.len());
+    let mut skipped_any = false;
+    for (p, loc) in locations.iter().enumerate() {
+        let first = loc.first_row_index as usize;
+        let end = locations
+            .get(p + 1)
+            .map_or(rows, |l| l.first_row_index as usize);
+        let skip = match (ci.min_value(p), ci.max_value(p)) {
+            (Some(&min), Some(&max)) => outside(min, max, unit),
+            _ => false,
+        };
+        skipped_any |= skip;
+        let n = end.saturating_sub(first);
+        match selectors.last_mut() {
+            Some(last) if last.skip == skip => last.row_count += n,
+            _ => selectors.push(if skip {
+                RowSelector::skip(n)
+            } else {
+                RowSelector::select(n)
+            }),
+        }
+    }
+    skipped_any.then(|| RowSelection::from(selectors))
 }
 
 fn scan_category<I: DecodeKeys>(
@@ -270,9 +333,16 @@ fn scan_category<I: DecodeKeys>(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<CategoryOutcome, IoError> {
     let acc = aggregate_units::<I, IoError, _>(plan, units.len(), |u, acc| {
-        let unit = units[u];
+        let unit = &units[u];
         let file = &files[unit.file];
-        decode_unit(file, unit.row_group, opts, plan, acc)?;
+        decode_unit(
+            file,
+            unit.row_group,
+            unit.selection.as_ref(),
+            opts,
+            plan,
+            acc,
+        )?;
         progress(unit.rows);
         Ok(())
     })?;
@@ -282,6 +352,7 @@ fn scan_category<I: DecodeKeys>(
 fn decode_unit<I: DecodeKeys>(
     file: &FilePlan,
     row_group: usize,
+    selection: Option<&RowSelection>,
     opts: &ScanOptions,
     plan: &ScoringPlan,
     acc: &mut topsellers_engine::CategoryAccumulator<I>,
@@ -294,12 +365,14 @@ fn decode_unit<I: DecodeKeys>(
     // SAFETY: lake files are immutable while a run reads them (see `map_file`).
     let bytes = unsafe { map_file(&file.path) }?;
     let mask = ProjectionMask::roots(file.meta.parquet_schema(), file.cols.roots.iter().copied());
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, file.meta.clone())
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, file.meta.clone())
         .with_projection(mask)
         .with_row_groups(vec![row_group])
-        .with_batch_size(opts.batch_size)
-        .build()
-        .map_err(|e| decode_err(&e))?;
+        .with_batch_size(opts.batch_size);
+    if let Some(selection) = selection {
+        builder = builder.with_row_selection(selection.clone());
+    }
+    let reader = builder.build().map_err(|e| decode_err(&e))?;
     let mut scratch = Scratch::default();
     for batch in reader {
         let batch = batch.map_err(|e| decode_err(&e))?;

@@ -21,10 +21,11 @@ plain Python program, which starts its own session (`--master`, default `local[*
 The data is read once. Every counted purchase gets the index of the smallest candidate
 window (W, 2W, 4W, ..., W_max) that contains it; one aggregation per (category, item) then
 yields the item's most recent bucket (the minimum index) and, per variant, the cumulative
-decayed sums up to every candidate. A per-category count of items per most-recent bucket
-(a few rows per category, broadcast) picks W_c, so no window step rescans the data. A
-row_number() window keeps the first N per (variant, category); the result, at most
+decayed sums up to every candidate. A window over the category counts the items per most
+recent bucket and so picks W_c (no window step rescans the data), and a row_number() window
+on the same partitioning keeps the first N per (variant, category). The result, at most
 variants x categories x N rows, is collected on the driver and written there as one CSV.
+Plan: one Parquet scan, two shuffles.
 
 Window membership and ages are computed in the timestamp column's own integer unit (micros
 for Spark timestamps, millis for INT64 epoch millis, nanos for TIMESTAMP(NANOS), which
@@ -38,6 +39,7 @@ from __future__ import annotations
 import argparse
 import calendar
 import csv
+import dataclasses
 import datetime
 import math
 import os
@@ -637,16 +639,21 @@ def top_sellers(events, kind: str, opts: Options):
     from pyspark.sql import functions as F
 
     last = len(opts.windows_s) - 1
-    weights = [F.col("qty").cast("double") * F.exp(F.lit(-v.lambda_per_second) * F.col("age_s"))
-               for v in opts.variants]
+    # One weight column per variant, computed once per row (a projection of its own, so the
+    # several sums below do not each recompute exp()).
+    weighted = events.select(
+        "category", "item", "bucket",
+        *[(F.col("qty").cast("double") * F.exp(F.lit(-v.lambda_per_second) * F.col("age_s"))).alias(f"w{vi}")
+          for vi, v in enumerate(opts.variants)])
     # Per (category, item): the most recent bucket, and per variant the decayed sum over
     # buckets 0..i for every candidate i (the last one is the plain sum).
     aggs = [F.min("bucket").alias("b")]
-    for vi, w in enumerate(weights):
+    for vi in range(len(opts.variants)):
+        w = F.col(f"w{vi}")
         for i in range(last + 1):
             term = w if i == last else F.when(F.col("bucket") <= i, w)
             aggs.append(F.sum(term).alias(f"s{vi}_{i}"))
-    per_item = events.groupBy("category", "item").agg(*aggs)
+    per_item = weighted.groupBy("category", "item").agg(*aggs)
 
     # Per category: distinct items whose most recent purchase lies within candidate i, hence
     # W_c. A window over the category (rather than an aggregate joined back) keeps this to
@@ -729,6 +736,10 @@ def run(args: argparse.Namespace, opts: Options) -> None:
     spark = start_session(args)
     session_s = time.monotonic() - started
     log(f"session started in {session_s:.2f}s (master {spark.sparkContext.master})")
+    if opts.lake.startswith("s3://") and not spark._jsc.hadoopConfiguration().get("fs.s3.impl"):
+        # Outside EMR, Hadoop has no s3:// file system; s3a:// is the same bucket and key.
+        opts = dataclasses.replace(opts, lake="s3a://" + opts.lake[len("s3://"):])
+        log(f"reading the lake as {opts.lake} (no file system configured for s3://)")
 
     from pyspark.errors import PySparkException
     from py4j.protocol import Py4JJavaError
