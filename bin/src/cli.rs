@@ -41,10 +41,109 @@ pub enum LogFormat {
 pub enum Command {
     /// Generate a synthetic purchase lake.
     Gen(GenArgs),
+    /// Add newline-delimited JSON purchase events (plain or gzip) to a lake.
+    Ingest(IngestArgs),
     /// Compute the top sellers of a lake into a results file.
     Compute(ComputeArgs),
     /// Generate a small lake, compute it and show the results (no services needed).
     Demo(DemoArgs),
+    /// Copy a lake from S3 to a local folder (incremental, atomic, resumable).
+    Sync(SyncArgs),
+}
+
+/// `topsellers sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Source: s3://BUCKET/PREFIX.
+    #[arg(long, env = "TOPSELLERS_SYNC_FROM")]
+    pub from: String,
+    /// Local lake folder.
+    #[arg(long, env = "TOPSELLERS_SYNC_TO")]
+    pub to: PathBuf,
+    /// Skip dt= partitions older than this before --as-of (e.g. 395d); default: copy all.
+    #[arg(long, value_parser = parse_duration_ns, env = "TOPSELLERS_SYNC_HORIZON")]
+    pub horizon: Option<i64>,
+    /// Reference time for --horizon (RFC 3339); default now.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Remove local files whose objects are gone (or fell out of the horizon).
+    #[arg(long)]
+    pub delete: bool,
+    /// List what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Objects downloaded at once.
+    #[arg(long, default_value_t = 32, env = "TOPSELLERS_SYNC_CONCURRENCY")]
+    pub concurrency: usize,
+    /// Objects larger than this are fetched as parallel ranged GETs of this size.
+    #[arg(long, default_value = "8M", value_parser = parse_count)]
+    pub part_size: u64,
+    /// Bucket addressing: path style is used whenever an endpoint is overridden.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        env = "TOPSELLERS_S3_PATH_STYLE"
+    )]
+    pub path_style: PathStyle,
+    /// Write the sync report (JSON) here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+/// `--path-style` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PathStyle {
+    /// Path style when AWS_ENDPOINT_URL(_S3) is set, else virtual-hosted.
+    Auto,
+    /// Always path style.
+    Path,
+    /// Always virtual-hosted style.
+    Virtual,
+}
+
+/// `topsellers ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files of newline-delimited JSON events, plain or gzip; `-` reads standard input.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// The lake folder (created when missing).
+    #[arg(long, env = "TOPSELLERS_LAKE")]
+    pub lake: PathBuf,
+    /// Quarantine file for bad lines (JSON lines); default <lake>/_quarantine/ingest-<run id>.jsonl.
+    #[arg(long)]
+    pub quarantine: Option<PathBuf>,
+    /// Fail, adding nothing to the lake, when more than this fraction of the non-blank lines is bad.
+    #[arg(long, default_value_t = 0.01, env = "TOPSELLERS_MAX_BAD_FRACTION")]
+    pub max_bad_fraction: f64,
+    /// Run report (JSON).
+    #[arg(long, env = "TOPSELLERS_REPORT")]
+    pub report: Option<PathBuf>,
+    /// Item id field; several, comma-separated: the first present wins.
+    #[arg(long, value_delimiter = ',', default_value = "item_id")]
+    pub item_field: Vec<String>,
+    /// Category field(s).
+    #[arg(long, value_delimiter = ',', default_value = "category,category_id")]
+    pub category_field: Vec<String>,
+    /// Purchase time field(s): RFC 3339 strings or epoch s/ms numbers.
+    #[arg(long, value_delimiter = ',', default_value = "ts,purchased_at")]
+    pub time_field: Vec<String>,
+    /// Quantity field(s) (optional in events).
+    #[arg(long, value_delimiter = ',', default_value = "quantity")]
+    pub quantity_field: Vec<String>,
+    /// Item id type; default: the lake's, else the first valid event's.
+    #[arg(long, value_enum)]
+    pub id_type: Option<IdType>,
+    /// Rows per Parquet file (a single row group) at most.
+    #[arg(long, default_value = "1M", value_parser = parse_count)]
+    pub row_group_rows: u64,
+    /// Rows buffered across all partitions at most; past it the largest are written out.
+    #[arg(long, default_value = "8M", value_parser = parse_count, env = "TOPSELLERS_INGEST_MAX_BUFFERED_ROWS")]
+    pub max_buffered_rows: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long, env = "TOPSELLERS_THREADS")]
+    pub threads: Option<usize>,
 }
 
 /// `topsellers gen`.
@@ -113,9 +212,17 @@ pub enum IdType {
 /// `topsellers compute`.
 #[derive(Debug, Args)]
 pub struct ComputeArgs {
-    /// The lake folder (`<lake>/category=<c>/[dt=<d>/]*.parquet`).
+    /// The lake: a folder (`<lake>/category=<c>/[dt=<d>/]*.parquet`) or
+    /// s3://BUCKET/PREFIX (synced to --cache-dir first).
     #[arg(long, env = "TOPSELLERS_LAKE")]
-    pub lake: PathBuf,
+    pub lake: String,
+    /// Local copy of S3 lakes.
+    #[arg(
+        long,
+        default_value = "/var/cache/topsellers",
+        env = "TOPSELLERS_CACHE_DIR"
+    )]
+    pub cache_dir: PathBuf,
     /// Reference time (RFC 3339); purchases after it never count. Default: now.
     #[arg(long, env = "TOPSELLERS_AS_OF")]
     pub as_of: Option<String>,

@@ -37,10 +37,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Gen(a) => commands::gen::run(&a),
+        Command::Ingest(a) => commands::ingest::run(&a),
         Command::Compute(a) => {
             let opts = commands::compute::ComputeOptions::from_args(&a)?;
             commands::compute::run(&opts).map(|_| ())
         }
         Command::Demo(a) => commands::demo::run(&a),
+        Command::Sync(a) => commands::sync::run(&a),
     }
 }

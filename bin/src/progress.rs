@@ -25,3 +25,19 @@ pub fn rows_bar(what: &str, total: Option<u64>) -> ProgressBar {
     bar.set_message(what.to_string());
     bar
 }
+
+/// A byte counter drawn on stderr when it is a terminal, hidden otherwise.
+pub fn bytes_bar(what: &str) -> ProgressBar {
+    let bar = ProgressBar::no_length();
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+        return bar;
+    }
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {msg} {binary_bytes} ({binary_bytes_per_sec})")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    bar
+}

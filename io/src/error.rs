@@ -95,11 +95,60 @@ pub enum IoError {
         /// What went wrong.
         message: String,
     },
+    /// An `s3://` location is malformed.
+    #[error("{location}: {reason}")]
+    BadLocation {
+        /// The location as given.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An S3 request failed.
+    #[error("{location}: {message}")]
+    S3 {
+        /// Bucket and prefix (or object).
+        location: String,
+        /// The failure, with the service's context.
+        message: String,
+    },
     /// The output path's extension names no known format.
     #[error("{path}: unknown output format (use .csv, .json or .parquet)")]
     OutputFormat {
         /// The output path.
         path: PathBuf,
+    },
+    /// An ingest input cannot be read or decompressed.
+    #[error("{source_name}: line {line}: {message}")]
+    Input {
+        /// The input (`-` for standard input).
+        source_name: String,
+        /// The line being read when it failed (1-based).
+        line: u64,
+        /// What went wrong.
+        message: String,
+    },
+    /// An ingest run found more bad lines than allowed and added nothing.
+    #[error(
+        "{} of {} non-blank lines were bad ({:.3}%), over --max-bad-fraction {}; nothing was added to the lake{}",
+        .report.bad_lines,
+        .report.lines - .report.blank_lines,
+        .report.bad_fraction * 100.0,
+        .report.max_bad_fraction,
+        .report.quarantine.as_ref().map(|q| format!(" (bad lines are in {q})")).unwrap_or_default()
+    )]
+    TooManyBad {
+        /// The run's report (status `failed`).
+        report: Box<crate::ingest::IngestReport>,
+    },
+    /// The item id type asked for differs from the lake's.
+    #[error("{path}: the lake's item ids are {lake} but --id-type is {wanted}; a lake must use one id type")]
+    IdTypeConflict {
+        /// A lake file.
+        path: PathBuf,
+        /// The lake's id type.
+        lake: &'static str,
+        /// The id type asked for.
+        wanted: &'static str,
     },
 }
 

@@ -5,7 +5,9 @@
 //!   decoding, and the parallel aggregation through `topsellers-engine`;
 //! - [`write_results`]: CSV / JSON / Parquet results, written atomically;
 //! - [`RunReport`]: the JSON run report and Prometheus metrics;
-//! - [`gen`]: the synthetic lake generator.
+//! - [`gen`]: the synthetic lake generator;
+//! - [`ingest`]: newline-delimited JSON purchase events into the lake;
+//! - [`s3`]: the S3 lake and its incremental `sync` to local disk.
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -28,9 +30,11 @@ mod decode;
 mod discover;
 mod error;
 pub mod gen;
+pub mod ingest;
 mod mmap;
 mod output;
 mod report;
+pub mod s3;
 mod scan;
 mod timefmt;
 

@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::sync::cache_folder;
 use anyhow::{Context, Result};
 use topsellers_engine::{CategoryOutcome, ScoringPlan, Variant};
+use topsellers_io::s3::{AddressingStyle, S3Location, SyncOptions};
 use topsellers_io::{
     parse_rfc3339, scan_lake, write_results, ColumnNames, Format, RunReport, RunResults,
     ScanOptions,
@@ -17,8 +19,10 @@ use crate::progress::rows_bar;
 /// Validated compute options.
 #[derive(Debug)]
 pub struct ComputeOptions {
-    /// Lake root.
+    /// Lake root (the local cache when the lake is in S3).
     pub lake: PathBuf,
+    /// The S3 lake to sync into `lake` first, if any.
+    pub source: Option<SyncOptions>,
     /// The scoring plan.
     pub plan: ScoringPlan,
     /// Column names.
@@ -68,8 +72,30 @@ impl ComputeOptions {
         )
         .map_err(bad)?;
         Format::from_path(&a.out).map_err(|e| UsageError(format!("--out {e}")))?;
+        let source = if S3Location::is_s3(&a.lake) {
+            let from = S3Location::parse(&a.lake).map_err(|e| UsageError(format!("--lake {e}")))?;
+            // Everything the largest window can reach, with a month of margin.
+            let horizon = plan
+                .windows
+                .max_ns()
+                .saturating_add(30 * 86_400 * 1_000_000_000);
+            Some(SyncOptions {
+                to: cache_folder(&a.cache_dir, &from),
+                from,
+                oldest_ns: Some(plan.as_of_ns.saturating_sub(horizon)),
+                delete: true,
+                dry_run: false,
+                concurrency: 32,
+                part_size: 8 << 20,
+            })
+        } else {
+            None
+        };
         Ok(Self {
-            lake: a.lake.clone(),
+            lake: source
+                .as_ref()
+                .map_or_else(|| PathBuf::from(&a.lake), |s| s.to.clone()),
+            source,
             plan,
             columns: ColumnNames {
                 item: a.item_column.clone(),
@@ -97,6 +123,11 @@ pub fn run(opts: &ComputeOptions) -> Result<Computed> {
     let pool = thread_pool(opts.threads)?;
     let threads = pool.current_num_threads();
     let started = Instant::now();
+    let mut sync_s = None;
+    if let Some(source) = &opts.source {
+        let report = super::sync::run_sync(source, AddressingStyle::Auto)?;
+        sync_s = Some(report.seconds);
+    }
     let bar = rows_bar("scoring", None);
     let scan_opts = ScanOptions {
         columns: opts.columns.clone(),
@@ -115,13 +146,16 @@ pub fn run(opts: &ComputeOptions) -> Result<Computed> {
         },
     )?;
     let s = &scanned.stats;
-    let stages = vec![
+    let mut stages = vec![
         ("discover".to_string(), s.discover_s),
         ("plan".to_string(), s.plan_s),
         ("scan".to_string(), s.scan_s),
         ("write".to_string(), write_started.elapsed().as_secs_f64()),
         ("total".to_string(), started.elapsed().as_secs_f64()),
     ];
+    if let Some(s) = sync_s {
+        stages.insert(0, ("sync".to_string(), s));
+    }
     let finished = now_ns();
     let report = RunReport::new(
         &opts.plan,

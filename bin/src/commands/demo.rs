@@ -45,6 +45,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     )?;
     let opts = ComputeOptions {
         lake: lake.clone(),
+        source: None,
         plan,
         columns: ColumnNames::default(),
         out: a.dir.join("results.csv"),

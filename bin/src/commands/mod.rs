@@ -4,6 +4,8 @@
 pub mod compute;
 pub mod demo;
 pub mod gen;
+pub mod ingest;
+pub mod sync;
 
 /// An error in the user's arguments, found after parsing: exit status 2.
 #[derive(Debug)]

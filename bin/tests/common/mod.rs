@@ -7,6 +7,8 @@ use std::path::Path;
 
 use assert_cmd::Command;
 
+pub mod services;
+
 /// The `topsellers` binary under test.
 pub fn topsellers() -> Command {
     let mut cmd = Command::cargo_bin("topsellers").expect("the binary is built");

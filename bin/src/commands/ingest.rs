@@ -1,0 +1,122 @@
+//! `topsellers ingest`: newline-delimited JSON purchase events → the lake.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+use topsellers_io::ingest::{ingest, FieldNames, IngestOptions, IngestReport, Input};
+use topsellers_io::{write_atomically, IoError, ItemKind};
+
+use super::{thread_pool, UsageError};
+use crate::cli::{IdType, IngestArgs};
+use crate::progress::rows_bar;
+
+fn field_list(flag: &str, names: &[String]) -> Result<Vec<String>, UsageError> {
+    let names: Vec<String> = names.iter().map(|n| n.trim().to_string()).collect();
+    if names.is_empty() || names.iter().any(String::is_empty) {
+        return Err(UsageError(format!(
+            "{flag} needs one or more field names, comma-separated"
+        )));
+    }
+    Ok(names)
+}
+
+/// Validates `ingest`'s arguments.
+pub fn options(a: &IngestArgs) -> Result<IngestOptions, UsageError> {
+    if !(0.0..=1.0).contains(&a.max_bad_fraction) {
+        return Err(UsageError(format!(
+            "--max-bad-fraction must be within 0..1, got {}",
+            a.max_bad_fraction
+        )));
+    }
+    if a.row_group_rows == 0 || a.max_buffered_rows == 0 {
+        return Err(UsageError(
+            "--row-group-rows and --max-buffered-rows must be at least 1".into(),
+        ));
+    }
+    let inputs: Vec<Input> = a
+        .inputs
+        .iter()
+        .map(|p| {
+            if p.as_os_str() == "-" {
+                Input::Stdin
+            } else {
+                Input::File(p.clone())
+            }
+        })
+        .collect();
+    if inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
+        return Err(UsageError(
+            "standard input (-) can be read only once".into(),
+        ));
+    }
+    Ok(IngestOptions {
+        lake: a.lake.clone(),
+        inputs,
+        quarantine: a.quarantine.clone(),
+        max_bad_fraction: a.max_bad_fraction,
+        fields: FieldNames {
+            item: field_list("--item-field", &a.item_field)?,
+            category: field_list("--category-field", &a.category_field)?,
+            time: field_list("--time-field", &a.time_field)?,
+            quantity: field_list("--quantity-field", &a.quantity_field)?,
+        },
+        id_type: a.id_type.map(|t| match t {
+            IdType::Int => ItemKind::Int,
+            IdType::String => ItemKind::Str,
+        }),
+        row_group_rows: usize::try_from(a.row_group_rows).unwrap_or(usize::MAX),
+        max_buffered_rows: usize::try_from(a.max_buffered_rows).unwrap_or(usize::MAX),
+        ..IngestOptions::default()
+    })
+}
+
+fn write_report(path: &Path, report: &IngestReport) -> Result<()> {
+    let json = report.to_json();
+    write_atomically(path, |w| {
+        w.write_all(json.as_bytes())
+            .and_then(|()| w.write_all(b"\n"))
+            .map_err(|e| e.to_string())
+    })
+    .with_context(|| format!("cannot write the report {}", path.display()))
+}
+
+/// Runs `ingest`.
+pub fn run(a: &IngestArgs) -> Result<()> {
+    let opts = options(a)?;
+    let pool = thread_pool(a.threads)?;
+    let bar = rows_bar("ingesting", None);
+    let outcome = pool.install(|| ingest(&opts, &|lines| bar.inc(lines)));
+    bar.finish_and_clear();
+    match outcome {
+        Ok(report) => {
+            if let Some(path) = &a.report {
+                write_report(path, &report)?;
+            }
+            if report.bad_lines > 0 {
+                tracing::warn!(
+                    bad = report.bad_lines,
+                    quarantine = report.quarantine.as_deref().unwrap_or("-"),
+                    "bad lines quarantined"
+                );
+            }
+            tracing::info!(
+                events = report.events_written,
+                files = report.files_written,
+                partitions = report.partitions_written,
+                bad = report.bad_lines,
+                seconds = format!("{:.2}", report.seconds),
+                events_per_s = format!("{:.0}", report.events_per_s),
+                lake = %opts.lake.display(),
+                "ingested"
+            );
+            Ok(())
+        }
+        Err(IoError::TooManyBad { report }) => {
+            if let Some(path) = &a.report {
+                write_report(path, &report)?;
+            }
+            Err(anyhow!(IoError::TooManyBad { report }))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot ingest into {}", opts.lake.display())),
+    }
+}

@@ -1,0 +1,239 @@
+//! Real services for the integration tests, on free loopback ports, stopped
+//! when dropped. A service that cannot start fails the test with the reason:
+//! tests never skip silently.
+
+#![allow(dead_code, clippy::unwrap_used, missing_docs)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::root;
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, what: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited before listening on port {port}: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on port {port} within 30 s");
+}
+
+/// A `moto_server` (S3) process from the project virtualenv.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    pub fn start_on(port: u16) -> Self {
+        let bin: PathBuf = root().join(".venv/bin/moto_server");
+        assert!(
+            bin.exists(),
+            "{} is missing: run scripts/setup-python.sh (scripts/test.sh does) to install moto[server]",
+            bin.display()
+        );
+        let mut child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        wait_for_port(port, "moto_server", &mut child);
+        Self { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Environment for talking to a local S3 endpoint.
+pub fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
+/// An S3 client for the test itself (uploads, changes, deletions).
+pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    let creds = aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test");
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version_latest()
+        .endpoint_url(endpoint)
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// A TCP proxy in front of a server that can cut the connection after a
+/// byte budget (a server dying mid-transfer) or corrupt object bodies.
+pub struct FaultProxy {
+    pub port: u16,
+    /// Bytes the server may still send to clients; negative = unlimited.
+    pub budget: Arc<AtomicI64>,
+    /// Flip a byte in every response body that carries an ETag (object GETs).
+    pub corrupt: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let budget = Arc::new(AtomicI64::new(-1));
+        let corrupt = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (b, c, s) = (budget.clone(), corrupt.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let (b, c) = (b.clone(), c.clone());
+                let (client2, server2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || pipe(client2, server2));
+                std::thread::spawn(move || responses(server, client, b, c));
+            }
+        });
+        Self {
+            port,
+            budget,
+            corrupt,
+            stop,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    let mut buf = [0u8; 64 * 1024];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 || to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// Forwards server responses one by one (Content-Length framed), applying
+/// the byte budget and the corruption switch.
+fn responses(
+    mut server: TcpStream,
+    mut client: TcpStream,
+    budget: Arc<AtomicI64>,
+    corrupt: Arc<AtomicBool>,
+) {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    let mut body_left: usize = 0;
+    let mut corrupt_at: Option<usize> = None;
+    loop {
+        let n = match server.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        pending.extend_from_slice(&buf[..n]);
+        let mut out = Vec::new();
+        loop {
+            if body_left > 0 {
+                let take = body_left.min(pending.len());
+                let mut chunk: Vec<u8> = pending.drain(..take).collect();
+                if let Some(at) = corrupt_at {
+                    if at < chunk.len() {
+                        chunk[at] ^= 0x55;
+                        corrupt_at = None;
+                    } else {
+                        corrupt_at = Some(at - chunk.len());
+                    }
+                }
+                body_left -= take;
+                out.extend_from_slice(&chunk);
+                if body_left > 0 {
+                    break;
+                }
+            }
+            let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") else {
+                break;
+            };
+            let head: Vec<u8> = pending.drain(..end + 4).collect();
+            let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            body_left = text
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            let is_object = text.contains("\r\netag:") && !text.contains("application/xml");
+            corrupt_at = (corrupt.load(Ordering::SeqCst) && is_object && body_left > 16)
+                .then_some(body_left / 2);
+            out.extend_from_slice(&head);
+        }
+        let allowed = budget.load(Ordering::SeqCst);
+        if allowed >= 0 {
+            let send = (out.len() as i64).min(allowed).max(0) as usize;
+            budget.fetch_sub(send as i64, Ordering::SeqCst);
+            let _ = client.write_all(&out[..send]);
+            if send < out.len() {
+                let _ = client.shutdown(std::net::Shutdown::Both);
+                let _ = server.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+        } else if client.write_all(&out).is_err() {
+            break;
+        }
+    }
+    let _ = client.shutdown(std::net::Shutdown::Both);
+}

@@ -1,0 +1,364 @@
+//! `topsellers ingest`: newline-delimited JSON purchase events (plain or
+//! gzip) → the Hive-partitioned Parquet lake,
+//! `<lake>/category=<c>/dt=<YYYY-MM-DD>/part-<run id>-<n>.parquet`.
+//!
+//! # Design
+//!
+//! ```text
+//!  reader thread: inputs → gunzip → chunks of whole lines (numbered)
+//!        │ bounded channel
+//!        ▼
+//!  rayon: a batch of chunks parsed in parallel (simd-json, buffers reused),
+//!         each chunk's events grouped by (category, day), bad lines kept
+//!        │ in input order
+//!        ▼
+//!  merge: bad lines → quarantine; groups → partition buffers; full or
+//!         largest partitions → Parquet files written in parallel into
+//!         <lake>/_staging-<run id>/
+//!        │ at the end, when the bad fraction is within the limit
+//!        ▼
+//!  commit: sync, move every file into place, sync
+//! ```
+//!
+//! Memory stays bounded whatever the input size: see `partition` for the
+//! buffered rows, plus a few chunks per worker thread in flight.
+
+mod batch;
+mod input;
+mod lake;
+mod parse;
+mod partition;
+mod quarantine;
+mod report;
+mod rows;
+mod staging;
+mod time;
+
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::columns::ItemKind;
+use crate::error::IoError;
+use batch::{first_kind, parse_chunk, ParsedChunk};
+use input::{ChunkReader, Piece};
+use partition::{write_file, FlushJob, Partitions};
+use quarantine::Quarantine;
+use staging::{StagedFile, Staging};
+
+pub use input::Input;
+pub use parse::{BadReason, FieldNames};
+pub use report::{IngestReport, InputReport};
+
+/// How to ingest.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// The lake folder (created when missing).
+    pub lake: PathBuf,
+    /// The inputs, read in order.
+    pub inputs: Vec<Input>,
+    /// The quarantine file (default `<lake>/_quarantine/ingest-<run id>.jsonl`,
+    /// written only when a line is bad).
+    pub quarantine: Option<PathBuf>,
+    /// Fail, adding nothing, when more than this fraction of the non-blank
+    /// lines is bad.
+    pub max_bad_fraction: f64,
+    /// The JSON field names.
+    pub fields: FieldNames,
+    /// Force the item id type (default: the lake's, else the first valid event's).
+    pub id_type: Option<ItemKind>,
+    /// Rows per file (one row group each) at most, for a full partition.
+    pub row_group_rows: usize,
+    /// Rows buffered across all partitions at most (see `partition`).
+    pub max_buffered_rows: usize,
+    /// Bytes per chunk of lines handed to a worker.
+    pub chunk_bytes: usize,
+    /// Lines longer than this are quarantined (`line_too_long`) unread.
+    pub max_line_bytes: usize,
+    /// zstd level of the Parquet files.
+    pub zstd_level: i32,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            lake: PathBuf::from("lake"),
+            inputs: Vec::new(),
+            quarantine: None,
+            max_bad_fraction: 0.01,
+            fields: FieldNames::default(),
+            id_type: None,
+            row_group_rows: 1 << 20,
+            max_buffered_rows: 8 << 20,
+            chunk_bytes: 4 << 20,
+            max_line_bytes: 64 << 20,
+            zstd_level: 1,
+        }
+    }
+}
+
+/// The id type's name in the report and in messages.
+fn kind_name(kind: ItemKind) -> &'static str {
+    match kind {
+        ItemKind::Int => "int",
+        ItemKind::Str => "string",
+    }
+}
+
+/// Reads every input in order into `tx`; stops early when the receiver is gone.
+fn read_all(opts: &IngestOptions, tx: SyncSender<Result<Piece, IoError>>) {
+    let max_line = opts.max_line_bytes.max(opts.chunk_bytes);
+    for (i, input) in opts.inputs.iter().enumerate() {
+        let mut reader = match ChunkReader::new(input, i, opts.chunk_bytes, max_line) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        loop {
+            match reader.next_piece() {
+                Ok(Some(piece)) => {
+                    if tx.send(Ok(piece)).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The next pieces, up to `chunks` chunks of lines; empty at the end.
+fn next_batch(rx: &Receiver<Result<Piece, IoError>>, chunks: usize) -> Result<Vec<Piece>, IoError> {
+    let mut batch = Vec::new();
+    let mut lines = 0;
+    while lines < chunks {
+        match rx.recv() {
+            Ok(piece) => {
+                let piece = piece?;
+                lines += usize::from(matches!(piece, Piece::Lines(_)));
+                batch.push(piece);
+            }
+            Err(_) => break,
+        }
+    }
+    Ok(batch)
+}
+
+/// What a piece of a batch became.
+enum Parsed {
+    Chunk(ParsedChunk),
+    Other(Piece),
+}
+
+/// Everything a run holds while it reads.
+struct Run<'a> {
+    opts: &'a IngestOptions,
+    run_id: String,
+    kind: Option<ItemKind>,
+    staging: Staging,
+    quarantine: Quarantine,
+    partitions: Partitions,
+    report: IngestReport,
+    names: Vec<String>,
+}
+
+impl Run<'_> {
+    /// Writes jobs in parallel into the staging folder.
+    fn write(&mut self, jobs: Vec<FlushJob>) -> Result<(), IoError> {
+        let (staging, run_id, level) = (&self.staging, &self.run_id, self.opts.zstd_level);
+        let files = jobs
+            .into_par_iter()
+            .map(|job| {
+                let rel = job
+                    .dir
+                    .join(format!("part-{run_id}-{:05}.parquet", job.seq));
+                let rows = job.rows.len() as u64;
+                let bytes = write_file(&staging.staged(&rel), job.rows, level)?;
+                Ok(StagedFile { rel, rows, bytes })
+            })
+            .collect::<Result<Vec<_>, IoError>>()?;
+        for f in files {
+            self.staging.record(f);
+        }
+        Ok(())
+    }
+
+    /// Parses a batch in parallel, then merges it in input order.
+    fn process(&mut self, batch: Vec<Piece>) -> Result<u64, IoError> {
+        let chunks = || {
+            batch.iter().filter_map(|p| match p {
+                Piece::Lines(c) => Some(c),
+                _ => None,
+            })
+        };
+        if self.kind.is_none() {
+            self.kind = first_kind(chunks(), &self.opts.fields);
+        }
+        // Without a valid event in the batch no line reaches the id type
+        // check, so any type parses it the same.
+        let kind = self.kind.unwrap_or(ItemKind::Int);
+        let fields = &self.opts.fields;
+        let parsed: Vec<Parsed> = batch
+            .into_par_iter()
+            .map(|p| match p {
+                Piece::Lines(c) => Parsed::Chunk(parse_chunk(&c, fields, kind)),
+                other => Parsed::Other(other),
+            })
+            .collect();
+        let mut lines = 0;
+        let mut jobs = Vec::new();
+        for p in parsed {
+            match p {
+                Parsed::Chunk(c) => {
+                    lines += c.lines;
+                    let input = &mut self.report.inputs[c.source];
+                    input.blank_lines += c.blank;
+                    input.bad_lines += c.bad.len() as u64;
+                    input.events += c.events;
+                    for b in &c.bad {
+                        self.report.count_bad(b.reason);
+                    }
+                    self.quarantine.write(&self.names[c.source], &c.bad)?;
+                    for g in c.groups {
+                        jobs.extend(self.partitions.add(g)?);
+                    }
+                }
+                Parsed::Other(Piece::TooLong {
+                    source,
+                    line,
+                    prefix,
+                }) => {
+                    lines += 1;
+                    self.report.inputs[source].bad_lines += 1;
+                    self.report.count_bad(BadReason::LineTooLong);
+                    let bad = batch::BadLine {
+                        line,
+                        reason: BadReason::LineTooLong,
+                        raw: prefix,
+                    };
+                    self.quarantine.write(&self.names[source], &[bad])?;
+                }
+                Parsed::Other(Piece::End {
+                    source,
+                    lines,
+                    bytes,
+                }) => {
+                    self.report.inputs[source].lines = lines;
+                    self.report.inputs[source].bytes = bytes;
+                }
+                Parsed::Other(Piece::Lines(_)) => {}
+            }
+        }
+        let buffered = self.partitions.buffered() as u64;
+        self.report.peak_buffered_rows = self.report.peak_buffered_rows.max(buffered);
+        jobs.extend(self.partitions.relieve());
+        self.write(jobs)?;
+        Ok(lines)
+    }
+}
+
+/// Ingests `opts.inputs` into `opts.lake` (see the module docs); `progress`
+/// receives line counts as they are done. A run with too many bad lines
+/// fails with [`IoError::TooManyBad`], which carries its report, having
+/// added nothing to the lake; the quarantine file is written either way.
+pub fn ingest(
+    opts: &IngestOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<IngestReport, IoError> {
+    let started = Instant::now();
+    let lake = &opts.lake;
+    std::fs::create_dir_all(lake).map_err(|e| IoError::io(lake, e))?;
+    for dir in staging::leftovers(lake) {
+        tracing::warn!(dir = %dir.display(), "a staging folder of an unfinished ingest run (readers ignore it; delete it once no ingest is running)");
+    }
+    let kind = match (opts.id_type, lake::existing_item_kind(lake)?) {
+        (Some(wanted), Some((path, found))) if wanted != found => {
+            return Err(IoError::IdTypeConflict {
+                path,
+                lake: kind_name(found),
+                wanted: kind_name(wanted),
+            })
+        }
+        (Some(k), _) | (None, Some((_, k))) => Some(k),
+        (None, None) => None,
+    };
+    let run_id = staging::run_id();
+    let quarantine_path = opts
+        .quarantine
+        .clone()
+        .unwrap_or_else(|| quarantine::default_path(lake, &run_id));
+    let names: Vec<String> = opts.inputs.iter().map(Input::name).collect();
+    let mut run = Run {
+        opts,
+        kind,
+        staging: Staging::create(lake, &run_id)?,
+        quarantine: Quarantine::new(quarantine_path, opts.quarantine.is_some()),
+        partitions: Partitions::new(opts.row_group_rows, opts.max_buffered_rows),
+        report: IngestReport {
+            run_id: run_id.clone(),
+            lake: lake.display().to_string(),
+            status: "ok".into(),
+            inputs: names
+                .iter()
+                .map(|n| InputReport {
+                    source: n.clone(),
+                    ..InputReport::default()
+                })
+                .collect(),
+            max_bad_fraction: opts.max_bad_fraction,
+            ..IngestReport::default()
+        },
+        names,
+        run_id,
+    };
+    let chunks_per_batch = 2 * rayon::current_num_threads().max(1);
+    std::thread::scope(|s| -> Result<(), IoError> {
+        let (tx, rx) = sync_channel(chunks_per_batch);
+        s.spawn(move || read_all(opts, tx));
+        loop {
+            let batch = next_batch(&rx, chunks_per_batch)?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            progress(run.process(batch)?);
+        }
+    })?;
+    let jobs = run.partitions.drain();
+    run.write(jobs)?;
+    let Run {
+        staging,
+        quarantine,
+        mut report,
+        kind,
+        ..
+    } = run;
+    report.id_type = kind.map(|k| kind_name(k).to_string());
+    report.quarantine = quarantine.finish()?.map(|p| p.display().to_string());
+    report.total(started.elapsed().as_secs_f64());
+    if report.bad_fraction > opts.max_bad_fraction {
+        drop(staging);
+        report.status = "failed".into();
+        report.total(started.elapsed().as_secs_f64());
+        return Err(IoError::TooManyBad {
+            report: Box::new(report),
+        });
+    }
+    let files = staging.commit()?;
+    let mut dirs: Vec<_> = files.iter().filter_map(|f| f.rel.parent()).collect();
+    dirs.sort_unstable();
+    dirs.dedup();
+    report.partitions_written = dirs.len() as u64;
+    report.files_written = files.len() as u64;
+    report.bytes_written = files.iter().map(|f| f.bytes).sum();
+    report.events_written = files.iter().map(|f| f.rows).sum();
+    report.total(started.elapsed().as_secs_f64());
+    Ok(report)
+}
