@@ -120,6 +120,15 @@ impl<I: Interner> CategoryAccumulator<I> {
         self.newest.is_empty()
     }
 
+    /// Distinct items with a purchase in a bucket `<= bucket`, i.e. present
+    /// under candidate window `bucket`.
+    pub fn distinct_within(&self, bucket: usize) -> usize {
+        self.newest
+            .iter()
+            .filter(|&&b| (b as usize) <= bucket)
+            .count()
+    }
+
     /// Approximate heap bytes held.
     pub fn size_bytes(&self) -> usize {
         self.interner.size_bytes() + self.sums.capacity() * 8 + self.newest.capacity()

@@ -33,6 +33,7 @@ pub mod gen;
 pub mod ingest;
 mod mmap;
 mod output;
+mod plan;
 mod report;
 pub mod s3;
 mod scan;

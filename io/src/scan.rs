@@ -5,38 +5,35 @@
 //!
 //! 1. *Discover* the files (cheap directory walk) and drop `dt=` partitions
 //!    wholly outside the largest window.
-//! 2. *Plan*: in parallel, map each file, read its footer, resolve the
-//!    columns, and drop row groups whose `ts` statistics lie wholly outside
-//!    the largest window. The mapping is released right away; only the
-//!    metadata is kept.
+//! 2. *Plan* ([`crate::plan`]): in parallel, map each file, read its footer
+//!    and page index, resolve the columns, drop row groups and pages wholly
+//!    outside the largest window, and split the rest between the first pass
+//!    (base window) and the second (the longer lookback of sparse
+//!    categories). Only the metadata is kept.
 //! 3. *Scan*: categories run in parallel, and within a category its row groups
 //!    run in parallel too ([`aggregate_units`]), so one huge category does not
-//!    serialise the run. Each row group is mapped, decoded column by column and
+//!    serialise the run. Each unit is mapped, decoded column by column and
 //!    folded into an accumulator, then unmapped: resident memory stays bounded
-//!    by the row groups in flight, never by the lake.
+//!    by the units in flight, never by the lake. A category runs its second
+//!    pass only if its base window holds fewer than `min_items` items.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
-    RowSelector,
-};
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection};
 use parquet::arrow::ProjectionMask;
-use parquet::file::metadata::PageIndexPolicy;
-use parquet::file::page_index::column_index::ColumnIndexMetaData;
-use parquet::file::statistics::Statistics;
 use rayon::prelude::*;
 use topsellers_engine::{
     aggregate_units, BytesInterner, CategoryOutcome, IntInterner, ScoringPlan,
 };
 
-use crate::columns::{resolve, ColumnNames, ItemKind, ResolvedColumns};
+use crate::columns::{ColumnNames, ItemKind};
 use crate::decode::{BatchColumns, DecodeKeys, Scratch};
 use crate::discover::{discover, dt_range_ns, LakeFile};
 use crate::error::IoError;
 use crate::mmap::map_file;
+use crate::plan::{plan_file, FilePlan, Horizon, Part};
 
 /// How to read the lake.
 #[derive(Debug, Clone)]
@@ -73,7 +70,12 @@ pub struct ScanStats {
     pub rows_pruned: u64,
     /// Rows in pages skipped by the page index (inside row groups read).
     pub rows_pruned_by_page: u64,
-    /// Compressed bytes of the column chunks decoded.
+    /// Rows beyond the base window that no category needed (its base window
+    /// already held enough distinct items), so the second pass skipped them.
+    pub rows_not_needed: u64,
+    /// Categories that needed the second pass (their window grew).
+    pub categories_second_pass: u64,
+    /// Compressed bytes of the column chunks touched.
     pub bytes_read: u64,
     /// Size of every file found.
     pub bytes_found: u64,
@@ -96,26 +98,24 @@ pub struct ScanOutput {
     pub stats: ScanStats,
 }
 
-struct FilePlan {
-    path: PathBuf,
-    meta: ArrowReaderMetadata,
-    cols: ResolvedColumns,
-    /// Row groups to read, each with the pages to read when the page index
-    /// lets some be skipped.
-    row_groups: Vec<(usize, Option<RowSelection>)>,
-}
-
 #[derive(Clone)]
 struct Unit {
     file: usize,
     row_group: usize,
-    /// Pages to read, when some can be skipped.
+    /// Pages to read, when not all.
     selection: Option<RowSelection>,
     rows: u64,
 }
 
+/// A category's work: units of the first pass and of the second.
+#[derive(Default)]
+struct CategoryWork {
+    first: Vec<Unit>,
+    second: Vec<Unit>,
+}
+
 /// Scans the lake at `root` and scores every category under `plan`.
-/// `progress` receives the number of rows of each finished row group.
+/// `progress` receives the number of rows of each finished unit.
 pub fn scan_lake(
     root: &Path,
     opts: &ScanOptions,
@@ -132,13 +132,13 @@ pub fn scan_lake(
     }
     stats.files_found = files.len() as u64;
     stats.bytes_found = files.iter().map(|f| f.size).sum();
-    let cutoff = plan.as_of_ns.saturating_sub(plan.windows.max_ns()); // counted iff ts > cutoff
+    let horizon = Horizon::new(plan);
     let live: Vec<&LakeFile> = files
         .iter()
         .filter(|f| match f.dt {
             Some(dt) => {
                 let (start, end) = dt_range_ns(dt);
-                end - 1 > cutoff && start <= plan.as_of_ns
+                end - 1 > horizon.cutoff && start <= plan.as_of_ns
             }
             None => true,
         })
@@ -149,75 +149,60 @@ pub fn scan_lake(
     let started = Instant::now();
     let plans: Vec<FilePlan> = live
         .par_iter()
-        .map(|f| plan_file(&f.path, &opts.columns, plan, cutoff))
+        .map(|f| plan_file(&f.path, &opts.columns, horizon))
         .collect::<Result<_, _>>()?;
     stats.files_read = plans.len() as u64;
-    let mut kind: Option<(ItemKind, &Path)> = None;
-    for p in &plans {
-        match kind {
-            None => kind = Some((p.cols.item_kind, &p.path)),
-            Some((k, first)) if k != p.cols.item_kind => {
-                return Err(IoError::MixedItemTypes {
-                    path: p.path.clone(),
-                    found: p.cols.item_kind.name(),
-                    expected: k.name(),
-                    first: first.to_path_buf(),
-                })
-            }
-            Some(_) => {}
-        }
-    }
+    let item_kind = item_kind(&plans)?;
     // Units per category, in (path, row group) order: fixed by the lake, not
     // by the thread count.
-    let mut categories: BTreeMap<&str, Vec<Unit>> = files
+    let mut categories: BTreeMap<&str, CategoryWork> = files
         .iter()
-        .map(|f| (f.category.as_str(), Vec::new()))
+        .map(|f| (f.category.as_str(), CategoryWork::default()))
         .collect();
     for (i, (file, p)) in live.iter().zip(&plans).enumerate() {
-        let rg_meta = p.meta.metadata();
-        let total = rg_meta.num_row_groups();
-        stats.row_groups_pruned += (total - p.row_groups.len()) as u64;
-        let mut kept = p.row_groups.iter().peekable();
-        for rg in 0..total {
-            let rg_md = rg_meta.row_group(rg);
-            if let Some((_, selection)) = kept.next_if(|(k, _)| *k == rg) {
-                stats.row_groups_read += 1;
-                stats.bytes_read += p
-                    .cols
-                    .roots_leaves()
-                    .map(|leaf| rg_md.column(leaf).compressed_size() as u64)
-                    .sum::<u64>();
-                let rows = rg_md.num_rows() as u64;
-                stats.rows_pruned_by_page +=
-                    rows - selection.as_ref().map_or(rows, |s| s.row_count() as u64);
-                let unit = Unit {
-                    file: i,
-                    row_group: rg,
-                    selection: selection.clone(),
-                    rows,
-                };
-                categories
-                    .get_mut(file.category.as_str())
-                    .expect("every file's category is listed")
-                    .push(unit);
-            } else {
-                stats.rows_pruned += rg_md.num_rows() as u64;
+        let work = categories
+            .get_mut(file.category.as_str())
+            .expect("every file's category is listed");
+        let total_rgs = p.meta.metadata().num_row_groups();
+        stats.row_groups_pruned += (total_rgs - p.row_groups.len()) as u64;
+        stats.rows_pruned += p.rows - p.row_groups.iter().map(|r| r.rows).sum::<u64>();
+        for rg in &p.row_groups {
+            stats.row_groups_read += 1;
+            stats.bytes_read += rg.bytes;
+            let planned = rg.first.rows(rg.rows) + rg.second.rows(rg.rows);
+            stats.rows_pruned_by_page += rg.rows - planned;
+            for (part, list) in [(&rg.first, &mut work.first), (&rg.second, &mut work.second)] {
+                if !matches!(part, Part::Nothing) {
+                    list.push(Unit {
+                        file: i,
+                        row_group: rg.index,
+                        selection: part.selection().cloned(),
+                        rows: part.rows(rg.rows),
+                    });
+                }
             }
         }
     }
     stats.plan_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let item_kind = kind.map(|(k, _)| k);
-    let outcomes = categories
+    let results = categories
         .into_par_iter()
-        .map(|(category, units)| match item_kind {
+        .map(|(category, work)| match item_kind {
             Some(ItemKind::Str) => {
-                scan_category::<BytesInterner>(category, &units, &plans, opts, plan, progress)
+                scan_category::<BytesInterner>(category, &work, &plans, opts, plan, progress)
             }
-            _ => scan_category::<IntInterner>(category, &units, &plans, opts, plan, progress),
+            _ => scan_category::<IntInterner>(category, &work, &plans, opts, plan, progress),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let mut outcomes = Vec::with_capacity(results.len());
+    for (outcome, second) in results {
+        match second {
+            Pass2::Read => stats.categories_second_pass += 1,
+            Pass2::NotNeeded(rows) => stats.rows_not_needed += rows,
+        }
+        outcomes.push(outcome);
+    }
     stats.scan_s = started.elapsed().as_secs_f64();
     Ok(ScanOutput {
         item_kind,
@@ -226,127 +211,65 @@ pub fn scan_lake(
     })
 }
 
-impl ResolvedColumns {
-    /// Leaf indices of the projected columns (the lake's columns are flat, so
-    /// roots and leaves coincide by name; look them up to be safe).
-    fn roots_leaves(&self) -> impl Iterator<Item = usize> + '_ {
-        self.leaves.iter().copied()
-    }
-}
-
-fn plan_file(
-    path: &Path,
-    names: &ColumnNames,
-    plan: &ScoringPlan,
-    cutoff: i64,
-) -> Result<FilePlan, IoError> {
-    // SAFETY: lake files are immutable while a run reads them (see `map_file`).
-    let bytes = unsafe { map_file(path) }?;
-    let options = ArrowReaderOptions::new()
-        .with_skip_arrow_metadata(true)
-        .with_page_index_policy(PageIndexPolicy::Optional);
-    let meta =
-        ArrowReaderMetadata::load(&bytes, options).map_err(|source| IoError::NotParquet {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    let cols = resolve(path, names, meta.schema(), meta.parquet_schema())?;
-    let md = meta.metadata();
-    let outside = |min: i64, max: i64, unit: i64| {
-        max.saturating_mul(unit) <= cutoff || min.saturating_mul(unit) > plan.as_of_ns
+/// The lake's one item id type.
+fn item_kind(plans: &[FilePlan]) -> Result<Option<ItemKind>, IoError> {
+    let Some(first) = plans.first() else {
+        return Ok(None);
     };
-    let row_groups = (0..md.num_row_groups())
-        .filter(|&rg| {
-            let Some(unit) = cols.ts_stats_unit_ns else {
-                return true;
-            };
-            let Some(Statistics::Int64(s)) = md.row_group(rg).column(cols.ts_leaf).statistics()
-            else {
-                return true;
-            };
-            match (s.min_opt(), s.max_opt()) {
-                (Some(&min), Some(&max)) => !outside(min, max, unit),
-                _ => true,
-            }
-        })
-        .map(|rg| (rg, page_selection(&meta, &cols, rg, &outside)))
-        .collect();
-    Ok(FilePlan {
-        path: path.to_path_buf(),
-        meta,
-        cols,
-        row_groups,
-    })
-}
-
-/// Pages of the time column that lie wholly outside the window, as a row
-/// selection (`None` when every page is needed or there is no page index).
-/// Files fed in time order, as lakes are, skip most of their old pages.
-fn page_selection(
-    meta: &ArrowReaderMetadata,
-    cols: &ResolvedColumns,
-    rg: usize,
-    outside: &impl Fn(i64, i64, i64) -> bool,
-) -> Option<RowSelection> {
-    let unit = cols.ts_stats_unit_ns?;
-    let md = meta.metadata();
-    let index = md.page_index_for_row_group(rg);
-    let Some(ColumnIndexMetaData::INT64(ci)) = index.column_index(cols.ts_leaf) else {
-        return None;
-    };
-    let locations = index.offset_index(cols.ts_leaf)?.page_locations();
-    let rows = md.row_group(rg).num_rows() as usize;
-    if locations.len() != ci.num_pages() as usize {
-        return None;
-    }
-    let mut selectors: Vec<RowSelector> = Vec::with_capacity(locations.len());
-    let mut skipped_any = false;
-    for (p, loc) in locations.iter().enumerate() {
-        let first = loc.first_row_index as usize;
-        let end = locations
-            .get(p + 1)
-            .map_or(rows, |l| l.first_row_index as usize);
-        let skip = match (ci.min_value(p), ci.max_value(p)) {
-            (Some(&min), Some(&max)) => outside(min, max, unit),
-            _ => false,
-        };
-        skipped_any |= skip;
-        let n = end.saturating_sub(first);
-        match selectors.last_mut() {
-            Some(last) if last.skip == skip => last.row_count += n,
-            _ => selectors.push(if skip {
-                RowSelector::skip(n)
-            } else {
-                RowSelector::select(n)
-            }),
+    for p in plans {
+        if p.cols.item_kind != first.cols.item_kind {
+            return Err(IoError::MixedItemTypes {
+                path: p.path.clone(),
+                found: p.cols.item_kind.name(),
+                expected: first.cols.item_kind.name(),
+                first: first.path.clone(),
+            });
         }
     }
-    skipped_any.then(|| RowSelection::from(selectors))
+    Ok(Some(first.cols.item_kind))
+}
+
+/// Whether a category's second pass ran.
+enum Pass2 {
+    Read,
+    /// Skipped, with the rows it would have decoded.
+    NotNeeded(u64),
 }
 
 fn scan_category<I: DecodeKeys>(
     category: &str,
-    units: &[Unit],
+    work: &CategoryWork,
     files: &[FilePlan],
     opts: &ScanOptions,
     plan: &ScoringPlan,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<CategoryOutcome, IoError> {
-    let acc = aggregate_units::<I, IoError, _>(plan, units.len(), |u, acc| {
-        let unit = &units[u];
-        let file = &files[unit.file];
-        decode_unit(
-            file,
-            unit.row_group,
-            unit.selection.as_ref(),
-            opts,
-            plan,
-            acc,
-        )?;
-        progress(unit.rows);
-        Ok(())
-    })?;
-    Ok(acc.finish(plan, category.to_string()))
+) -> Result<(CategoryOutcome, Pass2), IoError> {
+    let run = |units: &[Unit]| {
+        aggregate_units::<I, IoError, _>(plan, units.len(), |u, acc| {
+            let unit = &units[u];
+            decode_unit(
+                &files[unit.file],
+                unit.row_group,
+                unit.selection.as_ref(),
+                opts,
+                plan,
+                acc,
+            )?;
+            progress(unit.rows);
+            Ok(())
+        })
+    };
+    let mut acc = run(&work.first)?;
+    let second = if work.second.is_empty() {
+        Pass2::NotNeeded(0)
+    } else if acc.distinct_within(0) >= plan.min_items {
+        Pass2::NotNeeded(work.second.iter().map(|u| u.rows).sum())
+    } else {
+        let mut rest = run(&work.second)?;
+        acc.absorb(&mut rest);
+        Pass2::Read
+    };
+    Ok((acc.finish(plan, category.to_string()), second))
 }
 
 fn decode_unit<I: DecodeKeys>(

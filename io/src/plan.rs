@@ -1,0 +1,294 @@
+//! Planning a scan: which row groups and pages of each file to decode, in
+//! which pass.
+//!
+//! # Design
+//!
+//! The adaptive window reads in two passes. The *first* pass decodes every
+//! page that can hold a purchase inside the base window W (by the `ts`
+//! statistics of the row group and, when the file has a page index, of each
+//! page). That is enough to know each category's distinct items under W
+//! exactly. Only a category that has fewer than `min_items` of them needs
+//! the *second* pass, which decodes the remaining pages up to W_max — pages
+//! the first pass did not read, so no row is ever decoded twice. Dense
+//! categories, which hold almost all the data, never pay for the long
+//! lookback that sparse ones need. Pages and row groups wholly outside
+//! `(as_of − W_max, as_of]` are never read.
+
+use std::path::{Path, PathBuf};
+
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector,
+};
+use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
+use parquet::file::statistics::Statistics;
+use topsellers_engine::ScoringPlan;
+
+use crate::columns::{resolve, ColumnNames, ResolvedColumns};
+use crate::error::IoError;
+use crate::mmap::map_file;
+
+/// The time ranges that matter, in nanoseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Horizon {
+    /// Purchases after this never count.
+    pub as_of: i64,
+    /// Purchases at or before this are outside the base window.
+    pub inner_cutoff: i64,
+    /// Purchases at or before this are outside every window.
+    pub cutoff: i64,
+}
+
+impl Horizon {
+    pub fn new(plan: &ScoringPlan) -> Self {
+        let as_of = plan.as_of_ns;
+        Self {
+            as_of,
+            inner_cutoff: as_of.saturating_sub(plan.windows.windows_ns()[0]),
+            cutoff: as_of.saturating_sub(plan.windows.max_ns()),
+        }
+    }
+
+    /// Where a block of rows with times in `[min, max]` (in ns) belongs.
+    fn classify(&self, min: i64, max: i64) -> Pass {
+        if max <= self.cutoff || min > self.as_of {
+            Pass::Skip
+        } else if max > self.inner_cutoff {
+            Pass::First
+        } else {
+            Pass::Second
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Skip,
+    First,
+    Second,
+}
+
+/// Rows of one row group to decode in one pass.
+#[derive(Debug, Clone)]
+pub(crate) enum Part {
+    /// Nothing.
+    Nothing,
+    /// The whole row group.
+    All,
+    /// Some pages.
+    Pages(RowSelection),
+}
+
+impl Part {
+    /// Rows this part decodes, out of `total`.
+    pub fn rows(&self, total: u64) -> u64 {
+        match self {
+            Part::Nothing => 0,
+            Part::All => total,
+            Part::Pages(s) => s.row_count() as u64,
+        }
+    }
+
+    /// The row selection to hand the reader (`None` = every row).
+    pub fn selection(&self) -> Option<&RowSelection> {
+        match self {
+            Part::Pages(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// The plan of one row group.
+#[derive(Debug, Clone)]
+pub(crate) struct RowGroupPlan {
+    pub index: usize,
+    pub rows: u64,
+    /// Compressed bytes of the projected column chunks.
+    pub bytes: u64,
+    pub first: Part,
+    pub second: Part,
+}
+
+/// The plan of one file.
+pub(crate) struct FilePlan {
+    pub path: PathBuf,
+    pub meta: ArrowReaderMetadata,
+    pub cols: ResolvedColumns,
+    /// Row groups with anything to read (the others are pruned).
+    pub row_groups: Vec<RowGroupPlan>,
+    /// Rows in the file.
+    pub rows: u64,
+}
+
+/// Maps a file, reads its footer and page index, resolves the columns and
+/// decides what each pass reads.
+pub(crate) fn plan_file(
+    path: &Path,
+    names: &ColumnNames,
+    horizon: Horizon,
+) -> Result<FilePlan, IoError> {
+    // SAFETY: lake files are immutable while a run reads them (see `map_file`).
+    let bytes = unsafe { map_file(path) }?;
+    let options = ArrowReaderOptions::new()
+        .with_skip_arrow_metadata(true)
+        .with_page_index_policy(PageIndexPolicy::Optional);
+    let meta =
+        ArrowReaderMetadata::load(&bytes, options).map_err(|source| IoError::NotParquet {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let cols = resolve(path, names, meta.schema(), meta.parquet_schema())?;
+    let md = meta.metadata();
+    let mut row_groups = Vec::new();
+    for rg in 0..md.num_row_groups() {
+        let rg_md = md.row_group(rg);
+        let rows = rg_md.num_rows().max(0) as u64;
+        let bytes = cols
+            .leaves
+            .iter()
+            .map(|&leaf| rg_md.column(leaf).compressed_size().max(0) as u64)
+            .sum();
+        let stats = match (
+            cols.ts_stats_unit_ns,
+            rg_md.column(cols.ts_leaf).statistics(),
+        ) {
+            (Some(unit), Some(Statistics::Int64(s))) => match (s.min_opt(), s.max_opt()) {
+                (Some(&min), Some(&max)) => {
+                    Some((min.saturating_mul(unit), max.saturating_mul(unit)))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let (first, second) = match stats.map(|(min, max)| horizon.classify(min, max)) {
+            // No usable statistics: read everything in the first pass.
+            None => (Part::All, Part::Nothing),
+            Some(Pass::Skip) => continue,
+            Some(pass) => split_pages(&meta, &cols, rg, rows, horizon).unwrap_or(match pass {
+                Pass::First => (Part::All, Part::Nothing),
+                _ => (Part::Nothing, Part::All),
+            }),
+        };
+        row_groups.push(RowGroupPlan {
+            index: rg,
+            rows,
+            bytes,
+            first,
+            second,
+        });
+    }
+    let rows = md.file_metadata().num_rows().max(0) as u64;
+    Ok(FilePlan {
+        path: path.to_path_buf(),
+        meta,
+        cols,
+        row_groups,
+        rows,
+    })
+}
+
+/// Splits a row group's pages between the passes using the page index.
+/// `None` when the file has no usable page index.
+fn split_pages(
+    meta: &ArrowReaderMetadata,
+    cols: &ResolvedColumns,
+    rg: usize,
+    rows: u64,
+    horizon: Horizon,
+) -> Option<(Part, Part)> {
+    let unit = cols.ts_stats_unit_ns?;
+    let md = meta.metadata();
+    let index = md.page_index_for_row_group(rg);
+    let Some(ColumnIndexMetaData::INT64(ci)) = index.column_index(cols.ts_leaf) else {
+        return None;
+    };
+    let locations = index.offset_index(cols.ts_leaf)?.page_locations();
+    if locations.len() != ci.num_pages() as usize {
+        return None;
+    }
+    let mut first = Selectors::default();
+    let mut second = Selectors::default();
+    for (p, loc) in locations.iter().enumerate() {
+        let start = loc.first_row_index.max(0) as usize;
+        let end = locations
+            .get(p + 1)
+            .map_or(rows as usize, |l| l.first_row_index.max(0) as usize);
+        let n = end.saturating_sub(start);
+        let pass = match (ci.min_value(p), ci.max_value(p)) {
+            (Some(&min), Some(&max)) => {
+                horizon.classify(min.saturating_mul(unit), max.saturating_mul(unit))
+            }
+            // An all-null page: its rows are skipped rows, counted in the first pass.
+            _ => Pass::First,
+        };
+        first.push(n, pass == Pass::First);
+        second.push(n, pass == Pass::Second);
+    }
+    Some((first.finish(), second.finish()))
+}
+
+#[derive(Default)]
+struct Selectors {
+    list: Vec<RowSelector>,
+    selected: usize,
+    total: usize,
+}
+
+impl Selectors {
+    fn push(&mut self, n: usize, select: bool) {
+        self.total += n;
+        if select {
+            self.selected += n;
+        }
+        match self.list.last_mut() {
+            Some(last) if last.skip != select => last.row_count += n,
+            _ => self.list.push(if select {
+                RowSelector::select(n)
+            } else {
+                RowSelector::skip(n)
+            }),
+        }
+    }
+
+    fn finish(self) -> Part {
+        if self.selected == 0 {
+            Part::Nothing
+        } else if self.selected == self.total {
+            Part::All
+        } else {
+            Part::Pages(RowSelection::from(self.list))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_blocks_by_time() {
+        let h = Horizon {
+            as_of: 100,
+            inner_cutoff: 70,
+            cutoff: 0,
+        };
+        assert_eq!(h.classify(101, 200), Pass::Skip);
+        assert_eq!(h.classify(-50, 0), Pass::Skip);
+        assert_eq!(h.classify(90, 100), Pass::First);
+        assert_eq!(h.classify(60, 71), Pass::First);
+        assert_eq!(h.classify(1, 70), Pass::Second);
+        assert_eq!(h.classify(0, 1), Pass::Second);
+    }
+
+    #[test]
+    fn selectors_merge_runs() {
+        let mut s = Selectors::default();
+        s.push(10, false);
+        s.push(5, true);
+        s.push(5, true);
+        match s.finish() {
+            Part::Pages(sel) => assert_eq!(sel.row_count(), 10),
+            other => panic!("{other:?}"),
+        }
+    }
+}
