@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use percent_encoding::percent_decode_str;
+use rayon::prelude::*;
 
 use crate::error::IoError;
 
@@ -20,12 +21,32 @@ pub struct LakeFile {
     pub dt: Option<NaiveDate>,
     /// The file.
     pub path: PathBuf,
-    /// Its size in bytes.
-    pub size: u64,
 }
 
 /// Lists every data file under `root`, sorted by (category, dt, path).
 pub fn discover(root: &Path) -> Result<Vec<LakeFile>, IoError> {
+    Ok(discover_where(root, &|_| true)?.files)
+}
+
+/// The files found, and how many `dt=` folders were left unlisted.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    /// Data files, sorted by (category, dt, path).
+    pub files: Vec<LakeFile>,
+    /// `dt=` folders skipped because `keep_dt` refused their day.
+    pub partitions_pruned: u64,
+    /// Categories seen (also those whose every partition was skipped).
+    pub categories: Vec<String>,
+}
+
+/// Lists the data files under `root`, not even descending into `dt=` folders
+/// whose day `keep_dt` refuses (a lake of years of days lists only the days a
+/// run needs). Folders are walked in parallel, and files are never `stat`ed:
+/// the directory entries say what they are.
+pub fn discover_where(
+    root: &Path,
+    keep_dt: &(dyn Fn(NaiveDate) -> bool + Sync),
+) -> Result<Discovered, IoError> {
     let meta = std::fs::metadata(root).map_err(|e| IoError::io(root, e))?;
     if !meta.is_dir() {
         return Err(IoError::io(
@@ -33,10 +54,11 @@ pub fn discover(root: &Path) -> Result<Vec<LakeFile>, IoError> {
             std::io::Error::other("the lake root is not a folder"),
         ));
     }
-    let mut files = Vec::new();
-    walk(root, &Partition::default(), &mut files)?;
-    files.sort();
-    Ok(files)
+    let mut found = walk(root, &Partition::default(), keep_dt)?;
+    found.files.sort();
+    found.categories.sort();
+    found.categories.dedup();
+    Ok(found)
 }
 
 #[derive(Default, Clone)]
@@ -45,7 +67,16 @@ struct Partition {
     dt: Option<NaiveDate>,
 }
 
-fn walk(dir: &Path, part: &Partition, out: &mut Vec<LakeFile>) -> Result<(), IoError> {
+fn walk(
+    dir: &Path,
+    part: &Partition,
+    keep_dt: &(dyn Fn(NaiveDate) -> bool + Sync),
+) -> Result<Discovered, IoError> {
+    let mut found = Discovered::default();
+    let mut subdirs = Vec::new();
+    if let Some(c) = &part.category {
+        found.categories.push(c.clone());
+    }
     let entries = std::fs::read_dir(dir).map_err(|e| IoError::io(dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| IoError::io(dir, e))?;
@@ -55,33 +86,56 @@ fn walk(dir: &Path, part: &Partition, out: &mut Vec<LakeFile>) -> Result<(), IoE
             continue;
         }
         let path = entry.path();
-        // Follow symlinks: operators often link a lake from another disk.
-        let meta = std::fs::metadata(&path).map_err(|e| IoError::io(&path, e))?;
-        if meta.is_dir() {
+        let mut kind = entry.file_type().map_err(|e| IoError::io(&path, e))?;
+        if kind.is_symlink() {
+            // Follow links: operators often link a lake from another disk.
+            kind = std::fs::metadata(&path)
+                .map_err(|e| IoError::io(&path, e))?
+                .file_type();
+        }
+        if kind.is_dir() {
             let mut inner = part.clone();
             if let Some((key, raw)) = name.split_once('=') {
                 let value = decode_value(&path, raw)?;
                 match key {
                     "category" => inner.category = Some(value),
-                    "dt" => inner.dt = Some(parse_dt(&path, &value)?),
+                    "dt" => {
+                        let dt = parse_dt(&path, &value)?;
+                        if !keep_dt(dt) {
+                            found.partitions_pruned += 1;
+                            if let Some(c) = &inner.category {
+                                found.categories.push(c.clone());
+                            }
+                            continue;
+                        }
+                        inner.dt = Some(dt);
+                    }
                     _ => {}
                 }
             }
-            walk(&path, &inner, out)?;
-        } else if meta.is_file() && is_data_file(&name) {
+            subdirs.push((path, inner));
+        } else if kind.is_file() && is_data_file(&name) {
             let Some(category) = part.category.clone() else {
                 tracing::warn!(path = %path.display(), "ignoring a data file outside any category=<value> folder");
                 continue;
             };
-            out.push(LakeFile {
+            found.files.push(LakeFile {
                 category,
                 dt: part.dt,
                 path,
-                size: meta.len(),
             });
         }
     }
-    Ok(())
+    let nested: Vec<Discovered> = subdirs
+        .par_iter()
+        .map(|(path, inner)| walk(path, inner, keep_dt))
+        .collect::<Result<_, _>>()?;
+    for n in nested {
+        found.files.extend(n.files);
+        found.categories.extend(n.categories);
+        found.partitions_pruned += n.partitions_pruned;
+    }
+    Ok(found)
 }
 
 /// Data files end in `.parquet` or have no extension at all (Hive and Athena

@@ -118,6 +118,8 @@ pub(crate) struct FilePlan {
     pub row_groups: Vec<RowGroupPlan>,
     /// Rows in the file.
     pub rows: u64,
+    /// Bytes in the file.
+    pub size: u64,
 }
 
 /// Maps a file, reads its footer and page index, resolves the columns and
@@ -178,7 +180,9 @@ pub(crate) fn plan_file(
         });
     }
     let rows = md.file_metadata().num_rows().max(0) as u64;
+    let size = bytes.len() as u64;
     Ok(FilePlan {
+        size,
         path: path.to_path_buf(),
         meta,
         cols,

@@ -256,11 +256,11 @@ impl RunReport {
         let s = &self.scan;
         metric(
             "files",
-            "Lake files, by state.",
+            "Lake files read; dt= partitions skipped whole.",
             "gauge",
             &[
                 ("{state=\"read\"}", s.files_read as f64),
-                ("{state=\"pruned\"}", s.files_pruned as f64),
+                ("{state=\"partitions_pruned\"}", s.partitions_pruned as f64),
             ],
         );
         metric(

@@ -30,7 +30,7 @@ use topsellers_engine::{
 
 use crate::columns::{ColumnNames, ItemKind};
 use crate::decode::{BatchColumns, DecodeKeys, Scratch};
-use crate::discover::{discover, dt_range_ns, LakeFile};
+use crate::discover::{discover_where, dt_range_ns, LakeFile};
 use crate::error::IoError;
 use crate::mmap::map_file;
 use crate::plan::{plan_file, FilePlan, Horizon, Part};
@@ -56,10 +56,10 @@ impl Default for ScanOptions {
 /// What the scan read and skipped.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct ScanStats {
-    /// Data files found.
+    /// Data files found in the partitions that can matter.
     pub files_found: u64,
-    /// Files skipped because their `dt=` partition lies outside the largest window.
-    pub files_pruned: u64,
+    /// `dt=` folders not even listed: they lie outside the largest window.
+    pub partitions_pruned: u64,
     /// Files whose footer was read.
     pub files_read: u64,
     /// Row groups decoded.
@@ -77,7 +77,7 @@ pub struct ScanStats {
     pub categories_second_pass: u64,
     /// Compressed bytes of the column chunks touched.
     pub bytes_read: u64,
-    /// Size of every file found.
+    /// Size of the files read.
     pub bytes_found: u64,
     /// Seconds spent discovering files.
     pub discover_s: f64,
@@ -124,26 +124,22 @@ pub fn scan_lake(
 ) -> Result<ScanOutput, IoError> {
     let mut stats = ScanStats::default();
     let started = Instant::now();
-    let files = discover(root)?;
-    if files.is_empty() {
+    let horizon = Horizon::new(plan);
+    // A dt=D folder holds D 00:00 <= ts < D+1 00:00; keep it if that range
+    // meets (as_of - W_max, as_of].
+    let keep_dt = |dt| {
+        let (start, end) = dt_range_ns(dt);
+        end - 1 > horizon.cutoff && start <= plan.as_of_ns
+    };
+    let found = discover_where(root, &keep_dt)?;
+    if found.files.is_empty() && found.partitions_pruned == 0 {
         return Err(IoError::EmptyLake {
             root: root.to_path_buf(),
         });
     }
-    stats.files_found = files.len() as u64;
-    stats.bytes_found = files.iter().map(|f| f.size).sum();
-    let horizon = Horizon::new(plan);
-    let live: Vec<&LakeFile> = files
-        .iter()
-        .filter(|f| match f.dt {
-            Some(dt) => {
-                let (start, end) = dt_range_ns(dt);
-                end - 1 > horizon.cutoff && start <= plan.as_of_ns
-            }
-            None => true,
-        })
-        .collect();
-    stats.files_pruned = (files.len() - live.len()) as u64;
+    let live: Vec<&LakeFile> = found.files.iter().collect();
+    stats.files_found = live.len() as u64;
+    stats.partitions_pruned = found.partitions_pruned;
     stats.discover_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
@@ -152,12 +148,14 @@ pub fn scan_lake(
         .map(|f| plan_file(&f.path, &opts.columns, horizon))
         .collect::<Result<_, _>>()?;
     stats.files_read = plans.len() as u64;
+    stats.bytes_found = plans.iter().map(|p| p.size).sum();
     let item_kind = item_kind(&plans)?;
     // Units per category, in (path, row group) order: fixed by the lake, not
     // by the thread count.
-    let mut categories: BTreeMap<&str, CategoryWork> = files
+    let mut categories: BTreeMap<&str, CategoryWork> = found
+        .categories
         .iter()
-        .map(|f| (f.category.as_str(), CategoryWork::default()))
+        .map(|c| (c.as_str(), CategoryWork::default()))
         .collect();
     for (i, (file, p)) in live.iter().zip(&plans).enumerate() {
         let work = categories
