@@ -13,7 +13,9 @@ use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
 use hashbrown::DefaultHashBuilder;
-use hashbrown::{HashMap, HashTable};
+use hashbrown::HashTable;
+
+use crate::inttable::IntTable;
 
 /// An item id as it appears in results.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,12 +57,15 @@ pub trait Interner: Default + Send {
     fn size_bytes(&self) -> usize;
     /// Forgets every key, keeping the allocated capacity for reuse.
     fn clear(&mut self);
+    /// Hints that `key` will be interned soon (a no-op by default).
+    #[inline(always)]
+    fn prefetch(&self, _key: Self::Key<'_>) {}
 }
 
 /// Interner for INT64 ids.
 #[derive(Default)]
 pub struct IntInterner {
-    map: HashMap<i64, u32, DefaultHashBuilder>,
+    table: IntTable,
     keys: Vec<i64>,
 }
 
@@ -70,7 +75,7 @@ impl Interner for IntInterner {
     #[inline]
     fn intern(&mut self, key: i64) -> u32 {
         let next = self.keys.len() as u32;
-        let slot = *self.map.entry(key).or_insert(next);
+        let slot = self.table.get_or_insert(key, next);
         if slot == next {
             self.keys.push(key);
         }
@@ -94,12 +99,17 @@ impl Interner for IntInterner {
     }
 
     fn size_bytes(&self) -> usize {
-        self.map.capacity() * (std::mem::size_of::<(i64, u32)>() + 1) + self.keys.capacity() * 8
+        self.table.capacity() * 16 + self.keys.capacity() * 8
     }
 
     fn clear(&mut self) {
-        self.map.clear();
+        self.table.clear();
         self.keys.clear();
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, key: i64) {
+        self.table.prefetch(key);
     }
 }
 

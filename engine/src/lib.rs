@@ -32,6 +32,7 @@ mod batch;
 mod counts;
 mod decay;
 mod error;
+mod inttable;
 mod key;
 mod parallel;
 mod params;
