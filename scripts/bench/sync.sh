@@ -18,10 +18,11 @@ while (($#)); do
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
-bin="$root/target/release/topsellers"
 py="$root/.venv/bin/python"
 aws="$root/.venv/bin/aws"
-(cd "$root" && cargo build --release --quiet -p topsellers)
+# TOPSELLERS_BIN measures another build; by default the checked-out code, built.
+bin="${TOPSELLERS_BIN:-$root/target/release/topsellers}"
+[[ -n "${TOPSELLERS_BIN:-}" ]] || (cd "$root" && cargo build --release --quiet -p topsellers)
 [[ -x "$aws" ]] || "$root/.venv/bin/pip" install --quiet awscli
 work="$(mktemp -d "${TMPDIR:-/tmp}/topsellers-sync-bench.XXXXXX")"
 port="$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
