@@ -4,10 +4,13 @@
 #
 #   scripts/test.sh
 #
-# Steps: system packages (Java 17 for Spark) -> project virtualenv (.venv:
-# duckdb, pyarrow, pyspark, polars) -> cargo fmt / clippy -> cargo test (unit,
-# property, golden and CLI tests) -> cross-check against the DuckDB SQL
-# reference -> PySpark job vs compute.
+# Steps: system packages (Java 17 for Spark and DynamoDB Local, redis-server,
+# systemd-analyze, DynamoDB Local from npm) -> project virtualenv (.venv:
+# duckdb, pyarrow, pyspark, polars, moto) -> cargo fmt / clippy -> cargo test
+# (unit, property, golden and CLI tests; publish/run tests against DynamoDB
+# Local and redis-server started on free ports; systemd-analyze verify of the
+# units) -> cross-check against the DuckDB SQL reference -> PySpark job vs
+# compute -> the Athena/DuckDB SQL of scripts/athena vs compute.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -32,9 +35,10 @@ step "cross-check against the DuckDB SQL reference"
 cargo build --quiet -p topsellers
 "$root/scripts/check/crosscheck.sh" "$root/target/debug/topsellers"
 
-if [[ -x "$root/scripts/spark/test_spark.sh" ]]; then
-    step "PySpark job vs compute"
-    "$root/scripts/spark/test_spark.sh" "$root/target/debug/topsellers"
-fi
+step "the lake as plain SQL: DuckDB dialect of the Athena query vs compute"
+"$root/scripts/athena/test_sql.sh" "$root/target/debug/topsellers"
+
+step "PySpark job vs compute"
+"$root/scripts/spark/test_spark.sh" "$root/target/debug/topsellers"
 
 step "all tests passed"
