@@ -10,15 +10,9 @@ use crate::units::{parse_count, parse_duration_ns, parse_variant};
 #[derive(Debug, Parser)]
 #[command(name = "topsellers", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Log format on stderr.
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        default_value = "text",
-        env = "TOPSELLERS_LOG_FORMAT"
-    )]
-    pub log_format: LogFormat,
+    /// Log format on stderr [default: text; `run` also reads log_format from its config].
+    #[arg(long, global = true, value_enum, env = "TOPSELLERS_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
     /// More logging (-v: debug, -vv: trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -49,6 +43,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Copy a lake from S3 to a local folder (incremental, atomic, resumable).
     Sync(SyncArgs),
+    /// Publish a results file to DynamoDB and warm Redis.
+    Publish(PublishArgs),
+    /// Sync, compute, validate and publish: the scheduled job.
+    Run(RunArgs),
 }
 
 /// `topsellers sync`.
@@ -279,4 +277,81 @@ pub struct DemoArgs {
     /// Purchases in the demo lake.
     #[arg(long, default_value = "2M", value_parser = parse_count)]
     pub purchases: u64,
+}
+
+/// `topsellers publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Results written by `compute`: .csv, .json or .parquet.
+    #[arg(long, env = "TOPSELLERS_RESULTS")]
+    pub results: PathBuf,
+    /// DynamoDB table (endpoint and credentials from the standard AWS chain).
+    #[arg(long, env = "TOPSELLERS_TABLE")]
+    pub table: String,
+    /// Redis to warm, redis://HOST:PORT; without it the cache is not warmed.
+    #[arg(long, env = "TOPSELLERS_REDIS")]
+    pub redis: Option<String>,
+    /// Create the table (on-demand billing) when it is missing.
+    #[arg(long, env = "TOPSELLERS_CREATE_TABLE")]
+    pub create_table: bool,
+    /// DynamoDB requests in flight at once.
+    #[arg(long, default_value_t = 16, env = "TOPSELLERS_CONCURRENCY")]
+    pub concurrency: usize,
+    /// Longest TTL of the Redis keys.
+    #[arg(long, default_value = "24h", value_parser = parse_duration_ns, env = "TOPSELLERS_CACHE_TTL")]
+    pub ttl: i64,
+    /// TTLs are drawn from [ttl·(1 − jitter), ttl].
+    #[arg(long, default_value_t = 0.1, env = "TOPSELLERS_CACHE_TTL_JITTER")]
+    pub ttl_jitter: f64,
+    /// Publish report (JSON).
+    #[arg(long, env = "TOPSELLERS_REPORT")]
+    pub report: Option<PathBuf>,
+    /// Prometheus textfile metrics.
+    #[arg(long, env = "TOPSELLERS_METRICS_FILE")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+/// `topsellers run`. Settings come from the config file, then
+/// `TOPSELLERS_<KEY>` environment variables, then these flags.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// TOML file with the settings (see scripts/systemd/topsellers.toml).
+    #[arg(long, env = "TOPSELLERS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Publish even when validation refuses the results.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub force: bool,
+    /// Compute and print what publishing would change; publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The lake (overrides `lake`).
+    #[arg(long)]
+    pub lake: Option<String>,
+    /// Reference time, RFC 3339 (overrides `as_of`; default now).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Results file (overrides `out`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Run report (overrides `report`).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Metrics file (overrides `metrics_file`).
+    #[arg(long)]
+    pub metrics_file: Option<PathBuf>,
+    /// Lock file (overrides `lock_file`).
+    #[arg(long)]
+    pub lock_file: Option<PathBuf>,
+    /// DynamoDB table (overrides `table`).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Redis URL (overrides `redis`).
+    #[arg(long)]
+    pub redis: Option<String>,
+    /// Worker threads (overrides `threads`).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Create the table when missing (overrides `create_table`).
+    #[arg(long)]
+    pub create_table: bool,
 }

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, LogFormat};
 use commands::UsageError;
 
 #[global_allocator]
@@ -20,7 +20,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_format, cli.verbose);
+    let log_format = cli
+        .log_format
+        .or_else(|| match &cli.command {
+            Command::Run(a) => commands::run::log_format(a),
+            _ => None,
+        })
+        .unwrap_or(LogFormat::Text);
+    logging::init(log_format, cli.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<UsageError>() => {
@@ -44,5 +51,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(a) => commands::demo::run(&a),
         Command::Sync(a) => commands::sync::run(&a),
+        Command::Publish(a) => commands::publish::run(&a),
+        Command::Run(a) => commands::run::run(&a),
     }
 }

@@ -150,6 +150,60 @@ pub enum IoError {
         /// The id type asked for.
         wanted: &'static str,
     },
+    /// A results file (read back by `publish`) is malformed.
+    #[error("{path}: {location}: {message}")]
+    BadResults {
+        /// The results file.
+        path: PathBuf,
+        /// Line, row or field at fault.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A DynamoDB request failed (after its retries).
+    #[error("DynamoDB table {table}: {message}")]
+    Dynamo {
+        /// The table.
+        table: String,
+        /// The failure, with the service's context.
+        message: String,
+    },
+    /// The DynamoDB table does not exist.
+    #[error("DynamoDB table {table} does not exist: create it, or pass --create-table (create_table = true) to have publish create it")]
+    MissingTable {
+        /// The table.
+        table: String,
+    },
+    /// One (variant, category) would not fit in a DynamoDB item.
+    #[error("variant {variant:?}, category {category:?}: its {items} items make a DynamoDB item of about {bytes} bytes, over the 400 KB limit; publish fewer items (--top)")]
+    ItemTooLarge {
+        /// Variant.
+        variant: String,
+        /// Category.
+        category: String,
+        /// Ranked items.
+        items: usize,
+        /// Estimated item size.
+        bytes: usize,
+    },
+    /// A Redis request failed.
+    #[error("Redis {url}: {message}")]
+    Redis {
+        /// The server (credentials removed).
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Another process holds the run lock.
+    #[error(
+        "{path}: another run holds the lock ({holder}); only one run at a time, so this one exits"
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// What the holder wrote into it (pid, start time), if anything.
+        holder: String,
+    },
 }
 
 impl IoError {

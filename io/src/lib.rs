@@ -7,7 +7,12 @@
 //! - [`RunReport`]: the JSON run report and Prometheus metrics;
 //! - [`gen`]: the synthetic lake generator;
 //! - [`ingest`]: newline-delimited JSON purchase events into the lake;
-//! - [`s3`]: the S3 lake and its incremental `sync` to local disk.
+//! - [`s3`]: the S3 lake and its incremental `sync` to local disk;
+//! - [`read_results`]: a results file read back, for `publish`;
+//! - [`dynamo`]: publishing results to DynamoDB (conditional, batched), the
+//!   audit of a run against the live manifests, dry-run diffs;
+//! - [`cache`]: the read API's bodies warmed into Redis;
+//! - [`RunLock`]: one `run` at a time.
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -25,12 +30,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod cache;
 mod columns;
 mod decode;
 mod discover;
+pub mod dynamo;
 mod error;
 pub mod gen;
 pub mod ingest;
+mod job_report;
+mod lock;
 mod mmap;
 mod output;
 mod plan;
@@ -42,8 +51,13 @@ mod timefmt;
 pub use columns::{ColumnNames, ItemKind};
 pub use discover::{discover, LakeFile};
 pub use error::IoError;
+pub use job_report::{previous_sample, CacheOutcome, JobReport, Stage, Validation};
+pub use lock::RunLock;
 pub use mmap::map_file;
-pub use output::{write_atomically, write_results, Format, ResultRow, RunResults};
+pub use output::{
+    read_results, write_atomically, write_results, Format, ResultGroup, ResultRow, ResultSet,
+    RunResults, VariantTotals,
+};
 pub use report::{peak_rss_bytes, RunReport};
 pub use scan::{scan_lake, ScanOptions, ScanOutput, ScanStats};
 pub use timefmt::{parse_rfc3339, rfc3339};

@@ -5,6 +5,8 @@ pub mod compute;
 pub mod demo;
 pub mod gen;
 pub mod ingest;
+pub mod publish;
+pub mod run;
 pub mod sync;
 
 /// An error in the user's arguments, found after parsing: exit status 2.
@@ -29,4 +31,9 @@ pub fn thread_pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> 
         b = b.num_threads(n);
     }
     Ok(b.build()?)
+}
+
+/// Now, in nanoseconds since the epoch.
+pub fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }

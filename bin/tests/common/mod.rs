@@ -8,6 +8,7 @@ use std::path::Path;
 use assert_cmd::Command;
 
 pub mod services;
+pub mod store;
 
 /// The `topsellers` binary under test.
 pub fn topsellers() -> Command {

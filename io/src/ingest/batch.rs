@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use hashbrown::HashMap;
 
 use super::input::Chunk;
-use super::parse::{BadReason, CategoryRef, Event, FieldNames, LineParser};
+use super::parse::{CategoryRef, Event, FieldNames, LineParser};
+use super::reason::BadReason;
 use super::rows::Rows;
 use super::time::DAY_US;
 use crate::columns::ItemKind;

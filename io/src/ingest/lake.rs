@@ -95,6 +95,7 @@ mod tests {
         let mut rows = Rows::new(ItemKind::Str);
         assert!(rows.push(ItemRef::Str("a"), 1, None));
         let path = lake.path().join("category=a/dt=1970-01-01/p.parquet");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         write_file(&path, rows, 1).unwrap();
         assert_eq!(
             existing_item_kind(lake.path()).unwrap(),

@@ -13,11 +13,11 @@
 //!        │ in input order
 //!        ▼
 //!  merge: bad lines → quarantine; groups → partition buffers; full or
-//!         largest partitions → Parquet files written in parallel into
-//!         <lake>/_staging-<run id>/
+//!         largest partitions → Parquet files written in parallel, under
+//!         hidden names in their partition folders
 //!        │ at the end, when the bad fraction is within the limit
 //!        ▼
-//!  commit: sync, move every file into place, sync
+//!  commit: sync, rename every file to its final name, sync
 //! ```
 //!
 //! Memory stays bounded whatever the input size: see `partition` for the
@@ -29,6 +29,7 @@ mod lake;
 mod parse;
 mod partition;
 mod quarantine;
+mod reason;
 mod report;
 mod rows;
 mod staging;
@@ -49,7 +50,8 @@ use quarantine::Quarantine;
 use staging::{StagedFile, Staging};
 
 pub use input::Input;
-pub use parse::{BadReason, FieldNames};
+pub use parse::FieldNames;
+pub use reason::BadReason;
 pub use report::{IngestReport, InputReport};
 
 /// How to ingest.
@@ -161,7 +163,6 @@ enum Parsed {
 /// Everything a run holds while it reads.
 struct Run<'a> {
     opts: &'a IngestOptions,
-    run_id: String,
     kind: Option<ItemKind>,
     staging: Staging,
     quarantine: Quarantine,
@@ -171,28 +172,34 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Writes jobs in parallel into the staging folder.
+    /// Writes jobs in parallel, as staged files.
     fn write(&mut self, jobs: Vec<FlushJob>) -> Result<(), IoError> {
-        let (staging, run_id, level) = (&self.staging, &self.run_id, self.opts.zstd_level);
+        let started = Instant::now();
+        self.staging.prepare(jobs.iter().map(|j| j.dir.as_path()))?;
+        let (staging, level) = (&self.staging, self.opts.zstd_level);
         let files = jobs
             .into_par_iter()
             .map(|job| {
-                let rel = job
-                    .dir
-                    .join(format!("part-{run_id}-{:05}.parquet", job.seq));
                 let rows = job.rows.len() as u64;
-                let bytes = write_file(&staging.staged(&rel), job.rows, level)?;
-                Ok(StagedFile { rel, rows, bytes })
+                let bytes = write_file(&staging.staged(&job.dir, job.seq), job.rows, level)?;
+                Ok(StagedFile {
+                    dir: job.dir,
+                    seq: job.seq,
+                    rows,
+                    bytes,
+                })
             })
             .collect::<Result<Vec<_>, IoError>>()?;
         for f in files {
             self.staging.record(f);
         }
+        self.report.time_stage("write", started);
         Ok(())
     }
 
     /// Parses a batch in parallel, then merges it in input order.
     fn process(&mut self, batch: Vec<Piece>) -> Result<u64, IoError> {
+        let started = Instant::now();
         let chunks = || {
             batch.iter().filter_map(|p| match p {
                 Piece::Lines(c) => Some(c),
@@ -260,6 +267,7 @@ impl Run<'_> {
         let buffered = self.partitions.buffered() as u64;
         self.report.peak_buffered_rows = self.report.peak_buffered_rows.max(buffered);
         jobs.extend(self.partitions.relieve());
+        self.report.time_stage("parse", started);
         self.write(jobs)?;
         Ok(lines)
     }
@@ -276,9 +284,6 @@ pub fn ingest(
     let started = Instant::now();
     let lake = &opts.lake;
     std::fs::create_dir_all(lake).map_err(|e| IoError::io(lake, e))?;
-    for dir in staging::leftovers(lake) {
-        tracing::warn!(dir = %dir.display(), "a staging folder of an unfinished ingest run (readers ignore it; delete it once no ingest is running)");
-    }
     let kind = match (opts.id_type, lake::existing_item_kind(lake)?) {
         (Some(wanted), Some((path, found))) if wanted != found => {
             return Err(IoError::IdTypeConflict {
@@ -299,7 +304,7 @@ pub fn ingest(
     let mut run = Run {
         opts,
         kind,
-        staging: Staging::create(lake, &run_id)?,
+        staging: Staging::new(lake, &run_id),
         quarantine: Quarantine::new(quarantine_path, opts.quarantine.is_some()),
         partitions: Partitions::new(opts.row_group_rows, opts.max_buffered_rows),
         report: IngestReport {
@@ -317,14 +322,15 @@ pub fn ingest(
             ..IngestReport::default()
         },
         names,
-        run_id,
     };
     let chunks_per_batch = 2 * rayon::current_num_threads().max(1);
     std::thread::scope(|s| -> Result<(), IoError> {
         let (tx, rx) = sync_channel(chunks_per_batch);
         s.spawn(move || read_all(opts, tx));
         loop {
+            let waited = Instant::now();
             let batch = next_batch(&rx, chunks_per_batch)?;
+            run.report.time_stage("wait", waited);
             if batch.is_empty() {
                 return Ok(());
             }
@@ -351,8 +357,10 @@ pub fn ingest(
             report: Box::new(report),
         });
     }
+    let commit_started = Instant::now();
     let files = staging.commit()?;
-    let mut dirs: Vec<_> = files.iter().filter_map(|f| f.rel.parent()).collect();
+    report.time_stage("commit", commit_started);
+    let mut dirs: Vec<_> = files.iter().map(|f| &f.dir).collect();
     dirs.sort_unstable();
     dirs.dedup();
     report.partitions_written = dirs.len() as u64;

@@ -121,7 +121,7 @@ pub(crate) fn default_path(lake: &Path, run_id: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::parse::BadReason;
+    use crate::ingest::reason::BadReason;
 
     #[test]
     fn writes_json_lines_only_when_needed() {

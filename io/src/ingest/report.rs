@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::parse::BadReason;
+use super::reason::BadReason;
 
 /// What one input held.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -62,6 +62,10 @@ pub struct IngestReport {
     pub quarantine: Option<String>,
     /// Most rows buffered at once.
     pub peak_buffered_rows: u64,
+    /// Seconds spent per stage: `parse` (parsing and merging, waiting for
+    /// input included), `write` (encoding and writing files), `commit`
+    /// (syncing and moving them into place).
+    pub stage_seconds: BTreeMap<String, f64>,
     /// Wall time.
     pub seconds: f64,
     /// Valid events per second of wall time.
@@ -75,6 +79,11 @@ impl IngestReport {
     pub(crate) fn count_bad(&mut self, reason: BadReason) {
         *self.bad.entry(reason.as_str().to_string()).or_default() += 1;
         self.bad_lines += 1;
+    }
+
+    /// Adds the time since `since` to a stage.
+    pub(crate) fn time_stage(&mut self, stage: &str, since: std::time::Instant) {
+        *self.stage_seconds.entry(stage.to_string()).or_default() += since.elapsed().as_secs_f64();
     }
 
     /// Sums the inputs into the totals and works out the ratios.

@@ -51,8 +51,6 @@ pub(crate) struct Rows {
     ids: Ids,
     ts_us: Vec<i64>,
     quantity: Vec<i32>,
-    /// Whether any row has a quantity (else the column is left out).
-    has_quantity: bool,
 }
 
 impl Rows {
@@ -69,7 +67,6 @@ impl Rows {
             ids,
             ts_us: Vec::new(),
             quantity: Vec::new(),
-            has_quantity: false,
         }
     }
 
@@ -101,7 +98,6 @@ impl Rows {
         }
         self.ts_us.push(ts_us);
         self.quantity.push(quantity.unwrap_or(NO_QUANTITY));
-        self.has_quantity |= quantity.is_some();
         true
     }
 
@@ -125,13 +121,14 @@ impl Rows {
         }
         self.ts_us.extend_from_slice(&other.ts_us);
         self.quantity.extend_from_slice(&other.quantity);
-        self.has_quantity |= other.has_quantity;
         true
     }
 
     /// The rows as a record batch: `item_id` (Int64 or Utf8), `ts`
-    /// (Timestamp µs, UTC) and, when any row has one, `quantity` (Int32,
-    /// nullable only where some row has none).
+    /// (Timestamp µs, UTC) and `quantity` (Int32, null where an event had
+    /// none). The quantity column is always there, even all null, so every
+    /// file of a lake has the same schema: readers that glob a lake (DuckDB,
+    /// Spark without schema merging) refuse files whose columns differ.
     pub(crate) fn into_batch(self) -> Result<RecordBatch, ArrowError> {
         let (id_type, ids): (DataType, ArrayRef) = match self.ids {
             Ids::Int(v) => (DataType::Int64, Arc::new(Int64Array::from(v))),
@@ -156,17 +153,15 @@ impl Rows {
             ids,
             Arc::new(TimestampMicrosecondArray::from(self.ts_us).with_timezone("UTC")),
         ];
-        if self.has_quantity {
-            let nulls = self
-                .quantity
-                .contains(&NO_QUANTITY)
-                .then(|| NullBuffer::from_iter(self.quantity.iter().map(|&q| q != NO_QUANTITY)));
-            fields.push(Field::new("quantity", DataType::Int32, nulls.is_some()));
-            columns.push(Arc::new(Int32Array::new(
-                ScalarBuffer::from(self.quantity),
-                nulls,
-            )));
-        }
+        let nulls = self
+            .quantity
+            .contains(&NO_QUANTITY)
+            .then(|| NullBuffer::from_iter(self.quantity.iter().map(|&q| q != NO_QUANTITY)));
+        fields.push(Field::new("quantity", DataType::Int32, true));
+        columns.push(Arc::new(Int32Array::new(
+            ScalarBuffer::from(self.quantity),
+            nulls,
+        )));
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
     }
 }
@@ -204,12 +199,12 @@ mod tests {
     }
 
     #[test]
-    fn leaves_quantity_out_when_no_row_has_one() {
+    fn keeps_the_quantity_column_when_no_row_has_one() {
         let mut r = Rows::new(ItemKind::Int);
         assert!(r.push(ItemRef::Int(7), 1, None));
         assert!(!r.append(&Rows::new(ItemKind::Str)));
         let batch = r.into_batch().unwrap();
-        assert_eq!(batch.num_columns(), 2);
         assert_eq!(batch.schema().field(0).data_type(), &DataType::Int64);
+        assert_eq!(batch.column(2).null_count(), 1);
     }
 }

@@ -5,6 +5,9 @@
 mod csv;
 mod json;
 mod parquet;
+mod read;
+mod read_parquet;
+mod set;
 
 use std::io::Write;
 use std::path::Path;
@@ -13,6 +16,9 @@ use topsellers_engine::{CategoryOutcome, ItemId, ScoringPlan};
 
 use crate::error::IoError;
 use crate::timefmt::rfc3339;
+
+pub use read::read_results;
+pub use set::{ResultGroup, ResultSet, VariantTotals};
 
 /// One output row: a ranked item of a (variant, category).
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +143,14 @@ pub fn write_atomically(
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
         fill(&mut w).map_err(out_err)?;
         w.flush().map_err(|e| out_err(e.to_string()))?;
+    }
+    // Temporary files are created 0600; outputs are read by others
+    // (node_exporter reads the metrics as its own user), so 0644.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| out_err(e.to_string()))?;
     }
     tmp.as_file()
         .sync_all()

@@ -1,0 +1,262 @@
+//! `topsellers publish`: a results file → DynamoDB, then Redis. Also the
+//! publish stage of `run`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use topsellers_io::cache::{self, WarmOptions};
+use topsellers_io::dynamo::{self, PublishOptions};
+use topsellers_io::{read_results, CacheOutcome, JobReport, ResultSet, Stage};
+
+use super::UsageError;
+use crate::cli::PublishArgs;
+use crate::progress::rows_bar;
+
+/// Where and how to publish (shared by `publish` and `run`).
+#[derive(Debug, Clone)]
+pub struct PublishSettings {
+    /// DynamoDB table and write settings.
+    pub dynamo: PublishOptions,
+    /// Redis, when the cache is to be warmed.
+    pub redis: Option<WarmOptions>,
+}
+
+impl PublishSettings {
+    /// Validates the publish settings.
+    pub fn new(
+        table: String,
+        create_table: bool,
+        concurrency: usize,
+        redis: Option<String>,
+        ttl_ns: i64,
+        jitter: f64,
+    ) -> Result<Self, UsageError> {
+        dynamo::check_table_name(&table).map_err(UsageError)?;
+        if !(1..=1024).contains(&concurrency) {
+            return Err(UsageError(format!(
+                "concurrency {concurrency}: use 1 to 1024 requests in flight"
+            )));
+        }
+        if !(0.0..=0.9).contains(&jitter) {
+            return Err(UsageError(format!(
+                "TTL jitter {jitter}: use a fraction from 0 to 0.9"
+            )));
+        }
+        if let Some(url) = &redis {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(UsageError(format!(
+                    "{}: a Redis URL looks like redis://HOST:PORT",
+                    cache::redacted(url)
+                )));
+            }
+        }
+        Ok(Self {
+            dynamo: PublishOptions {
+                table,
+                create_table,
+                concurrency,
+            },
+            redis: redis.map(|url| WarmOptions {
+                url,
+                ttl: Duration::from_nanos(ttl_ns.max(1_000_000_000) as u64),
+                jitter,
+            }),
+        })
+    }
+}
+
+/// The I/O runtime of the publish stages.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the I/O runtime")
+}
+
+/// Publishes `set` to DynamoDB, then warms Redis with what DynamoDB now
+/// holds. A DynamoDB failure is an error; a Redis failure is a warning,
+/// recorded in `job`.
+pub fn publish_and_warm(
+    rt: &tokio::runtime::Runtime,
+    settings: &PublishSettings,
+    set: &ResultSet,
+    job: &mut JobReport,
+) -> Result<()> {
+    let started = Instant::now();
+    let table = &settings.dynamo.table;
+    let bar = rows_bar("publishing", Some(set.groups.len() as u64));
+    let published = rt.block_on(async {
+        let client = dynamo::client().await;
+        dynamo::publish(&client, &settings.dynamo, set, &|n| bar.inc(n)).await
+    });
+    bar.finish_and_clear();
+    let stage_ok = published.is_ok();
+    job.stages.push(Stage {
+        name: "publish",
+        seconds: started.elapsed().as_secs_f64(),
+        rows: published.as_ref().map_or(0, |p| p.items_written),
+        bytes: 0,
+        ok: stage_ok,
+    });
+    let report = published.with_context(|| {
+        format!(
+            "cannot publish generation {} (as_of {}) to {table}; the live results are those of the last complete publish",
+            set.generation(),
+            set.as_of()
+        )
+    })?;
+    let summary =
+        |f: fn(&dynamo::VariantPublish) -> u64| report.variants.iter().map(f).sum::<u64>();
+    let (new, replaced, unchanged, newer) = (
+        summary(|v| v.new),
+        summary(|v| v.replaced),
+        summary(|v| v.unchanged),
+        summary(|v| v.newer),
+    );
+    let rate = (new + replaced) as f64 / report.seconds.max(1e-9);
+    match report.outcome {
+        "no-op" => {
+            tracing::info!(table = %table, generation = report.generation, unchanged, "no-op: this run is already live");
+            println!(
+                "no-op: as_of {} (generation {}) is already live in {table}; nothing written ({unchanged} items unchanged)",
+                report.as_of, report.generation
+            );
+        }
+        "stale" => {
+            let live = report
+                .variants
+                .iter()
+                .filter_map(|v| v.live_generation)
+                .max();
+            tracing::warn!(table = %table, generation = report.generation, live_generation = ?live, "stale: a newer run is live; nothing changed");
+            println!(
+                "stale: as_of {} (generation {}) is older than the live generation {}; nothing changed",
+                report.as_of,
+                report.generation,
+                live.map_or_else(|| "?".to_string(), |g| g.to_string())
+            );
+        }
+        _ => {
+            tracing::info!(
+                table = %table, generation = report.generation, new, replaced, unchanged, newer_kept = newer,
+                seconds = format!("{:.2}", report.seconds), items_per_s = format!("{rate:.0}"),
+                "published to DynamoDB"
+            );
+            println!(
+                "published as_of {} (generation {}) to {table}: {new} new, {replaced} replaced, {unchanged} unchanged, {newer} newer kept, {:.2} s",
+                report.as_of, report.generation, report.seconds
+            );
+        }
+    }
+    let live_groups = report.live_groups.clone();
+    job.publish = Some(report);
+    if live_groups.is_empty() {
+        tracing::info!("nothing of this run is live: the cache is left as it is");
+    } else if let Some(redis) = &settings.redis {
+        warm(rt, redis, set, &live_groups, job);
+    } else {
+        tracing::info!("no Redis configured: the cache is not warmed");
+    }
+    Ok(())
+}
+
+fn warm(
+    rt: &tokio::runtime::Runtime,
+    redis: &WarmOptions,
+    set: &ResultSet,
+    groups: &[usize],
+    job: &mut JobReport,
+) {
+    let started = Instant::now();
+    let entries = cache::entries(set, groups);
+    let bytes = entries
+        .iter()
+        .map(|(k, b)| (k.len() + b.len()) as u64)
+        .sum();
+    let result = rt.block_on(cache::warm(redis, &entries));
+    job.stages.push(Stage {
+        name: "cache",
+        seconds: started.elapsed().as_secs_f64(),
+        rows: result.as_ref().map_or(0, |w| w.keys),
+        bytes,
+        ok: result.is_ok(),
+    });
+    job.cache = Some(match result {
+        Ok(w) => {
+            tracing::info!(server = %w.server, keys = w.keys, seconds = format!("{:.3}", w.seconds), "Redis warmed");
+            CacheOutcome {
+                ok: true,
+                warm: Some(w),
+                error: None,
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Redis warm-up failed; DynamoDB holds the results and the site reads through to it");
+            CacheOutcome {
+                ok: false,
+                warm: None,
+                error: Some(e.to_string()),
+            }
+        }
+    });
+}
+
+/// Writes the job's report and metrics where asked.
+pub fn write_outputs(
+    job: &JobReport,
+    report: Option<&PathBuf>,
+    metrics: Option<&PathBuf>,
+) -> Result<()> {
+    if let Some(path) = report {
+        job.write_json(path)?;
+    }
+    if let Some(path) = metrics {
+        job.write_metrics(path, super::now_ns())?;
+    }
+    Ok(())
+}
+
+/// `topsellers publish`.
+pub fn run(a: &PublishArgs) -> Result<()> {
+    let settings = PublishSettings::new(
+        a.table.clone(),
+        a.create_table,
+        a.concurrency,
+        a.redis.clone(),
+        a.ttl,
+        a.ttl_jitter,
+    )?;
+    let mut job = JobReport {
+        job: "publish",
+        started_at: topsellers_io::rfc3339(super::now_ns()),
+        ..JobReport::default()
+    };
+    let result = (|| {
+        let started = Instant::now();
+        let set = read_results(&a.results)
+            .with_context(|| format!("cannot read the results {}", a.results.display()))?;
+        job.as_of = Some(set.as_of());
+        job.stages.push(Stage {
+            name: "read",
+            seconds: started.elapsed().as_secs_f64(),
+            rows: set.item_count(),
+            bytes: std::fs::metadata(&a.results).map_or(0, |m| m.len()),
+            ok: true,
+        });
+        if set.groups.is_empty() {
+            anyhow::bail!(
+                "{}: the results are empty; nothing to publish",
+                a.results.display()
+            );
+        }
+        let rt = runtime()?;
+        publish_and_warm(&rt, &settings, &set, &mut job)
+    })();
+    job.status = if result.is_ok() { "success" } else { "failed" };
+    job.error = result.as_ref().err().map(|e| format!("{e:#}"));
+    job.finished_at = topsellers_io::rfc3339(super::now_ns());
+    let written = write_outputs(&job, a.report.as_ref(), a.metrics_file.as_ref());
+    result?;
+    written
+}

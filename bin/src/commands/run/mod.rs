@@ -1,0 +1,196 @@
+//! `topsellers run`: sync (when the lake is in S3) → compute → validate →
+//! publish, one run at a time. The job the systemd timer starts.
+//!
+//! Write, audit, publish: the results are written to the local `out` file,
+//! compared with the live manifests, and only then published. A refused run
+//! exits non-zero and leaves the live results as they were.
+
+mod config;
+mod dryrun;
+mod options;
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use topsellers_io::dynamo;
+use topsellers_io::s3::AddressingStyle;
+use topsellers_io::{JobReport, ResultSet, RunLock, RunResults, Stage, Validation};
+
+pub use options::RunOptions;
+
+use super::{compute, now_ns, publish, sync};
+use crate::cli::{LogFormat, RunArgs};
+
+/// Validation refused the results: exit status 1, nothing published.
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The log format the run's settings ask for (read before logging starts).
+pub fn log_format(a: &RunArgs) -> Option<LogFormat> {
+    config::log_format(a).and_then(|f| options::log_format(&f))
+}
+
+/// `topsellers run`.
+pub fn run(a: &RunArgs) -> Result<()> {
+    let merged = config::merge(a, &|k| std::env::var(k).ok())?;
+    let opts = RunOptions::from_config(merged, a)?;
+    let lock = RunLock::acquire(&opts.lock_file)?;
+    tracing::info!(lock = %lock.path().display(), dry_run = opts.dry_run, force = opts.force, "run started");
+    let mut job = JobReport {
+        job: "run",
+        started_at: topsellers_io::rfc3339(now_ns()),
+        ..JobReport::default()
+    };
+    let result = stages(&opts, &mut job);
+    job.status = match &result {
+        Ok(()) if opts.dry_run => "dry_run",
+        Ok(()) => "success",
+        Err(e) if e.is::<Refused>() => "refused",
+        Err(_) => "failed",
+    };
+    job.error = result.as_ref().err().map(|e| format!("{e:#}"));
+    job.finished_at = topsellers_io::rfc3339(now_ns());
+    if opts.dry_run {
+        // A dry run changes nothing, its report and metrics included.
+        return result;
+    }
+    let written = publish::write_outputs(&job, opts.report.as_ref(), opts.metrics_file.as_ref());
+    match &result {
+        Ok(()) => tracing::info!(status = job.status, "run done"),
+        Err(e) => tracing::error!(status = job.status, error = %format!("{e:#}"), "run failed"),
+    }
+    drop(lock);
+    result?;
+    written
+}
+
+fn stage(
+    job: &mut JobReport,
+    name: &'static str,
+    started: Instant,
+    rows: u64,
+    bytes: u64,
+    ok: bool,
+) {
+    job.stages.push(Stage {
+        name,
+        seconds: started.elapsed().as_secs_f64(),
+        rows,
+        bytes,
+        ok,
+    });
+}
+
+fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
+    for file in [
+        Some(&opts.compute.out),
+        opts.report.as_ref(),
+        opts.metrics_file.as_ref(),
+    ] {
+        if let Some(dir) = file
+            .and_then(|f| f.parent())
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+        }
+    }
+    let rt = publish::runtime()?;
+    if let Some(source) = &opts.sync {
+        let started = Instant::now();
+        let synced = sync::run_sync(source, AddressingStyle::Auto);
+        let (rows, bytes) = synced.as_ref().map_or((0, 0), |r| {
+            ((r.new.len() + r.changed.len()) as u64, r.bytes_downloaded)
+        });
+        stage(job, "sync", started, rows, bytes, synced.is_ok());
+        job.sync = Some(synced?);
+    }
+    let started = Instant::now();
+    let computed = compute::run(&opts.compute);
+    let (rows, bytes) = computed.as_ref().map_or((0, 0), |c| {
+        (c.report.rows.scanned, c.report.scan.bytes_read)
+    });
+    stage(job, "compute", started, rows, bytes, computed.is_ok());
+    let computed = computed?;
+    let set = ResultSet::from_run(
+        &RunResults {
+            plan: &opts.compute.plan,
+            outcomes: &computed.outcomes,
+        },
+        now_ns(),
+    );
+    job.as_of = Some(set.as_of());
+    job.compute = Some(computed.report);
+
+    let started = Instant::now();
+    let table = opts.publish.dynamo.table.as_str();
+    let validated = rt.block_on(async {
+        let client = dynamo::client().await;
+        dynamo::live_manifests(&client, table, &set.variants).await
+    });
+    stage(
+        job,
+        "validate",
+        started,
+        set.groups.len() as u64,
+        0,
+        validated.is_ok(),
+    );
+    let live = validated.with_context(|| format!("cannot read the live manifests of {table}"))?;
+    let refusals = dynamo::validate(&set, &live, &opts.thresholds);
+    job.validation = Some(Validation {
+        live,
+        refusals: refusals.clone(),
+        forced: opts.force && !refusals.is_empty(),
+    });
+    if opts.dry_run {
+        let started = Instant::now();
+        let diff = rt.block_on(async {
+            let client = dynamo::client().await;
+            dynamo::diff(
+                &client,
+                table,
+                &set,
+                opts.publish.dynamo.concurrency,
+                opts.diff_top,
+            )
+            .await
+        });
+        stage(
+            job,
+            "diff",
+            started,
+            set.groups.len() as u64,
+            0,
+            diff.is_ok(),
+        );
+        let diff = diff.with_context(|| format!("cannot compare with what {table} holds"))?;
+        dryrun::print(&set, table, &diff, &refusals, opts.force);
+        job.diff = Some(diff);
+        return Ok(());
+    }
+    if !refusals.is_empty() {
+        for r in &refusals {
+            tracing::warn!(check = r.check, variant = ?r.variant, "{}", r.message);
+        }
+        if !opts.force {
+            let list: Vec<&str> = refusals.iter().map(|r| r.message.as_str()).collect();
+            return Err(Refused(format!(
+                "validation refused the results (as_of {}): {}; nothing was published and the live results are untouched (--force publishes anyway)",
+                set.as_of(),
+                list.join("; ")
+            ))
+            .into());
+        }
+        tracing::warn!("publishing despite the refusals (--force)");
+    }
+    publish::publish_and_warm(&rt, &opts.publish, &set, job)
+}

@@ -1,0 +1,156 @@
+//! `run`'s settings validated into one options struct, with the defaults.
+
+use std::path::PathBuf;
+
+use topsellers_io::dynamo::Thresholds;
+use topsellers_io::s3::SyncOptions;
+
+use super::super::compute::ComputeOptions;
+use super::super::publish::PublishSettings;
+use super::super::UsageError;
+use super::config::{env_name, RunConfig};
+use crate::cli::{ComputeArgs, LogFormat, RunArgs};
+use crate::units::{parse_duration_ns, parse_variant};
+
+/// Everything a `run` needs, validated.
+#[derive(Debug)]
+pub struct RunOptions {
+    /// The S3 lake to sync first, if the lake is in S3.
+    pub sync: Option<SyncOptions>,
+    /// The compute (its own report and metrics off: the run writes both).
+    pub compute: ComputeOptions,
+    /// DynamoDB and Redis.
+    pub publish: PublishSettings,
+    /// Validation thresholds.
+    pub thresholds: Thresholds,
+    /// Publish despite validation refusals.
+    pub force: bool,
+    /// Compare with what is live, publish nothing.
+    pub dry_run: bool,
+    /// Positions compared per category in a dry run.
+    pub diff_top: usize,
+    /// The run lock.
+    pub lock_file: PathBuf,
+    /// The run report (JSON).
+    pub report: Option<PathBuf>,
+    /// Prometheus textfile metrics.
+    pub metrics_file: Option<PathBuf>,
+}
+
+fn missing(key: &str, flag: &str) -> UsageError {
+    UsageError(format!(
+        "{key} is not set: give it in the config file ({key} = …), as {} or as {flag}",
+        env_name(key)
+    ))
+}
+
+fn duration(key: &str, value: Option<&str>, default: &str) -> Result<i64, UsageError> {
+    parse_duration_ns(value.unwrap_or(default)).map_err(|e| UsageError(format!("{key}: {e}")))
+}
+
+fn fraction(key: &str, value: Option<f64>, default: f64) -> Result<f64, UsageError> {
+    let v = value.unwrap_or(default);
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(UsageError(format!(
+            "{key} = {v}: use a fraction from 0 to 1"
+        )))
+    }
+}
+
+/// A `log_format` value.
+pub fn log_format(text: &str) -> Option<LogFormat> {
+    match text {
+        "text" => Some(LogFormat::Text),
+        "json" => Some(LogFormat::Json),
+        _ => None,
+    }
+}
+
+impl RunOptions {
+    /// Validates merged settings; every failure is a usage error.
+    pub fn from_config(c: RunConfig, a: &RunArgs) -> Result<Self, UsageError> {
+        if let Some(f) = &c.log_format {
+            log_format(f).ok_or_else(|| {
+                UsageError(format!("log_format = {f:?}: use \"text\" or \"json\""))
+            })?;
+        }
+        let top = c.top.unwrap_or(100);
+        if !(1..=1_000_000).contains(&top) {
+            return Err(UsageError(format!("top = {top}: use 1 to 1000000")));
+        }
+        if c.min_items == Some(0) {
+            return Err(UsageError(
+                "min_items = 0: a window needs at least 1 item".into(),
+            ));
+        }
+        let variants = c
+            .variants
+            .unwrap_or_else(|| vec!["default=7d".to_string()])
+            .iter()
+            .map(|v| parse_variant(v).map_err(|e| UsageError(format!("variants: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if variants.is_empty() {
+            return Err(UsageError(
+                "variants is empty: name at least one, like \"default=7d\"".into(),
+            ));
+        }
+        let out = c.out.ok_or_else(|| missing("out", "--out"))?;
+        let args = ComputeArgs {
+            lake: c.lake.ok_or_else(|| missing("lake", "--lake"))?,
+            cache_dir: c
+                .cache_dir
+                .unwrap_or_else(|| PathBuf::from("/var/cache/topsellers")),
+            as_of: c.as_of,
+            half_life: None,
+            lambda: None,
+            variant: variants,
+            window: duration("window", c.window.as_deref(), "30d")?,
+            max_window: duration("max_window", c.max_window.as_deref(), "365d")?,
+            min_items: c.min_items,
+            top,
+            item_column: c.item_column.unwrap_or_else(|| "item_id".into()),
+            ts_column: c.ts_column.unwrap_or_else(|| "ts".into()),
+            quantity_column: c.quantity_column.unwrap_or_else(|| "quantity".into()),
+            out: out.clone(),
+            report: None,
+            metrics_file: None,
+            threads: c.threads,
+        };
+        let mut compute = ComputeOptions::from_args(&args)?;
+        let mut sync = compute.source.take();
+        if let Some(s) = &mut sync {
+            s.concurrency = c.sync_concurrency.unwrap_or(32).max(1);
+        }
+        let publish = PublishSettings::new(
+            c.table.ok_or_else(|| missing("table", "--table"))?,
+            c.create_table.unwrap_or(false),
+            c.concurrency.unwrap_or(16),
+            c.redis,
+            duration("cache_ttl", c.cache_ttl.as_deref(), "24h")?,
+            c.cache_ttl_jitter.unwrap_or(0.1),
+        )?;
+        let lock_file = c.lock_file.unwrap_or_else(|| {
+            out.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), PathBuf::from)
+                .join(".topsellers-run.lock")
+        });
+        Ok(Self {
+            sync,
+            compute,
+            publish,
+            thresholds: Thresholds {
+                max_category_drop: fraction("max_category_drop", c.max_category_drop, 0.2)?,
+                max_counted_drop: fraction("max_counted_drop", c.max_counted_drop, 0.5)?,
+            },
+            force: a.force,
+            dry_run: a.dry_run,
+            diff_top: c.diff_top.unwrap_or(10),
+            lock_file,
+            report: c.report,
+            metrics_file: c.metrics_file,
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! Redis, the cache in front of DynamoDB (SPEC section 5): one key per
+//! (variant, category) holding exactly the read API's JSON body, with a
+//! jittered TTL, written in pipelines right after DynamoDB accepted a run.
+
+mod body;
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde::Serialize;
+
+pub use body::{api_body, cache_key};
+
+use crate::error::IoError;
+use crate::output::ResultSet;
+
+/// Keys per pipeline.
+const PIPELINE: usize = 1000;
+
+/// How to warm the cache.
+#[derive(Debug, Clone)]
+pub struct WarmOptions {
+    /// `redis://[:password@]host:port[/db]`.
+    pub url: String,
+    /// The longest TTL.
+    pub ttl: Duration,
+    /// Each key's TTL is drawn uniformly from `[ttl·(1 − jitter), ttl]`, so
+    /// the keys of one publish do not all expire at the same moment.
+    pub jitter: f64,
+}
+
+/// What warming did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WarmReport {
+    /// The server (credentials removed).
+    pub server: String,
+    /// Keys written.
+    pub keys: u64,
+    /// Pipelines sent.
+    pub pipelines: u64,
+    /// The longest TTL, seconds.
+    pub ttl_s: u64,
+    /// Seconds taken.
+    pub seconds: f64,
+}
+
+/// `url` without its password, for messages.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+/// Connects with short timeouts and a single retry: a publish must not wait
+/// long on a cache that is down.
+pub async fn connect(url: &str) -> Result<ConnectionManager, IoError> {
+    let fail = |e: redis::RedisError| IoError::Redis {
+        url: redacted(url),
+        message: e.to_string(),
+    };
+    let client = redis::Client::open(url).map_err(fail)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(10)))
+        .set_number_of_retries(1);
+    client
+        .get_connection_manager_with_config(config)
+        .await
+        .map_err(fail)
+}
+
+/// The (key, body) of every group of `set` listed in `groups`.
+pub fn entries(set: &ResultSet, groups: &[usize]) -> Vec<(String, String)> {
+    let (as_of, generation) = (set.as_of(), set.generation());
+    groups
+        .iter()
+        .filter_map(|&i| set.groups.get(i))
+        .map(|g| {
+            (
+                cache_key(&g.variant, &g.category),
+                api_body(&g.variant, &g.category, &as_of, generation, &g.items, None),
+            )
+        })
+        .collect()
+}
+
+/// Writes `entries` (key, body) with `SET key body EX ttl`, in pipelines.
+pub async fn warm(opts: &WarmOptions, entries: &[(String, String)]) -> Result<WarmReport, IoError> {
+    let started = Instant::now();
+    let mut con = connect(&opts.url).await?;
+    let ttl_s = opts.ttl.as_secs().max(1);
+    let jitter = opts.jitter.clamp(0.0, 0.9);
+    let mut rng = rand::rng();
+    let mut report = WarmReport {
+        server: redacted(&opts.url),
+        ttl_s,
+        ..WarmReport::default()
+    };
+    for chunk in entries.chunks(PIPELINE) {
+        let mut pipe = redis::pipe();
+        for (key, body) in chunk {
+            let ttl = ((ttl_s as f64) * (1.0 - jitter * rng.random::<f64>())).round() as u64;
+            pipe.cmd("SET")
+                .arg(key)
+                .arg(body)
+                .arg("EX")
+                .arg(ttl.max(1))
+                .ignore();
+        }
+        pipe.exec_async(&mut con)
+            .await
+            .map_err(|e| IoError::Redis {
+                url: redacted(&opts.url),
+                message: format!("pipelined SET after {} keys: {e}", report.keys),
+            })?;
+        report.keys += chunk.len() as u64;
+        report.pipelines += 1;
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            redacted("redis://:s3cret@cache:6379/0"),
+            "redis://***@cache:6379/0"
+        );
+        assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+}

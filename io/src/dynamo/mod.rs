@@ -1,0 +1,150 @@
+//! DynamoDB, where published results live: one item per (variant,
+//! category) and a manifest per variant (SPEC section 4), written with
+//! conditions so that a stale or late run never replaces a newer result.
+//!
+//! - [`publish`]: a run into the table (batched, conditional, bounded
+//!   concurrency, manifest last);
+//! - [`validate`]: the audit of a run against the live manifests;
+//! - [`diff()`]: what publishing a run would change (dry runs);
+//! - [`client`]: the SDK client from the standard AWS chain.
+
+mod batch;
+mod diff;
+mod item;
+mod publish;
+mod table;
+mod validate;
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::config::Region;
+
+pub use batch::{get_item, scan_keys, Backoff, NOT_NEWER};
+pub use diff::{diff, moves, CategoryChange, Move, VariantDiff};
+pub use item::{
+    decode_group, decode_manifest, encode_group, encode_manifest, group_key, manifest_key, number,
+    same_content, Item, Manifest, StoredGroup, PK,
+};
+pub use publish::{publish, PublishOptions, PublishReport, VariantPublish};
+pub use table::ensure_table;
+pub use validate::{validate, Refusal, Thresholds};
+
+use crate::error::IoError;
+
+/// A failed SDK call as an [`IoError::Dynamo`]: the service's error code
+/// and message, or the chain of causes of a transport failure (without the
+/// SDK's debug dump of the raw response).
+pub(crate) fn failed<E, R>(
+    table: &str,
+    what: &str,
+    e: aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> IoError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let message = match e.as_service_error() {
+        Some(s) => format!(
+            "{}: {}",
+            s.code().unwrap_or("service error"),
+            s.message().unwrap_or("(no message)")
+        ),
+        None => {
+            let mut parts = vec![e.to_string()];
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let text = c.to_string();
+                if !parts.iter().any(|p| p.contains(&text)) {
+                    parts.push(text);
+                }
+                cause = c.source();
+            }
+            parts.join(": ")
+        }
+    };
+    IoError::Dynamo {
+        table: table.to_string(),
+        message: format!("{what}: {message}"),
+    }
+}
+
+/// A request that could not be built (a bug, reported rather than unwrapped).
+pub(crate) fn invalid(table: &str, what: &str, e: impl std::fmt::Display) -> IoError {
+    IoError::Dynamo {
+        table: table.to_string(),
+        message: format!("{what}: cannot build the request: {e}"),
+    }
+}
+
+/// Checks a table name against DynamoDB's rule (3 to 255 of `a-z A-Z 0-9 _ - .`).
+pub fn check_table_name(table: &str) -> Result<(), String> {
+    let ok = (3..=255).contains(&table.len())
+        && table
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "table name {table:?}: DynamoDB wants 3 to 255 letters, digits, '_', '-' or '.'"
+        ))
+    }
+}
+
+/// Builds a DynamoDB client from the standard AWS chain (environment,
+/// profile, instance role; `AWS_ENDPOINT_URL_DYNAMODB` and
+/// `AWS_ENDPOINT_URL` honoured). The region defaults to `us-east-1` when the
+/// chain gives none.
+///
+/// Each call is retried by the SDK (standard mode: throttling and transient
+/// errors, jittered exponential backoff) up to 5 attempts, and each attempt
+/// times out after 30 s, so a dead endpoint fails a publish within a minute
+/// rather than hanging it.
+pub async fn client() -> aws_sdk_dynamodb::Client {
+    let conf = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(5)
+                .with_initial_backoff(Duration::from_millis(100))
+                .with_max_backoff(Duration::from_secs(5)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .load()
+        .await;
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(&conf);
+    if conf.region().is_none() {
+        builder = builder.region(Region::new("us-east-1"));
+    }
+    aws_sdk_dynamodb::Client::from_conf(builder.build())
+}
+
+/// Reads the live manifests of `variants` (those that have one).
+pub async fn live_manifests(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    variants: &[String],
+) -> Result<Vec<Manifest>, IoError> {
+    match ensure_table(client, table, false).await {
+        Ok(_) => {}
+        Err(IoError::MissingTable { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    }
+    let mut out = Vec::new();
+    for v in variants {
+        if let Some(item) = get_item(client, table, &manifest_key(v)).await? {
+            out.push(decode_manifest(&item).map_err(|message| IoError::Dynamo {
+                table: table.to_string(),
+                message: format!("manifest of {v:?}: {message}"),
+            })?);
+        }
+    }
+    Ok(out)
+}

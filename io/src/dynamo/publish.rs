@@ -1,0 +1,360 @@
+//! Publishing a run to DynamoDB.
+//!
+//! # Design
+//!
+//! BatchWriteItem cannot carry a condition, yet no write may replace a
+//! newer result. So a publish, per variant:
+//!
+//! 1. reads the variant's manifest: when a newer run is live, the whole
+//!    variant is left alone (a late run changes nothing, and says so);
+//! 2. reads the stored generations of the run's keys (BatchGetItem, strongly
+//!    consistent, 100 keys a call, `concurrency` calls at once; whole items
+//!    only where the generation is the run's own; nothing at all in a table
+//!    this publish just created) and sorts
+//!    every key into *new* (absent), *older* (stored generation below the
+//!    run's), *unchanged* (same generation, same window, items and scores:
+//!    an idempotent no-op, nothing is written) and *newer* (kept);
+//! 3. writes the new keys with BatchWriteItem (25 a call) and the older
+//!    and same-generation-but-different ones with a conditional PutItem
+//!    (`attribute_not_exists(pk) OR generation <= :g`), `concurrency`
+//!    requests in flight; a put refused by its condition means a newer
+//!    run wrote the key meanwhile, and is counted as *newer*;
+//! 4. writes the manifest last (conditionally too), only when every item
+//!    was written: a publish that fails half way leaves the manifest of the
+//!    previous run, and a rerun finds the items already written as
+//!    *unchanged* and completes the rest.
+//!
+//! Every item is one PutItem (plain or inside a batch), which DynamoDB
+//! applies atomically: an interrupted publish never leaves a half-written
+//! item. The one window left open is a key absent at step 2 and written by
+//! a newer concurrent publisher before this one's batch lands; `run` holds a
+//! lock file so that one host never publishes twice at once.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use aws_sdk_dynamodb::Client;
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use super::batch::{
+    batch_get, batch_write, conditional_put, get_item, Put, GET_BATCH, WRITE_BATCH,
+};
+use super::item::{
+    decode_group, decode_manifest, encode_group, encode_manifest, generation_of, group_key,
+    manifest_key, same_content, Item,
+};
+use crate::error::IoError;
+use crate::output::ResultSet;
+
+/// Where and how to publish.
+#[derive(Debug, Clone)]
+pub struct PublishOptions {
+    /// The table.
+    pub table: String,
+    /// Create the table when it is missing.
+    pub create_table: bool,
+    /// DynamoDB requests in flight at once.
+    pub concurrency: usize,
+}
+
+/// What happened to one variant.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VariantPublish {
+    /// The variant.
+    pub variant: String,
+    /// `published`, `unchanged` (this run was already live) or `stale` (a
+    /// newer run is live; nothing was written).
+    pub outcome: &'static str,
+    /// The generation of the live manifest before this publish.
+    pub live_generation: Option<i64>,
+    /// Categories of the run.
+    pub categories: u64,
+    /// Items written that did not exist.
+    pub new: u64,
+    /// Items written over an older (or same-generation, different) item.
+    pub replaced: u64,
+    /// Items already holding exactly this run's result.
+    pub unchanged: u64,
+    /// Items left alone because a newer run wrote them.
+    pub newer: u64,
+    /// The manifest: `written`, `unchanged` or `newer` (left alone).
+    pub manifest: &'static str,
+    /// Seconds reading what is stored.
+    pub read_s: f64,
+    /// Seconds writing items and the manifest.
+    pub write_s: f64,
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PublishReport {
+    /// The table.
+    pub table: String,
+    /// Whether the table was created.
+    pub table_created: bool,
+    /// The run's generation (`as_of` in epoch ms).
+    pub generation: i64,
+    /// The run's `as_of`.
+    pub as_of: String,
+    /// `published`, `no-op` (every variant already live) or `stale`.
+    pub outcome: &'static str,
+    /// Per variant.
+    pub variants: Vec<VariantPublish>,
+    /// Items written (new + replaced), manifests excluded.
+    pub items_written: u64,
+    /// BatchGetItem calls (retries included).
+    pub batch_get_calls: u64,
+    /// BatchWriteItem calls (retries included).
+    pub batch_write_calls: u64,
+    /// Conditional PutItem calls (manifests included).
+    pub put_calls: u64,
+    /// Retry rounds for unprocessed keys and items.
+    pub unprocessed_retries: u64,
+    /// Seconds taken.
+    pub seconds: f64,
+    /// Indexes (into the run's groups) of the groups DynamoDB now holds at
+    /// this run's generation: what Redis may be warmed with.
+    #[serde(skip)]
+    pub live_groups: Vec<usize>,
+}
+
+enum Write {
+    Batch(Vec<Item>),
+    Put(Item),
+}
+
+/// Publishes `set` to DynamoDB. `progress` is called with the number of
+/// items settled (written or found unchanged) as they are.
+pub async fn publish(
+    client: &Client,
+    opts: &PublishOptions,
+    set: &ResultSet,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<PublishReport, IoError> {
+    let started = Instant::now();
+    let table = opts.table.as_str();
+    let concurrency = opts.concurrency.max(1);
+    let table_created = super::table::ensure_table(client, table, opts.create_table).await?;
+    // Encode everything first: an item too large fails the run before any write.
+    let mut encoded = set
+        .groups
+        .iter()
+        .map(|g| encode_group(set, g).map(Some))
+        .collect::<Result<Vec<_>, _>>()?;
+    let generation = set.generation();
+    let published_at =
+        crate::timefmt::rfc3339(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX));
+    let mut report = PublishReport {
+        table: table.to_string(),
+        table_created,
+        generation,
+        as_of: set.as_of(),
+        ..PublishReport::default()
+    };
+    for variant in &set.variants {
+        let mut v = VariantPublish {
+            variant: variant.clone(),
+            ..VariantPublish::default()
+        };
+        let indexes: Vec<usize> = (0..set.groups.len())
+            .filter(|&i| set.groups[i].variant == *variant)
+            .collect();
+        v.categories = indexes.len() as u64;
+        let manifest = get_item(client, table, &manifest_key(variant))
+            .await?
+            .map(|m| decode_manifest(&m))
+            .transpose()
+            .map_err(|e| corrupt(table, &manifest_key(variant), e))?;
+        v.live_generation = manifest.as_ref().map(|m| m.generation);
+        if manifest.as_ref().is_some_and(|m| m.generation > generation) {
+            v.outcome = "stale";
+            v.manifest = "newer";
+            v.newer = v.categories;
+            report.variants.push(v);
+            continue;
+        }
+        // 2. Read what is stored.
+        let keys: Vec<String> = indexes
+            .iter()
+            .map(|&i| group_key(variant, &set.groups[i].category))
+            .collect();
+        let reading = Instant::now();
+        // A table this publish created holds nothing yet: no need to read.
+        let mut stored = if table_created {
+            HashMap::new()
+        } else {
+            read(client, table, &keys, true, concurrency, &mut report).await?
+        };
+        // Same generation: compare the whole items (an idempotent rerun, or
+        // the same as_of computed with other settings).
+        let same_generation: Vec<String> = keys
+            .iter()
+            .filter(|k| {
+                stored
+                    .get(*k)
+                    .is_some_and(|i| generation_of(i).is_ok_and(|g| g == generation))
+            })
+            .cloned()
+            .collect();
+        if !same_generation.is_empty() {
+            let whole = read(
+                client,
+                table,
+                &same_generation,
+                false,
+                concurrency,
+                &mut report,
+            )
+            .await?;
+            stored.extend(whole);
+        }
+        // Sort keys into new / replace / unchanged / newer.
+        let (mut fresh, mut puts) = (Vec::new(), Vec::new());
+        for (&i, key) in indexes.iter().zip(&keys) {
+            match stored.get(key) {
+                None => {
+                    fresh.push(encoded[i].take().unwrap_or_default());
+                    v.new += 1;
+                    report.live_groups.push(i);
+                }
+                Some(item) => {
+                    let current = generation_of(item).map_err(|e| corrupt(table, key, e))?;
+                    if current > generation {
+                        v.newer += 1;
+                        continue;
+                    }
+                    let same = current == generation
+                        && decode_group(item).is_ok_and(|s| same_content(&s, &set.groups[i]));
+                    if same {
+                        v.unchanged += 1;
+                        report.live_groups.push(i);
+                    } else {
+                        puts.push((i, encoded[i].take().unwrap_or_default()));
+                    }
+                }
+            }
+        }
+        progress(v.unchanged);
+        v.read_s = reading.elapsed().as_secs_f64();
+        let writing = Instant::now();
+        // 3. Write: batches for new keys, conditional puts for the others.
+        let mut writes: Vec<(Vec<usize>, Write)> = fresh
+            .chunks(WRITE_BATCH)
+            .map(|c| (Vec::new(), Write::Batch(c.to_vec())))
+            .collect();
+        writes.extend(
+            puts.into_iter()
+                .map(|(i, item)| (vec![i], Write::Put(item))),
+        );
+        let mut results = futures::stream::iter(writes)
+            .map(|(index, w)| async move {
+                match w {
+                    Write::Batch(items) => {
+                        let n = items.len() as u64;
+                        let stats = batch_write(client, table, items).await?;
+                        progress(n);
+                        Ok::<_, IoError>((index, None, stats))
+                    }
+                    Write::Put(item) => {
+                        let put = conditional_put(client, table, item, generation).await?;
+                        progress(1);
+                        Ok((index, Some(put), Default::default()))
+                    }
+                }
+            })
+            .buffer_unordered(concurrency);
+        while let Some((index, put, stats)) = results.try_next().await? {
+            report.batch_write_calls += stats.calls;
+            report.unprocessed_retries += stats.retries;
+            match put {
+                None => {}
+                Some(Put::Written) => {
+                    report.put_calls += 1;
+                    v.replaced += 1;
+                    report.live_groups.extend(index);
+                }
+                Some(Put::Newer) => {
+                    report.put_calls += 1;
+                    v.newer += 1;
+                }
+            }
+        }
+        // 4. The manifest, last.
+        let totals = set.totals(variant);
+        v.manifest = match &manifest {
+            // The same run's manifest; a source without `counted` (CSV,
+            // Parquet) does not erase the one a JSON or `run` publish wrote.
+            Some(m)
+                if m.generation == generation
+                    && (m.totals.categories, m.totals.items)
+                        == (totals.categories, totals.items)
+                    && (totals.counted.is_none() || m.totals.counted == totals.counted) =>
+            {
+                "unchanged"
+            }
+            _ => {
+                report.put_calls += 1;
+                let item = encode_manifest(set, variant, &published_at);
+                match conditional_put(client, table, item, generation).await? {
+                    Put::Written => "written",
+                    Put::Newer => "newer",
+                }
+            }
+        };
+        v.write_s = writing.elapsed().as_secs_f64();
+        v.outcome = if v.new + v.replaced == 0 && v.manifest == "unchanged" {
+            "unchanged"
+        } else {
+            "published"
+        };
+        report.items_written += v.new + v.replaced;
+        report.variants.push(v);
+    }
+    report.outcome = if report.variants.iter().all(|v| v.outcome == "unchanged") {
+        "no-op"
+    } else if report.variants.iter().all(|v| v.outcome == "stale") {
+        "stale"
+    } else {
+        "published"
+    };
+    report.live_groups.sort_unstable();
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Reads the stored items of `keys`, [`GET_BATCH`] a call, `concurrency`
+/// calls at once, by key.
+async fn read(
+    client: &Client,
+    table: &str,
+    keys: &[String],
+    generation_only: bool,
+    concurrency: usize,
+    report: &mut PublishReport,
+) -> Result<HashMap<String, Item>, IoError> {
+    let reads: Vec<(Vec<Item>, super::batch::CallStats)> =
+        futures::stream::iter(keys.chunks(GET_BATCH))
+            .map(|chunk| batch_get(client, table, chunk, generation_only))
+            .buffer_unordered(concurrency)
+            .try_collect()
+            .await?;
+    let mut stored = HashMap::with_capacity(keys.len());
+    for (items, stats) in reads {
+        report.batch_get_calls += stats.calls;
+        report.unprocessed_retries += stats.retries;
+        for item in items {
+            if let Some(aws_sdk_dynamodb::types::AttributeValue::S(k)) = item.get(super::item::PK) {
+                stored.insert(k.clone(), item);
+            }
+        }
+    }
+    Ok(stored)
+}
+
+fn corrupt(table: &str, key: &str, message: String) -> IoError {
+    IoError::Dynamo {
+        table: table.to_string(),
+        message: format!("the stored item {key:?} is not one publish wrote: {message}"),
+    }
+}
