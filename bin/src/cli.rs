@@ -116,7 +116,7 @@ pub struct IngestArgs {
     #[arg(long, default_value_t = 0.01, env = "TOPSELLERS_MAX_BAD_FRACTION")]
     pub max_bad_fraction: f64,
     /// Run report (JSON).
-    #[arg(long, env = "TOPSELLERS_REPORT")]
+    #[arg(long)]
     pub report: Option<PathBuf>,
     /// Item id field; several, comma-separated: the first present wins.
     #[arg(long, value_delimiter = ',', default_value = "item_id")]

@@ -83,11 +83,13 @@ publish "$work/g2.parquet" topsellers "$work/noop.json"
 echo "==> two publishes at once into two tables (does DynamoDB Local use more than one core?)"
 before="$(server_cpu)"
 start="$(date +%s.%N)"
+both=()
 for t in a b; do
     "$bin" publish --results "$work/g1.parquet" --table "parallel_$t" --create-table \
         --concurrency "$concurrency" >/dev/null 2>&1 &
+    both+=($!)
 done
-wait %1 %2 2>/dev/null || wait
+wait "${both[@]}"
 "$py" -c "import json; print(json.dumps({'items': 2 * $categories, 'seconds': $(date +%s.%N) - $start, 'server_cpu_s': $(server_cpu) - $before}))" >"$work/parallel.json"
 
 echo "==> boto3 peers"
