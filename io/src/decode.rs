@@ -159,6 +159,20 @@ fn feed<I: Interner, K: KeyColumn<I> + ?Sized>(
     Ok(())
 }
 
+/// The batch's quantities widened to `i64` (`None` when the file has none).
+fn quantities<'a>(
+    cols: &BatchColumns<'a>,
+    buf: &'a mut Vec<i64>,
+    path: &Path,
+    row_group: usize,
+) -> Result<Option<&'a [i64]>, IoError> {
+    cols.quantity
+        .map(|q| {
+            as_i64(q, buf).ok_or_else(|| type_error(path, row_group, "quantity", q.data_type()))
+        })
+        .transpose()
+}
+
 impl DecodeKeys for IntInterner {
     fn add_batch(
         acc: &mut CategoryAccumulator<Self>,
@@ -171,13 +185,7 @@ impl DecodeKeys for IntInterner {
         let Scratch { items, quantity } = scratch;
         let keys = as_i64(cols.items, items)
             .ok_or_else(|| type_error(path, row_group, "item column", cols.items.data_type()))?;
-        let qty = match cols.quantity {
-            Some(q) => Some(
-                as_i64(q, quantity)
-                    .ok_or_else(|| type_error(path, row_group, "quantity", q.data_type()))?,
-            ),
-            None => None,
-        };
+        let qty = quantities(cols, quantity, path, row_group)?;
         feed(acc, plan, cols, keys, qty, path, row_group)
     }
 }
@@ -203,13 +211,7 @@ impl DecodeKeys for BytesInterner {
         path: &Path,
         row_group: usize,
     ) -> Result<(), IoError> {
-        let qty = match cols.quantity {
-            Some(q) => Some(
-                as_i64(q, &mut scratch.quantity)
-                    .ok_or_else(|| type_error(path, row_group, "quantity", q.data_type()))?,
-            ),
-            None => None,
-        };
+        let qty = quantities(cols, &mut scratch.quantity, path, row_group)?;
         match cols.items.data_type() {
             DataType::Utf8 => {
                 let a = cols.items.as_string::<i32>();
