@@ -106,10 +106,36 @@ pub struct IngestArgs {
     /// Files of newline-delimited JSON events, plain or gzip; `-` reads standard input.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// The lake folder (created when missing).
+    /// The lake: a folder (created when missing) or s3://BUCKET/PREFIX (files are
+    /// staged locally, then uploaded as new objects only when the run succeeds).
     #[arg(long, env = "TOPSELLERS_LAKE")]
     pub lake: PathBuf,
-    /// Quarantine file for bad lines (JSON lines); default <lake>/_quarantine/ingest-<run id>.jsonl.
+    /// S3 lake: folder to stage the run's files in before upload (default: the system temp folder).
+    #[arg(long, env = "TOPSELLERS_INGEST_STAGING_DIR")]
+    pub staging_dir: Option<PathBuf>,
+    /// S3 lake: files of at least this size go up as multipart uploads.
+    #[arg(long, default_value = "16M", value_parser = parse_count, env = "TOPSELLERS_INGEST_MULTIPART_THRESHOLD")]
+    pub multipart_threshold: u64,
+    /// S3 lake: multipart part size in bytes (at least 5 MiB = 5242880; M = 10^6).
+    #[arg(long, default_value = "8M", value_parser = parse_count, env = "TOPSELLERS_INGEST_PART_SIZE")]
+    pub part_size: u64,
+    /// S3 lake: uploads (files and parts) in flight at once.
+    #[arg(
+        long,
+        default_value_t = 8,
+        env = "TOPSELLERS_INGEST_UPLOAD_CONCURRENCY"
+    )]
+    pub upload_concurrency: usize,
+    /// S3 lake: bucket addressing; path style is used whenever an endpoint is overridden.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        env = "TOPSELLERS_S3_PATH_STYLE"
+    )]
+    pub path_style: PathStyle,
+    /// Quarantine file for bad lines (JSON lines); default <lake>/_quarantine/ingest-<run id>.jsonl
+    /// (./_quarantine/… for an S3 lake).
     #[arg(long)]
     pub quarantine: Option<PathBuf>,
     /// Fail, adding nothing to the lake, when more than this fraction of the non-blank lines is bad.

@@ -111,6 +111,26 @@ pub enum IoError {
         /// The failure, with the service's context.
         message: String,
     },
+    /// A conditional write was refused: the object exists, and is never
+    /// overwritten.
+    #[error(
+        "{object}: the object already exists; it was left as it is (objects are never overwritten)"
+    )]
+    ObjectExists {
+        /// The object (`s3://bucket/key`).
+        object: String,
+    },
+    /// Uploading a run's files to S3 failed; the objects it had created were
+    /// deleted (best effort, `cleanup` says what is left).
+    #[error("{object}: upload failed: {}; {cleanup}", crate::s3::upload::cause_text(.object, .cause))]
+    Upload {
+        /// The object whose upload failed (`s3://bucket/key`).
+        object: String,
+        /// Why.
+        cause: Box<IoError>,
+        /// What the cleanup did.
+        cleanup: String,
+    },
     /// The output path's extension names no known format.
     #[error("{path}: unknown output format (use .csv, .json or .parquet)")]
     OutputFormat {

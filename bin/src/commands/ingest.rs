@@ -3,9 +3,13 @@
 use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
-use topsellers_io::ingest::{ingest, FieldNames, IngestOptions, IngestReport, Input};
+use topsellers_io::ingest::{
+    ingest, Destination, FieldNames, IngestOptions, IngestReport, Input, S3Destination,
+};
+use topsellers_io::s3::{S3Location, UploadTuning, MIN_PART_SIZE};
 use topsellers_io::{write_atomically, IoError, ItemKind};
 
+use super::sync::style;
 use super::{thread_pool, UsageError};
 use crate::cli::{IdType, IngestArgs};
 use crate::progress::rows_bar;
@@ -18,6 +22,34 @@ fn field_list(flag: &str, names: &[String]) -> Result<Vec<String>, UsageError> {
         )));
     }
     Ok(names)
+}
+
+/// Where `--lake` points: a folder, or a prefix in S3 with the upload flags.
+fn destination(a: &IngestArgs) -> Result<Destination, UsageError> {
+    let text = a.lake.to_string_lossy();
+    if !S3Location::is_s3(&text) {
+        return Ok(Destination::Local(a.lake.clone()));
+    }
+    let location = S3Location::parse(&text).map_err(|e| UsageError(format!("--lake {e}")))?;
+    if a.part_size < MIN_PART_SIZE {
+        return Err(UsageError(format!(
+            "--part-size must be at least {MIN_PART_SIZE} bytes (5 MiB, S3's smallest part), got {}",
+            a.part_size
+        )));
+    }
+    if a.upload_concurrency == 0 {
+        return Err(UsageError("--upload-concurrency must be at least 1".into()));
+    }
+    Ok(Destination::S3(S3Destination {
+        location,
+        staging_dir: a.staging_dir.clone(),
+        style: style(a.path_style),
+        tuning: UploadTuning {
+            multipart_threshold: a.multipart_threshold,
+            part_size: a.part_size,
+            concurrency: a.upload_concurrency,
+        },
+    }))
 }
 
 /// Validates `ingest`'s arguments.
@@ -50,7 +82,7 @@ pub fn options(a: &IngestArgs) -> Result<IngestOptions, UsageError> {
         ));
     }
     Ok(IngestOptions {
-        lake: a.lake.clone(),
+        destination: destination(a)?,
         inputs,
         quarantine: a.quarantine.clone(),
         max_bad_fraction: a.max_bad_fraction,
@@ -106,7 +138,8 @@ pub fn run(a: &IngestArgs) -> Result<()> {
                 bad = report.bad_lines,
                 seconds = format!("{:.2}", report.seconds),
                 events_per_s = format!("{:.0}", report.events_per_s),
-                lake = %opts.lake.display(),
+                objects = report.upload.as_ref().map_or(0, |u| u.objects.len()),
+                lake = %opts.destination,
                 "ingested"
             );
             Ok(())
@@ -117,6 +150,6 @@ pub fn run(a: &IngestArgs) -> Result<()> {
             }
             Err(anyhow!(IoError::TooManyBad { report }))
         }
-        Err(e) => Err(e).with_context(|| format!("cannot ingest into {}", opts.lake.display())),
+        Err(e) => Err(e).with_context(|| format!("cannot ingest into {}", opts.destination)),
     }
 }

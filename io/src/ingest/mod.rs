@@ -1,6 +1,7 @@
 //! `topsellers ingest`: newline-delimited JSON purchase events (plain or
 //! gzip) → the Hive-partitioned Parquet lake,
-//! `<lake>/category=<c>/dt=<YYYY-MM-DD>/part-<run id>-<n>.parquet`.
+//! `<lake>/category=<c>/dt=<YYYY-MM-DD>/part-<run id>-<n>.parquet`, a local
+//! folder or a prefix in S3 (see `destination`).
 //!
 //! # Design
 //!
@@ -18,12 +19,14 @@
 //!        │ at the end, when the bad fraction is within the limit
 //!        ▼
 //!  commit: sync, rename every file to its final name, sync
+//!          (S3: upload every file as a new object, then remove the staging)
 //! ```
 //!
 //! Memory stays bounded whatever the input size: see `partition` for the
 //! buffered rows, plus a few chunks per worker thread in flight.
 
 mod batch;
+mod destination;
 mod input;
 mod lake;
 mod parse;
@@ -49,6 +52,7 @@ use partition::{write_file, FlushJob, Partitions};
 use quarantine::Quarantine;
 use staging::{StagedFile, Staging};
 
+pub use destination::{Destination, S3Destination};
 pub use input::Input;
 pub use parse::FieldNames;
 pub use reason::BadReason;
@@ -57,12 +61,12 @@ pub use report::{IngestReport, InputReport};
 /// How to ingest.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
-    /// The lake folder (created when missing).
-    pub lake: PathBuf,
+    /// The lake: a folder (created when missing) or a prefix in S3.
+    pub destination: Destination,
     /// The inputs, read in order.
     pub inputs: Vec<Input>,
     /// The quarantine file (default `<lake>/_quarantine/ingest-<run id>.jsonl`,
-    /// written only when a line is bad).
+    /// `./_quarantine/…` for a lake in S3; written only when a line is bad).
     pub quarantine: Option<PathBuf>,
     /// Fail, adding nothing, when more than this fraction of the non-blank
     /// lines is bad.
@@ -86,7 +90,7 @@ pub struct IngestOptions {
 impl Default for IngestOptions {
     fn default() -> Self {
         Self {
-            lake: PathBuf::from("lake"),
+            destination: Destination::Local(PathBuf::from("lake")),
             inputs: Vec::new(),
             quarantine: None,
             max_bad_fraction: 0.01,
@@ -282,8 +286,8 @@ pub fn ingest(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<IngestReport, IoError> {
     let started = Instant::now();
-    let lake = &opts.lake;
-    std::fs::create_dir_all(lake).map_err(|e| IoError::io(lake, e))?;
+    let local = opts.destination.local_lake()?;
+    let lake = &local.path;
     let kind = match (opts.id_type, lake::existing_item_kind(lake)?) {
         (Some(wanted), Some((path, found))) if wanted != found => {
             return Err(IoError::IdTypeConflict {
@@ -296,10 +300,9 @@ pub fn ingest(
         (None, None) => None,
     };
     let run_id = staging::run_id();
-    let quarantine_path = opts
-        .quarantine
-        .clone()
-        .unwrap_or_else(|| quarantine::default_path(lake, &run_id));
+    let quarantine_path = opts.quarantine.clone().unwrap_or_else(|| {
+        quarantine::default_path(opts.destination.quarantine_root(lake), &run_id)
+    });
     let names: Vec<String> = opts.inputs.iter().map(Input::name).collect();
     let mut run = Run {
         opts,
@@ -309,7 +312,7 @@ pub fn ingest(
         partitions: Partitions::new(opts.row_group_rows, opts.max_buffered_rows),
         report: IngestReport {
             run_id: run_id.clone(),
-            lake: lake.display().to_string(),
+            lake: opts.destination.to_string(),
             status: "ok".into(),
             inputs: names
                 .iter()
@@ -357,9 +360,31 @@ pub fn ingest(
             report: Box::new(report),
         });
     }
-    let commit_started = Instant::now();
-    let files = staging.commit()?;
-    report.time_stage("commit", commit_started);
+    let files = match &opts.destination {
+        Destination::Local(_) => {
+            let commit_started = Instant::now();
+            let files = staging.commit()?;
+            report.time_stage("commit", commit_started);
+            files
+        }
+        Destination::S3(dest) => {
+            let upload_started = Instant::now();
+            let files = staging.files().to_vec();
+            let paths: Vec<(PathBuf, PathBuf)> = files
+                .iter()
+                .map(|f| {
+                    (
+                        staging.staged(&f.dir, f.seq),
+                        staging.final_name(&f.dir, f.seq),
+                    )
+                })
+                .collect();
+            // Staged files are removed when `staging` drops, uploaded or not.
+            report.upload = Some(destination::upload(dest, &paths)?);
+            report.time_stage("upload", upload_started);
+            files
+        }
+    };
     let mut dirs: Vec<_> = files.iter().map(|f| &f.dir).collect();
     dirs.sort_unstable();
     dirs.dedup();

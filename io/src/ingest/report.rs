@@ -54,6 +54,9 @@ pub struct IngestReport {
     pub files_written: u64,
     /// Their total size.
     pub bytes_written: u64,
+    /// For a lake in S3: the objects created (keys), their bytes and the
+    /// upload time.
+    pub upload: Option<crate::s3::UploadReport>,
     /// Distinct (category, day) partitions written to.
     pub partitions_written: u64,
     /// The lake's item id type: `int` or `string` (null when no event was valid).
@@ -64,7 +67,7 @@ pub struct IngestReport {
     pub peak_buffered_rows: u64,
     /// Seconds spent per stage: `parse` (parsing and merging, waiting for
     /// input included), `write` (encoding and writing files), `commit`
-    /// (syncing and moving them into place).
+    /// (syncing and moving them into place), `upload` (a lake in S3).
     pub stage_seconds: BTreeMap<String, f64>,
     /// Wall time.
     pub seconds: f64,

@@ -89,9 +89,17 @@ impl Staging {
 
     /// The path a staged file gets when committed.
     pub(crate) fn final_path(&self, dir: &Path, seq: u64) -> PathBuf {
-        self.lake
-            .join(dir)
-            .join(format!("part-{}-{seq:05}.parquet", self.run_id))
+        self.lake.join(self.final_name(dir, seq))
+    }
+
+    /// [`Staging::final_path`] relative to the lake.
+    pub(crate) fn final_name(&self, dir: &Path, seq: u64) -> PathBuf {
+        dir.join(format!("part-{}-{seq:05}.parquet", self.run_id))
+    }
+
+    /// The files recorded so far.
+    pub(crate) fn files(&self) -> &[StagedFile] {
+        &self.files
     }
 
     /// Creates the folders (relative to the lake) not known to exist yet.

@@ -1,16 +1,19 @@
 //! The S3 side of the lake: where it is (`s3://bucket/prefix`), the client
 //! (standard AWS configuration chain, endpoint overrides honoured), and the
-//! incremental, atomic, resumable `sync` to a local folder.
+//! incremental, atomic, resumable `sync` to a local folder; and the upload of
+//! new objects that never overwrite (`ingest --lake s3://…`).
 
 mod download;
 mod manifest;
 mod sync;
+pub(crate) mod upload;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::Region;
 
 pub use manifest::{Manifest, ManifestEntry};
 pub use sync::{sync, SyncOptions, SyncReport};
+pub use upload::{upload_all, UploadFile, UploadReport, UploadTuning, MIN_PART_SIZE};
 
 use crate::error::IoError;
 

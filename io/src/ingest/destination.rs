@@ -1,0 +1,175 @@
+//! Where an ingest run puts its files: a local lake folder, or a lake in S3.
+//!
+//! # Design
+//!
+//! An S3 run writes exactly as a local one does, into a private staging
+//! lake (a fresh folder under `staging_dir`, by default the system's temp
+//! folder), so the parsing, partitioning and all-or-nothing rules are shared.
+//! Only when the run has succeeded (bad fraction within the limit) are the
+//! staged files uploaded, each as one new object at
+//! `<prefix>/category=<escaped>/dt=<day>/part-<run id>-<n>.parquet`, the
+//! same relative path a local run would give it. The run id (UTC time and
+//! 64 random bits) keeps names distinct across concurrent runs on any host,
+//! and every write is conditional (`If-None-Match: *`), so an existing
+//! object is never replaced. When an upload fails, the objects already
+//! created are deleted (see `s3::upload`). The staging folder is removed
+//! whatever happens.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::IoError;
+use crate::s3::{
+    client, upload_all, AddressingStyle, S3Location, UploadFile, UploadReport, UploadTuning,
+};
+
+/// A lake in S3 to ingest into.
+#[derive(Debug, Clone)]
+pub struct S3Destination {
+    /// The lake's bucket and prefix.
+    pub location: S3Location,
+    /// The folder the run stages its files in before uploading them
+    /// (a fresh subfolder is made and removed); default the system's temp folder.
+    pub staging_dir: Option<PathBuf>,
+    /// Bucket addressing.
+    pub style: AddressingStyle,
+    /// Multipart threshold, part size and concurrency.
+    pub tuning: UploadTuning,
+}
+
+/// Where an ingest run writes.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// A local lake folder (created when missing).
+    Local(PathBuf),
+    /// A lake in S3, through a local staging folder.
+    S3(S3Destination),
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local(p) => write!(f, "{}", p.display()),
+            Self::S3(s) => write!(f, "{}", s.location),
+        }
+    }
+}
+
+/// The local lake a run writes into: the destination folder itself, or a
+/// fresh staging folder that is removed when dropped.
+pub(crate) struct LocalLake {
+    pub(crate) path: PathBuf,
+    _staging: Option<tempfile::TempDir>,
+}
+
+impl Destination {
+    /// Creates the local lake the run writes into.
+    pub(crate) fn local_lake(&self) -> Result<LocalLake, IoError> {
+        match self {
+            Self::Local(p) => {
+                std::fs::create_dir_all(p).map_err(|e| IoError::io(p, e))?;
+                Ok(LocalLake {
+                    path: p.clone(),
+                    _staging: None,
+                })
+            }
+            Self::S3(s) => {
+                let base = s.staging_dir.clone().unwrap_or_else(std::env::temp_dir);
+                std::fs::create_dir_all(&base).map_err(|e| IoError::io(&base, e))?;
+                let dir = tempfile::Builder::new()
+                    .prefix("topsellers-ingest-")
+                    .tempdir_in(&base)
+                    .map_err(|e| IoError::io(&base, e))?;
+                Ok(LocalLake {
+                    path: dir.path().to_path_buf(),
+                    _staging: Some(dir),
+                })
+            }
+        }
+    }
+
+    /// The folder a run's quarantine file goes under by default: the lake,
+    /// or the current folder for S3 (the staging folder does not last).
+    pub(crate) fn quarantine_root<'a>(&'a self, lake: &'a Path) -> &'a Path {
+        match self {
+            Self::Local(_) => lake,
+            Self::S3(_) => Path::new("."),
+        }
+    }
+}
+
+/// The object key of a file at `rel` (relative to the lake, `/`-separated
+/// whatever the platform) under `prefix`.
+pub(crate) fn object_key(prefix: &str, rel: &Path) -> String {
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    format!("{prefix}{}", parts.join("/"))
+}
+
+/// Uploads `files` (local path, path relative to the lake) to `dest` on a
+/// runtime of its own (the rest of ingest is synchronous).
+pub(crate) fn upload(
+    dest: &S3Destination,
+    files: &[(PathBuf, PathBuf)],
+) -> Result<UploadReport, IoError> {
+    let uploads: Vec<UploadFile> = files
+        .iter()
+        .map(|(path, rel)| UploadFile {
+            path: path.clone(),
+            key: object_key(&dest.location.prefix, rel),
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| IoError::S3 {
+            location: dest.location.to_string(),
+            message: format!("cannot start the I/O runtime: {e}"),
+        })?;
+    runtime.block_on(async {
+        let client = client(dest.style).await;
+        upload_all(
+            &client,
+            &dest.location.bucket,
+            &uploads,
+            dest.tuning,
+            &|_| {},
+        )
+        .await
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_local_layout() {
+        let rel = Path::new("category=a%2Fb/dt=2026-10-15/part-x-00001.parquet");
+        assert_eq!(
+            object_key("lake/", rel),
+            "lake/category=a%2Fb/dt=2026-10-15/part-x-00001.parquet"
+        );
+        assert_eq!(object_key("", rel), rel.to_str().unwrap_or_default());
+    }
+
+    #[test]
+    fn s3_runs_stage_in_a_fresh_folder_that_goes_away() {
+        let base = tempfile::tempdir().unwrap();
+        let dest = Destination::S3(S3Destination {
+            location: S3Location::parse("s3://b/p").unwrap(),
+            staging_dir: Some(base.path().join("staging")),
+            style: AddressingStyle::Auto,
+            tuning: UploadTuning::default(),
+        });
+        let lake = dest.local_lake().unwrap();
+        assert!(lake.path.starts_with(base.path().join("staging")));
+        assert!(lake.path.is_dir());
+        let path = lake.path.clone();
+        drop(lake);
+        assert!(!path.exists());
+        assert_eq!(dest.to_string(), "s3://b/p/");
+    }
+}

@@ -1,0 +1,470 @@
+//! Uploading local files as new S3 objects that never replace anything:
+//! the write path of `ingest --lake s3://…`.
+//!
+//! # Design
+//!
+//! - **No overwrite.** Every PutObject and CompleteMultipartUpload carries
+//!   `If-None-Match: *`, so S3 refuses (412) to create an object whose key
+//!   exists; that refusal is reported as [`IoError::ObjectExists`] and
+//!   nothing is replaced. Callers choose keys unique to their run.
+//! - **Integrity.** Every body (whole object or part) carries its
+//!   `Content-MD5`, which S3 checks before storing it (the SDK adds its
+//!   default CRC32 flexible checksum as well).
+//! - **Large files.** Files of at least `multipart_threshold` bytes go up as a
+//!   multipart upload of `part_size` parts; on any failure the upload is
+//!   aborted, so no partial object is ever visible.
+//! - **Bounded work.** At most `concurrency` requests carrying a body are in
+//!   flight at once (files and parts together), so memory stays below
+//!   `concurrency × part_size`.
+//! - **All or nothing.** When one file fails, the files still queued are not
+//!   started and the objects already created are deleted (best effort: what
+//!   could not be deleted is named in the error). Transient errors are
+//!   retried by the SDK's standard retry policy (jittered exponential
+//!   backoff, `AWS_MAX_ATTEMPTS` attempts).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+use futures::{StreamExt, TryStreamExt};
+use md5::{Digest, Md5};
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::Semaphore;
+
+use crate::error::IoError;
+
+/// The smallest part S3 accepts (but for the last one).
+pub const MIN_PART_SIZE: u64 = 5 << 20;
+
+/// S3's most parts per upload.
+const MAX_PARTS: u64 = 10_000;
+
+/// How to upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadTuning {
+    /// Files of at least this many bytes go up as multipart uploads.
+    pub multipart_threshold: u64,
+    /// Bytes per part (at least [`MIN_PART_SIZE`]; raised for files that
+    /// would need more than 10,000 parts).
+    pub part_size: u64,
+    /// Requests with a body in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for UploadTuning {
+    fn default() -> Self {
+        Self {
+            multipart_threshold: 16 << 20,
+            part_size: 8 << 20,
+            concurrency: 8,
+        }
+    }
+}
+
+/// A local file and the key it becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadFile {
+    /// The local file.
+    pub path: PathBuf,
+    /// The object key (full, prefix included).
+    pub key: String,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UploadReport {
+    /// The keys created, in the order given.
+    pub objects: Vec<String>,
+    /// Their total size.
+    pub bytes: u64,
+    /// How many went up as multipart uploads.
+    pub multipart: u64,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// One object created.
+struct Created {
+    bytes: u64,
+    multipart: bool,
+}
+
+/// Why one file did not go up.
+enum Failure {
+    /// Another file failed first, so this one was not started.
+    Skipped,
+    /// This file failed.
+    Failed(IoError),
+}
+
+/// Shared by the uploads of one call.
+struct Ctx<'a> {
+    client: &'a Client,
+    bucket: &'a str,
+    tuning: UploadTuning,
+    permits: Semaphore,
+    failed: AtomicBool,
+}
+
+impl Ctx<'_> {
+    fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
+    /// A turn to send a body (see `UploadTuning::concurrency`).
+    async fn permit(&self, key: &str) -> Result<tokio::sync::SemaphorePermit<'_>, IoError> {
+        self.permits.acquire().await.map_err(|e| IoError::S3 {
+            location: self.url(key),
+            message: e.to_string(),
+        })
+    }
+
+    /// An [`IoError`] for a failed request on `key`: [`IoError::ObjectExists`]
+    /// for a refused conditional write, else [`IoError::S3`].
+    fn error<E>(&self, key: &str, what: &str, e: SdkError<E, HttpResponse>) -> IoError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let refused = matches!(&e, SdkError::ServiceError(s) if s.err().code() == Some("PreconditionFailed"))
+            || e.raw_response().is_some_and(|r| r.status().as_u16() == 412);
+        if refused {
+            return IoError::ObjectExists {
+                object: self.url(key),
+            };
+        }
+        IoError::S3 {
+            location: self.url(key),
+            message: format!("{what}: {}", DisplayErrorContext(&e)),
+        }
+    }
+}
+
+/// `Content-MD5` of a body.
+fn content_md5(body: &[u8]) -> String {
+    aws_smithy_types::base64::encode(Md5::digest(body))
+}
+
+/// Reads `len` bytes of `path` from `offset`.
+async fn read_range(path: &PathBuf, offset: u64, len: u64) -> Result<Vec<u8>, IoError> {
+    let io = |e| IoError::io(path, e);
+    let mut f = tokio::fs::File::open(path).await.map_err(io)?;
+    f.seek(std::io::SeekFrom::Start(offset)).await.map_err(io)?;
+    let mut buf = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
+    f.read_exact(&mut buf).await.map_err(io)?;
+    Ok(buf)
+}
+
+/// The part size for a file of `len` bytes: the configured one, raised so
+/// that no more than 10,000 parts are needed.
+fn part_size_for(len: u64, configured: u64) -> u64 {
+    configured.max(MIN_PART_SIZE).max(len.div_ceil(MAX_PARTS))
+}
+
+/// Uploads one file with a single conditional PutObject.
+async fn put_whole(ctx: &Ctx<'_>, file: &UploadFile, len: u64) -> Result<(), IoError> {
+    let _permit = ctx.permit(&file.key).await?;
+    let body = read_range(&file.path, 0, len).await?;
+    ctx.client
+        .put_object()
+        .bucket(ctx.bucket)
+        .key(&file.key)
+        .if_none_match("*")
+        .content_md5(content_md5(&body))
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| ctx.error(&file.key, "PutObject", e))?;
+    Ok(())
+}
+
+/// Uploads part `number` (1-based) of a multipart upload.
+async fn put_part(
+    ctx: &Ctx<'_>,
+    file: &UploadFile,
+    upload_id: &str,
+    number: i32,
+    offset: u64,
+    len: u64,
+) -> Result<CompletedPart, IoError> {
+    if ctx.failed.load(Ordering::Relaxed) {
+        return Err(IoError::S3 {
+            location: ctx.url(&file.key),
+            message: "stopped: another upload failed".into(),
+        });
+    }
+    let _permit = ctx.permit(&file.key).await?;
+    let body = read_range(&file.path, offset, len).await?;
+    let out = ctx
+        .client
+        .upload_part()
+        .bucket(ctx.bucket)
+        .key(&file.key)
+        .upload_id(upload_id)
+        .part_number(number)
+        .content_md5(content_md5(&body))
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| ctx.error(&file.key, &format!("UploadPart {number}"), e))?;
+    Ok(CompletedPart::builder()
+        .part_number(number)
+        .set_e_tag(out.e_tag().map(str::to_string))
+        .build())
+}
+
+/// Uploads the parts and completes the upload (conditionally).
+async fn parts_then_complete(
+    ctx: &Ctx<'_>,
+    file: &UploadFile,
+    upload_id: &str,
+    len: u64,
+) -> Result<(), IoError> {
+    let size = part_size_for(len, ctx.tuning.part_size);
+    let ranges = (0..len.div_ceil(size)).map(|i| (i, i * size, size.min(len - i * size)));
+    let mut parts: Vec<CompletedPart> = futures::stream::iter(ranges)
+        .map(|(i, offset, n)| {
+            let number = i32::try_from(i + 1).unwrap_or(i32::MAX);
+            put_part(ctx, file, upload_id, number, offset, n)
+        })
+        .buffer_unordered(ctx.tuning.concurrency.max(1))
+        .try_collect()
+        .await?;
+    parts.sort_by_key(|p| p.part_number());
+    ctx.client
+        .complete_multipart_upload()
+        .bucket(ctx.bucket)
+        .key(&file.key)
+        .upload_id(upload_id)
+        .if_none_match("*")
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| ctx.error(&file.key, "CompleteMultipartUpload", e))?;
+    Ok(())
+}
+
+/// Uploads one file as a multipart upload, aborted on any failure.
+async fn put_multipart(ctx: &Ctx<'_>, file: &UploadFile, len: u64) -> Result<(), IoError> {
+    let created = ctx
+        .client
+        .create_multipart_upload()
+        .bucket(ctx.bucket)
+        .key(&file.key)
+        .send()
+        .await
+        .map_err(|e| ctx.error(&file.key, "CreateMultipartUpload", e))?;
+    let Some(upload_id) = created.upload_id() else {
+        return Err(IoError::S3 {
+            location: ctx.url(&file.key),
+            message: "CreateMultipartUpload returned no upload id".into(),
+        });
+    };
+    let outcome = parts_then_complete(ctx, file, upload_id, len).await;
+    if let Err(e) = outcome {
+        let aborted = ctx
+            .client
+            .abort_multipart_upload()
+            .bucket(ctx.bucket)
+            .key(&file.key)
+            .upload_id(upload_id)
+            .send()
+            .await;
+        return Err(match aborted {
+            Ok(_) => e,
+            Err(a) => IoError::S3 {
+                location: ctx.url(&file.key),
+                message: format!(
+                    "{}; aborting multipart upload {upload_id} failed too ({}): no object was created, but its parts stay stored until a lifecycle rule (AbortIncompleteMultipartUpload) removes them",
+                    cause_text(&ctx.url(&file.key), &e),
+                    DisplayErrorContext(&a)
+                ),
+            },
+        });
+    }
+    Ok(())
+}
+
+/// Uploads one file, unless another has failed already.
+async fn upload_one(ctx: &Ctx<'_>, file: &UploadFile) -> Result<Created, Failure> {
+    if ctx.failed.load(Ordering::Relaxed) {
+        return Err(Failure::Skipped);
+    }
+    let outcome = async {
+        let len = tokio::fs::metadata(&file.path)
+            .await
+            .map_err(|e| IoError::io(&file.path, e))?
+            .len();
+        let multipart = len >= ctx.tuning.multipart_threshold && len > MIN_PART_SIZE;
+        if multipart {
+            put_multipart(ctx, file, len).await?;
+        } else {
+            put_whole(ctx, file, len).await?;
+        }
+        Ok(Created {
+            bytes: len,
+            multipart,
+        })
+    }
+    .await;
+    outcome.map_err(|e| {
+        ctx.failed.store(true, Ordering::Relaxed);
+        Failure::Failed(e)
+    })
+}
+
+/// Deletes `keys` (best effort); returns the ones that could not be deleted,
+/// each with the reason.
+async fn delete_all(ctx: &Ctx<'_>, keys: &[&str]) -> Vec<String> {
+    futures::stream::iter(keys)
+        .map(|key| async move {
+            let deleted = ctx
+                .client
+                .delete_object()
+                .bucket(ctx.bucket)
+                .key(*key)
+                .send()
+                .await;
+            deleted
+                .err()
+                .map(|e| format!("{} ({})", ctx.url(key), DisplayErrorContext(&e)))
+        })
+        .buffer_unordered(ctx.tuning.concurrency.max(1))
+        .filter_map(|left| async move { left })
+        .collect()
+        .await
+}
+
+/// What the cleanup after a failure did, for the error message.
+fn cleanup_note(deleted: usize, left: &[String]) -> String {
+    if deleted == 0 && left.is_empty() {
+        "nothing was added: no other object had been created".into()
+    } else if left.is_empty() {
+        format!("nothing was added: the {deleted} object(s) this run had created were deleted")
+    } else {
+        format!(
+            "{} object(s) this run created could not be deleted and must be removed by hand: {}",
+            left.len(),
+            left.join(", ")
+        )
+    }
+}
+
+/// `cause` as text, without the leading `object: ` it usually starts with
+/// (for [`IoError::Upload`]'s message, which names the object once).
+pub(crate) fn cause_text(object: &str, cause: &IoError) -> String {
+    let text = cause.to_string();
+    match text.strip_prefix(object).and_then(|t| t.strip_prefix(": ")) {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
+}
+
+/// Uploads `files` to `bucket` as new objects (see the module docs);
+/// `progress` receives bytes as files complete. Either every file becomes an
+/// object, or the call fails with [`IoError::Upload`] naming the object at
+/// fault, having deleted the objects it created.
+pub async fn upload_all(
+    client: &Client,
+    bucket: &str,
+    files: &[UploadFile],
+    tuning: UploadTuning,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<UploadReport, IoError> {
+    let started = Instant::now();
+    let ctx = Ctx {
+        client,
+        bucket,
+        tuning,
+        permits: Semaphore::new(tuning.concurrency.max(1)),
+        failed: AtomicBool::new(false),
+    };
+    let outcomes: Vec<Result<Created, Failure>> = futures::stream::iter(files)
+        .map(|f| {
+            let ctx = &ctx;
+            async move {
+                let done = upload_one(ctx, f).await;
+                if let Ok(c) = &done {
+                    progress(c.bytes);
+                }
+                done
+            }
+        })
+        .buffered(tuning.concurrency.max(1))
+        .collect()
+        .await;
+    let mut done: Vec<(&UploadFile, Created)> = Vec::new();
+    let mut failure: Option<(&UploadFile, IoError)> = None;
+    for (file, outcome) in files.iter().zip(outcomes) {
+        match outcome {
+            Ok(c) => done.push((file, c)),
+            Err(Failure::Failed(e)) if failure.is_none() => failure = Some((file, e)),
+            Err(_) => {}
+        }
+    }
+    let Some((file, cause)) = failure else {
+        return Ok(UploadReport {
+            objects: done.iter().map(|(f, _)| f.key.clone()).collect(),
+            bytes: done.iter().map(|(_, c)| c.bytes).sum(),
+            multipart: done.iter().filter(|(_, c)| c.multipart).count() as u64,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    };
+    let keys: Vec<&str> = done.iter().map(|(f, _)| f.key.as_str()).collect();
+    let left = delete_all(&ctx, &keys).await;
+    Err(IoError::Upload {
+        object: ctx.url(&file.key),
+        cause: Box::new(cause),
+        cleanup: cleanup_note(keys.len() - left.len(), &left),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_sizes_respect_the_limits() {
+        assert_eq!(part_size_for(100 << 20, 1 << 20), MIN_PART_SIZE);
+        assert_eq!(part_size_for(100 << 20, 8 << 20), 8 << 20);
+        let huge = 200u64 << 30;
+        let size = part_size_for(huge, 8 << 20);
+        assert!(huge.div_ceil(size) <= MAX_PARTS);
+    }
+
+    #[test]
+    fn causes_name_the_object_once() {
+        let cause = IoError::S3 {
+            location: "s3://b/k".into(),
+            message: "UploadPart 2: timeout".into(),
+        };
+        assert_eq!(cause_text("s3://b/k", &cause), "UploadPart 2: timeout");
+        assert_eq!(
+            cause_text("s3://b/x", &cause),
+            "s3://b/k: UploadPart 2: timeout"
+        );
+    }
+
+    #[test]
+    fn md5_is_base64() {
+        // RFC 1321 test vector "abc" = 900150983cd24fb0d6963f7d28e17f72.
+        assert_eq!(content_md5(b"abc"), "kAFQmDzST7DWlj99KOF/cg==");
+    }
+
+    #[test]
+    fn cleanup_notes_name_what_is_left() {
+        assert!(cleanup_note(2, &[]).contains("2 object(s)"));
+        assert!(cleanup_note(0, &[]).contains("no other object"));
+        let left = ["s3://b/k (timeout)".to_string()];
+        assert!(cleanup_note(0, &left).contains("s3://b/k"));
+    }
+}
