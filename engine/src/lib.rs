@@ -37,6 +37,7 @@ mod key;
 mod parallel;
 mod params;
 pub mod reference;
+mod state;
 mod topk;
 mod window;
 
@@ -48,5 +49,6 @@ pub use error::EngineError;
 pub use key::{BytesInterner, IntInterner, Interner, ItemId, KeyColumn, Offset, StrColumn};
 pub use parallel::{aggregate_units, MERGE_GROUP};
 pub use params::{ScoringPlan, Variant, NANOS_PER_SEC, SECS_PER_DAY};
+pub use state::{weight, CategoryState, NotHeld, WindowCheck};
 pub use topk::top_n;
 pub use window::WindowLadder;

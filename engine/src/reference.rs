@@ -162,7 +162,10 @@ pub fn check_outcome(
                 let tied = |r: &Ranked| close(r.score, b.score);
                 let ok = gv.iter().filter(|r| tied(r)).any(|r| r.item == b.item)
                     || wv.iter().filter(|r| tied(r)).count() > gv.len();
-                if !ok && !wv.iter().any(|r| r.item == a.item && tied(r)) {
+                // Or `a` was cut off from the wanted top N by a tie at its end.
+                let cut_at_tie = wv.last().is_some_and(|last| close(a.score, last.score))
+                    && !wv.iter().any(|r| r.item == a.item);
+                if !ok && !cut_at_tie && !wv.iter().any(|r| r.item == a.item && tied(r)) {
                     return Err(format!(
                         "{ctx} variant {v} rank {rank}: item {} != {}",
                         a.item, b.item

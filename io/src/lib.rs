@@ -6,12 +6,16 @@
 //! - [`write_results`]: CSV / JSON / Parquet results, written atomically;
 //! - [`RunReport`]: the JSON run report and Prometheus metrics;
 //! - [`gen`]: the synthetic lake generator;
+//! - [`incremental`]: the persistent state of incremental runs, moved
+//!   forward by reading only new and expired purchases;
 //! - [`ingest`]: newline-delimited JSON purchase events into the lake;
 //! - [`s3`]: the S3 lake and its incremental `sync` to local disk;
 //! - [`read_results`]: a results file read back, for `publish`;
 //! - [`dynamo`]: publishing results to DynamoDB (conditional, batched), the
 //!   audit of a run against the live manifests, dry-run diffs;
 //! - [`cache`]: the read API's bodies warmed into Redis;
+//! - [`serve`]: the read API's read path (local cache → Redis → DynamoDB,
+//!   single flight);
 //! - [`RunLock`]: one `run` at a time.
 //!
 //! ```no_run
@@ -37,6 +41,7 @@ mod discover;
 pub mod dynamo;
 mod error;
 pub mod gen;
+pub mod incremental;
 pub mod ingest;
 mod job_report;
 mod lock;
@@ -46,6 +51,7 @@ mod plan;
 mod report;
 pub mod s3;
 mod scan;
+pub mod serve;
 mod timefmt;
 
 pub use columns::{ColumnNames, ItemKind};
@@ -59,5 +65,5 @@ pub use output::{
     RunResults, VariantTotals,
 };
 pub use report::{peak_rss_bytes, RunReport};
-pub use scan::{scan_lake, ScanOptions, ScanOutput, ScanStats};
+pub use scan::{scan_lake, scan_where, ScanOptions, ScanOutput, ScanStats};
 pub use timefmt::{parse_rfc3339, rfc3339};

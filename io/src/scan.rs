@@ -122,6 +122,18 @@ pub fn scan_lake(
     plan: &ScoringPlan,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ScanOutput, IoError> {
+    scan_where(root, opts, plan, None, progress)
+}
+
+/// [`scan_lake`] restricted to `categories` (when given): the incremental
+/// path recomputes only the categories whose window changed.
+pub fn scan_where(
+    root: &Path,
+    opts: &ScanOptions,
+    plan: &ScoringPlan,
+    categories: Option<&std::collections::BTreeSet<String>>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<ScanOutput, IoError> {
     let mut stats = ScanStats::default();
     let started = Instant::now();
     let horizon = Horizon::new(plan);
@@ -131,11 +143,15 @@ pub fn scan_lake(
         let (start, end) = dt_range_ns(dt);
         end - 1 > horizon.cutoff && start <= plan.as_of_ns
     };
-    let found = discover_where(root, &keep_dt)?;
+    let mut found = discover_where(root, &keep_dt)?;
     if found.files.is_empty() && found.partitions_pruned == 0 {
         return Err(IoError::EmptyLake {
             root: root.to_path_buf(),
         });
+    }
+    if let Some(keep) = categories {
+        found.files.retain(|f| keep.contains(&f.category));
+        found.categories.retain(|c| keep.contains(c));
     }
     let live: Vec<&LakeFile> = found.files.iter().collect();
     stats.files_found = live.len() as u64;

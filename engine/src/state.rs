@@ -1,0 +1,314 @@
+//! The incremental state of one category: for every item with a purchase
+//! inside the category's window, its decayed score per variant at the
+//! state's `as_of`, its number of in-window purchases and the time of its
+//! newest one.
+//!
+//! # Background
+//!
+//! Exponential decay is memoryless: the score at `T2` is the score at `T1`
+//! times `exp(−λ·(T2 − T1))`, plus the purchases that arrived since (each
+//! weighted by its own age), minus those that slid out of the window. A
+//! cycle therefore costs what the new and expired purchases cost, not what
+//! the whole history costs.
+//!
+//! # Design
+//!
+//! - Expiry subtracts the same weight that adding it once contributed, so the
+//!   only error is rounding, bounded by the magnitudes that ever passed
+//!   through the item, rescaled by decay; the property test in
+//!   `tests/incremental_vs_full.rs` holds it to the contract's 1e-9.
+//! - An item whose in-window count reaches zero leaves the state, so no
+//!   residue of cancellation survives it.
+//! - The newest purchase of an item never expires before its older ones, so
+//!   the distinct items under every candidate window up to the current one
+//!   are known exactly; a window that would grow or shrink is reported and
+//!   the caller recomputes that category in full.
+
+use hashbrown::HashMap;
+
+use crate::accumulate::Ranked;
+use crate::key::ItemId;
+use crate::params::NANOS_PER_SEC;
+use crate::topk::top_n;
+use crate::window::WindowLadder;
+
+/// The weight of a purchase of `quantity` at `ts_ns`, seen at `as_of_ns`.
+#[inline]
+pub fn weight(quantity: i64, ts_ns: i64, as_of_ns: i64, lambda_per_sec: f64) -> f64 {
+    let age_s = as_of_ns.saturating_sub(ts_ns) as f64 / NANOS_PER_SEC as f64;
+    quantity as f64 * (-lambda_per_sec * age_s).exp()
+}
+
+/// What the window rule says about a category after a cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowCheck {
+    /// The window stays: the state is exact as it is.
+    Keep,
+    /// The window changes (to a longer one, or a shorter one with enough
+    /// items): the category must be recomputed in full.
+    Changed,
+}
+
+/// A purchase to expire that the state does not hold: the state does not
+/// match the lake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotHeld {
+    /// The item.
+    pub item: ItemId,
+}
+
+/// One category's incremental state.
+#[derive(Debug, Clone, Default)]
+pub struct CategoryState {
+    /// The window the state covers, `(as_of − window, as_of]`.
+    pub window_ns: i64,
+    variants: usize,
+    index: HashMap<ItemId, u32>,
+    ids: Vec<ItemId>,
+    count: Vec<u32>,
+    newest: Vec<i64>,
+    /// `[slot][variant]` scores at the state's `as_of`.
+    scores: Vec<f64>,
+}
+
+impl CategoryState {
+    /// An empty state for `variants` variants under `window_ns`.
+    pub fn new(window_ns: i64, variants: usize) -> Self {
+        Self {
+            window_ns,
+            variants,
+            ..Self::default()
+        }
+    }
+
+    /// Variants scored.
+    pub fn variants(&self) -> usize {
+        self.variants
+    }
+
+    /// Items held.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether no item is held.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Purchases counted (in-window) over all items.
+    pub fn counted(&self) -> u64 {
+        self.count.iter().map(|&c| u64::from(c)).sum()
+    }
+
+    /// Approximate heap bytes held.
+    pub fn size_bytes(&self) -> usize {
+        let strings: usize = self
+            .ids
+            .iter()
+            .map(|id| match id {
+                ItemId::Int(_) => 0,
+                ItemId::Str(s) => s.capacity(),
+            })
+            .sum();
+        self.ids.capacity() * (std::mem::size_of::<ItemId>() + 4 + 8 + 16)
+            + self.scores.capacity() * 8
+            + strings
+    }
+
+    /// Every item: id, in-window purchases, newest purchase (ns), scores.
+    pub fn items(&self) -> impl Iterator<Item = (&ItemId, u32, i64, &[f64])> {
+        let v = self.variants;
+        (0..self.ids.len()).map(move |s| {
+            (
+                &self.ids[s],
+                self.count[s],
+                self.newest[s],
+                &self.scores[s * v..(s + 1) * v],
+            )
+        })
+    }
+
+    /// Inserts an item as read back from storage. A repeated id is merged.
+    pub fn insert(&mut self, item: ItemId, count: u32, newest_ns: i64, scores: &[f64]) {
+        debug_assert_eq!(scores.len(), self.variants);
+        let slot = self.slot(item, newest_ns);
+        self.count[slot] += count;
+        for (a, b) in self.scores[slot * self.variants..(slot + 1) * self.variants]
+            .iter_mut()
+            .zip(scores)
+        {
+            *a += *b;
+        }
+    }
+
+    fn slot(&mut self, item: ItemId, ts_ns: i64) -> usize {
+        if let Some(&s) = self.index.get(&item) {
+            let s = s as usize;
+            self.newest[s] = self.newest[s].max(ts_ns);
+            return s;
+        }
+        let s = self.ids.len();
+        self.index.insert(item.clone(), s as u32);
+        self.ids.push(item);
+        self.count.push(0);
+        self.newest.push(ts_ns);
+        self.scores.resize(self.scores.len() + self.variants, 0.0);
+        s
+    }
+
+    /// Moves the scores from the state's `as_of` forward by `elapsed_ns`.
+    pub fn decay(&mut self, lambdas: &[f64], elapsed_ns: i64) {
+        let elapsed_s = elapsed_ns as f64 / NANOS_PER_SEC as f64;
+        let factors: Vec<f64> = lambdas.iter().map(|l| (-l * elapsed_s).exp()).collect();
+        for row in self.scores.chunks_exact_mut(self.variants) {
+            for (s, f) in row.iter_mut().zip(&factors) {
+                *s *= f;
+            }
+        }
+    }
+
+    /// Counts a purchase (`as_of − window < ts ≤ as_of` is the caller's check).
+    pub fn add(&mut self, item: ItemId, ts_ns: i64, quantity: i64, as_of_ns: i64, lambdas: &[f64]) {
+        let slot = self.slot(item, ts_ns);
+        self.count[slot] += 1;
+        let row = &mut self.scores[slot * self.variants..(slot + 1) * self.variants];
+        for (s, &l) in row.iter_mut().zip(lambdas) {
+            *s += weight(quantity, ts_ns, as_of_ns, l);
+        }
+    }
+
+    /// Takes back a purchase that slid out of the window. The item leaves the
+    /// state with its last purchase.
+    pub fn expire(
+        &mut self,
+        item: &ItemId,
+        ts_ns: i64,
+        quantity: i64,
+        as_of_ns: i64,
+        lambdas: &[f64],
+    ) -> Result<(), NotHeld> {
+        let Some(&slot) = self.index.get(item) else {
+            return Err(NotHeld { item: item.clone() });
+        };
+        let slot = slot as usize;
+        if self.count[slot] == 1 {
+            self.remove(slot);
+            return Ok(());
+        }
+        self.count[slot] -= 1;
+        let row = &mut self.scores[slot * self.variants..(slot + 1) * self.variants];
+        for (s, &l) in row.iter_mut().zip(lambdas) {
+            *s -= weight(quantity, ts_ns, as_of_ns, l);
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, slot: usize) {
+        let last = self.ids.len() - 1;
+        let gone = self.ids.swap_remove(slot);
+        self.index.remove(&gone);
+        self.count.swap_remove(slot);
+        self.newest.swap_remove(slot);
+        let v = self.variants;
+        if slot != last {
+            self.scores.copy_within(last * v..(last + 1) * v, slot * v);
+            if let Some(s) = self.index.get_mut(&self.ids[slot]) {
+                *s = slot as u32;
+            }
+        }
+        self.scores.truncate(last * v);
+    }
+
+    /// Applies the window rule at `as_of_ns`: the smallest candidate window
+    /// under which at least `min_items` distinct items have a purchase.
+    pub fn check_window(
+        &self,
+        as_of_ns: i64,
+        ladder: &WindowLadder,
+        min_items: usize,
+    ) -> WindowCheck {
+        let max = ladder.max_ns();
+        for &w in ladder.windows_ns().iter().filter(|&&w| w <= self.window_ns) {
+            let cutoff = as_of_ns.saturating_sub(w);
+            let present = self.newest.iter().filter(|&&t| t > cutoff).count();
+            if present >= min_items {
+                return if w == self.window_ns {
+                    WindowCheck::Keep
+                } else {
+                    WindowCheck::Changed
+                };
+            }
+        }
+        if self.window_ns == max {
+            WindowCheck::Keep
+        } else {
+            WindowCheck::Changed
+        }
+    }
+
+    /// The best `n` items of variant `v`: score descending, then id ascending.
+    pub fn top(&self, v: usize, n: usize) -> Vec<Ranked> {
+        let mut candidates: Vec<(f64, u32)> = (0..self.ids.len() as u32)
+            .map(|s| (self.scores[s as usize * self.variants + v], s))
+            .collect();
+        top_n(&mut candidates, n, |a, b| {
+            self.ids[a as usize].cmp(&self.ids[b as usize])
+        })
+        .iter()
+        .map(|&(score, s)| Ranked {
+            item: self.ids[s as usize].clone(),
+            score,
+        })
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400 * NANOS_PER_SEC;
+
+    #[test]
+    fn add_decay_expire_round_trip() {
+        let lambdas = [f64::ln(2.0) / (7.0 * 86_400.0)];
+        let mut s = CategoryState::new(30 * DAY, 1);
+        let t1 = 100 * DAY;
+        s.add(ItemId::Int(1), t1 - 29 * DAY, 2, t1, &lambdas);
+        s.add(ItemId::Int(1), t1 - DAY, 1, t1, &lambdas);
+        s.add(ItemId::Int(2), t1 - 2 * DAY, 1, t1, &lambdas);
+        assert_eq!((s.len(), s.counted()), (2, 3));
+        let t2 = t1 + 2 * DAY;
+        s.decay(&lambdas, t2 - t1);
+        s.expire(&ItemId::Int(1), t1 - 29 * DAY, 2, t2, &lambdas)
+            .expect("held");
+        let want = weight(1, t1 - DAY, t2, lambdas[0]);
+        let got = s.top(0, 10);
+        assert_eq!(got[0].item, ItemId::Int(1));
+        assert!((got[0].score - want).abs() <= 1e-15 * want);
+        s.expire(&ItemId::Int(2), t1 - 2 * DAY, 1, t2, &lambdas)
+            .expect("held");
+        assert_eq!(s.len(), 1, "an item leaves with its last purchase");
+        assert!(s.expire(&ItemId::Int(2), 0, 1, t2, &lambdas).is_err());
+    }
+
+    #[test]
+    fn window_rule() {
+        let ladder = WindowLadder::new(10 * DAY, 40 * DAY).expect("valid");
+        let lambdas = [0.0];
+        let now = 100 * DAY;
+        let mut s = CategoryState::new(20 * DAY, 1);
+        s.add(ItemId::Int(1), now - 15 * DAY, 1, now, &lambdas);
+        s.add(ItemId::Int(2), now - 12 * DAY, 1, now, &lambdas);
+        assert_eq!(s.check_window(now, &ladder, 2), WindowCheck::Keep);
+        assert_eq!(s.check_window(now, &ladder, 3), WindowCheck::Changed);
+        s.add(ItemId::Int(2), now - DAY, 1, now, &lambdas);
+        s.add(ItemId::Int(3), now - DAY, 1, now, &lambdas);
+        assert_eq!(
+            s.check_window(now, &ladder, 2),
+            WindowCheck::Changed,
+            "two items within 10 days: the window shrinks"
+        );
+    }
+}

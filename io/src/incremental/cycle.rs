@@ -1,0 +1,500 @@
+//! One incremental cycle: the state at `T1` moved to the plan's `as_of`, or
+//! rebuilt from the lake when it cannot be trusted.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use topsellers_engine::{
+    CategoryOutcome, CategoryState, RowCounts, Scored, ScoringPlan, WindowCheck,
+};
+
+use super::rows::{visit_rows, TimeSpan};
+use super::{fingerprint, load, CycleReport, FileEntry, Published, State};
+use crate::columns::ItemKind;
+use crate::discover::{discover_where, dt_range_ns};
+use crate::error::IoError;
+use crate::scan::{scan_where, ScanOptions};
+use crate::timefmt::rfc3339;
+
+/// Where the lake and the state are.
+#[derive(Debug, Clone)]
+pub struct CycleOptions {
+    /// The local lake folder.
+    pub lake: PathBuf,
+    /// The state file.
+    pub state_path: PathBuf,
+    /// How to read the lake.
+    pub scan: ScanOptions,
+}
+
+/// A finished cycle: the state to save once the results are published, and
+/// the results.
+pub struct CycleOutput {
+    /// The state at the plan's `as_of` (its `published` still the old one).
+    pub state: State,
+    /// Every category's results, as a full scan returns them.
+    pub outcomes: Vec<CategoryOutcome>,
+    /// What the cycle did.
+    pub report: CycleReport,
+}
+
+/// A lake file found by this cycle.
+struct Found {
+    category: String,
+    path: PathBuf,
+    size: u64,
+    mtime_ns: i64,
+}
+
+/// Why a cycle cannot go on from the state (it is then rebuilt), or a real
+/// failure of the lake.
+enum Stop {
+    Mismatch(String),
+    Io(IoError),
+}
+
+impl From<IoError> for Stop {
+    fn from(e: IoError) -> Self {
+        Stop::Io(e)
+    }
+}
+
+/// Runs one cycle. The state file is only read; the caller saves
+/// [`CycleOutput::state`] after publishing.
+pub fn advance(opts: &CycleOptions, plan: &ScoringPlan) -> Result<CycleOutput, IoError> {
+    let started = Instant::now();
+    let fp = fingerprint(plan, &opts.scan.columns);
+    let lake = std::fs::canonicalize(&opts.lake).map_err(|e| IoError::io(&opts.lake, e))?;
+    let mut report = CycleReport::default();
+    let prior = match load(&opts.state_path) {
+        Err(e) => Err(format!(
+            "the state file {} cannot be used: {e}",
+            opts.state_path.display()
+        )),
+        Ok(None) => Err("there is no state yet".to_string()),
+        Ok(Some(s)) if s.fingerprint != fp => {
+            Err("the scoring parameters differ from the state's".to_string())
+        }
+        Ok(Some(s)) if s.lake != lake => Err(format!(
+            "the state was built from another lake ({})",
+            s.lake.display()
+        )),
+        Ok(Some(s)) if s.as_of_ns > plan.as_of_ns => Err(format!(
+            "as_of {} is before the state's {}",
+            rfc3339(plan.as_of_ns),
+            rfc3339(s.as_of_ns)
+        )),
+        Ok(Some(s)) => Ok(s),
+    };
+    report.load_s = started.elapsed().as_secs_f64();
+    let (reason, published) = match prior {
+        Ok(state) => {
+            report.from_as_of = Some(rfc3339(state.as_of_ns));
+            let published = state.published.clone();
+            match update(opts, plan, &lake, &fp, state, &mut report) {
+                Ok(out) => return Ok(out),
+                Err(Stop::Io(e)) => return Err(e),
+                Err(Stop::Mismatch(reason)) => (reason, published),
+            }
+        }
+        Err(reason) => (reason, BTreeMap::new()),
+    };
+    tracing::warn!(%reason, "rebuilding the incremental state with a full recompute");
+    let mut report = CycleReport {
+        load_s: report.load_s,
+        from_as_of: report.from_as_of,
+        ..CycleReport::default()
+    };
+    rebuild(opts, plan, &lake, &fp, reason, published, &mut report)
+}
+
+/// Lists the lake's files whose partitions meet `(lo, hi]`, with size and
+/// modification time.
+fn discover(root: &Path, lo: i64, hi: i64) -> Result<Vec<Found>, IoError> {
+    let keep_dt = |dt| {
+        let (start, end) = dt_range_ns(dt);
+        end - 1 > lo && start <= hi
+    };
+    let found = discover_where(root, &keep_dt)?;
+    found
+        .files
+        .into_par_iter()
+        .map(|f| {
+            let meta = std::fs::metadata(&f.path).map_err(|e| IoError::io(&f.path, e))?;
+            let mtime_ns = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos() as i64);
+            let path = f
+                .path
+                .strip_prefix(root)
+                .map(Path::to_path_buf)
+                .unwrap_or(f.path.clone());
+            Ok(Found {
+                category: f.category,
+                path,
+                size: meta.len(),
+                mtime_ns,
+            })
+        })
+        .collect()
+}
+
+fn entry(f: &Found, span: TimeSpan) -> FileEntry {
+    FileEntry {
+        category: f.category.clone(),
+        size: f.size,
+        mtime_ns: f.mtime_ns,
+        span,
+    }
+}
+
+/// What updating one category gave.
+#[derive(Default)]
+struct CategoryDelta {
+    state: Option<CategoryState>,
+    /// Entries of its new files.
+    entries: Vec<(PathBuf, FileEntry)>,
+    /// Why it must be recomputed in full, if it must.
+    recompute: Option<String>,
+    reread: u64,
+    rows: u64,
+    added: u64,
+    expired: u64,
+    kind: Option<ItemKind>,
+}
+
+fn update(
+    opts: &CycleOptions,
+    plan: &ScoringPlan,
+    lake: &Path,
+    fp: &str,
+    mut state: State,
+    report: &mut CycleReport,
+) -> Result<CycleOutput, Stop> {
+    let (t1, t) = (state.as_of_ns, plan.as_of_ns);
+    let wmax = plan.windows.max_ns();
+    let started = Instant::now();
+    let found = discover(&opts.lake, t1.saturating_sub(wmax), t)?;
+    report.discover_s = started.elapsed().as_secs_f64();
+    report.files_found = found.len() as u64;
+    let by_path: HashMap<&Path, &Found> = found.iter().map(|f| (f.path.as_path(), f)).collect();
+    for (path, e) in &state.files {
+        match by_path.get(path.as_path()) {
+            None if e.span.max_ns > t1.saturating_sub(wmax) => {
+                return Err(Stop::Mismatch(format!(
+                    "{} was folded into the state but is no longer in the lake",
+                    path.display()
+                )))
+            }
+            Some(f) if (f.size, f.mtime_ns) != (e.size, e.mtime_ns) => {
+                return Err(Stop::Mismatch(format!(
+                    "{} changed since it was folded into the state (size or modification time)",
+                    path.display()
+                )))
+            }
+            _ => {}
+        }
+    }
+    let started = Instant::now();
+    // Per category: its known files (with spans) and its new files.
+    let mut known: BTreeMap<&str, Vec<(PathBuf, TimeSpan)>> = BTreeMap::new();
+    for (path, e) in &state.files {
+        if by_path.contains_key(path.as_path()) {
+            known
+                .entry(e.category.as_str())
+                .or_default()
+                .push((path.clone(), e.span));
+        }
+    }
+    let mut fresh: BTreeMap<&str, Vec<&Found>> = BTreeMap::new();
+    for f in &found {
+        if !state.files.contains_key(&f.path) {
+            fresh.entry(f.category.as_str()).or_default().push(f);
+        }
+    }
+    let names: BTreeSet<String> = state
+        .categories
+        .keys()
+        .cloned()
+        .chain(fresh.keys().map(|c| c.to_string()))
+        .collect();
+    let mut work: Vec<(String, Option<CategoryState>)> = names
+        .into_iter()
+        .map(|c| {
+            let s = state.categories.remove(&c);
+            (c, s)
+        })
+        .collect();
+    let lambdas = plan.lambdas();
+    let columns = &opts.scan.columns;
+    let deltas: Vec<(String, CategoryDelta)> = work
+        .par_iter_mut()
+        .map(|(category, prior)| {
+            let mut d = CategoryDelta::default();
+            let news = fresh.get(category.as_str()).map_or(&[][..], |v| &v[..]);
+            let Some(mut c) = prior.take() else {
+                // A category the state does not hold: recomputed in full.
+                for f in news {
+                    let read = visit_rows(
+                        &opts.lake.join(&f.path),
+                        columns,
+                        t,
+                        t - 1,
+                        &mut |_, _, _| {},
+                    )?;
+                    d.entries.push((f.path.clone(), entry(f, read.span)));
+                }
+                d.recompute = Some("new in the lake".into());
+                return Ok((category.clone(), d));
+            };
+            c.decay(&lambdas, t - t1);
+            let w = c.window_ns;
+            let mut mismatch = None;
+            // Taken back: counted at t1, outside the window at t.
+            let (lo, hi) = (t1.saturating_sub(w), t.saturating_sub(w).min(t1));
+            for (path, span) in known.get(category.as_str()).into_iter().flatten() {
+                let expire = hi > lo && span.meets(lo, hi);
+                // Came of age: in the future at t1, counted at t.
+                let (mlo, mhi) = (t1.max(t.saturating_sub(w)), t);
+                let mature = span.max_ns > t1 && span.meets(mlo, mhi);
+                if expire {
+                    d.reread += 1;
+                    let read = visit_rows(
+                        &opts.lake.join(path),
+                        columns,
+                        lo,
+                        hi,
+                        &mut |item, ts, q| {
+                            d.expired += 1;
+                            if let Err(e) = c.expire(&item, ts, q, t, &lambdas) {
+                                mismatch.get_or_insert(format!(
+                                    "{}: item {} expires a purchase the state does not hold",
+                                    path.display(),
+                                    e.item
+                                ));
+                            }
+                        },
+                    )?;
+                    d.rows += read.rows_decoded;
+                }
+                if mature {
+                    d.reread += u64::from(!expire);
+                    let read = visit_rows(
+                        &opts.lake.join(path),
+                        columns,
+                        mlo,
+                        mhi,
+                        &mut |item, ts, q| {
+                            d.added += 1;
+                            c.add(item, ts, q, t, &lambdas);
+                        },
+                    )?;
+                    d.rows += read.rows_decoded;
+                }
+            }
+            if let Some(m) = mismatch {
+                return Err(Stop::Mismatch(m));
+            }
+            for f in news {
+                let read = visit_rows(
+                    &opts.lake.join(&f.path),
+                    columns,
+                    t.saturating_sub(w),
+                    t,
+                    &mut |item, ts, q| {
+                        d.added += 1;
+                        c.add(item, ts, q, t, &lambdas);
+                    },
+                )?;
+                d.rows += read.rows_decoded;
+                d.kind = Some(read.kind);
+                d.entries.push((f.path.clone(), entry(f, read.span)));
+            }
+            match c.check_window(t, &plan.windows, plan.min_items) {
+                WindowCheck::Keep => d.state = Some(c),
+                WindowCheck::Changed => d.recompute = Some("its window changes".into()),
+            }
+            Ok((category.clone(), d))
+        })
+        .collect::<Result<_, Stop>>()?;
+    let mut recompute = BTreeMap::new();
+    for (category, d) in deltas {
+        if d.kind
+            .is_some_and(|k| state.item_kind.is_some_and(|s| s != k))
+        {
+            return Err(Stop::Mismatch(format!(
+                "new files of category {category:?} hold another id type than the state"
+            )));
+        }
+        report.files_new += d.entries.len() as u64;
+        report.files_reread += d.reread;
+        report.rows_decoded += d.rows;
+        report.purchases_added += d.added;
+        report.purchases_expired += d.expired;
+        state.files.extend(d.entries);
+        match (d.state, d.recompute) {
+            (_, Some(why)) => {
+                recompute.insert(category, why);
+            }
+            (Some(c), None) if !c.is_empty() => {
+                state.categories.insert(category, c);
+            }
+            _ => {}
+        }
+    }
+    report.update_s = started.elapsed().as_secs_f64();
+    // Only files the lake still lists stay in the manifest.
+    state.files.retain(|p, _| by_path.contains_key(p.as_path()));
+    state.as_of_ns = t;
+    state.fingerprint = fp.to_string();
+    state.lake = lake.to_path_buf();
+    report.mode = "incremental";
+    let started = Instant::now();
+    if !recompute.is_empty() {
+        let only: BTreeSet<String> = recompute.keys().cloned().collect();
+        let files: Vec<&Found> = found
+            .iter()
+            .filter(|f| only.contains(&f.category))
+            .collect();
+        let (states, entries) = recompute_categories(opts, plan, &only, &files)?;
+        state.files.extend(entries);
+        state.categories.extend(states);
+    }
+    report.recompute_s = started.elapsed().as_secs_f64();
+    report.recomputed = recompute;
+    Ok(finish(plan, state, report.clone()))
+}
+
+/// Recomputes `only` in full: the fast scan chooses each window, then each
+/// category's in-window rows are read into its state.
+#[allow(clippy::type_complexity)]
+fn recompute_categories(
+    opts: &CycleOptions,
+    plan: &ScoringPlan,
+    only: &BTreeSet<String>,
+    files: &[&Found],
+) -> Result<(BTreeMap<String, CategoryState>, Vec<(PathBuf, FileEntry)>), IoError> {
+    let scanned = if files.is_empty() {
+        Vec::new()
+    } else {
+        scan_where(&opts.lake, &opts.scan, plan, Some(only), &|_| {})?.outcomes
+    };
+    let windows: HashMap<&str, i64> = scanned
+        .iter()
+        .filter_map(|o| {
+            o.scored
+                .as_ref()
+                .map(|s| (o.category.as_str(), s.window_ns))
+        })
+        .collect();
+    let lambdas = plan.lambdas();
+    let (t, variants) = (plan.as_of_ns, plan.variants.len());
+    // One state per file, read in parallel, then merged in file order.
+    let parts: Vec<(Option<CategoryState>, (PathBuf, FileEntry))> = files
+        .par_iter()
+        .map(|f| {
+            let w = windows.get(f.category.as_str()).copied();
+            let mut s = w.map(|w| CategoryState::new(w, variants));
+            let (lo, hi) = w.map_or((t, t - 1), |w| (t.saturating_sub(w), t));
+            let read = visit_rows(
+                &opts.lake.join(&f.path),
+                &opts.scan.columns,
+                lo,
+                hi,
+                &mut |item, ts, q| {
+                    if let Some(s) = s.as_mut() {
+                        s.add(item, ts, q, t, &lambdas);
+                    }
+                },
+            )?;
+            Ok((s, (f.path.clone(), entry(f, read.span))))
+        })
+        .collect::<Result<_, IoError>>()?;
+    let mut states: BTreeMap<String, CategoryState> = BTreeMap::new();
+    let mut entries = Vec::with_capacity(parts.len());
+    for (s, (path, e)) in parts {
+        if let Some(part) = s {
+            let merged = states
+                .entry(e.category.clone())
+                .or_insert_with(|| CategoryState::new(part.window_ns, variants));
+            for (id, count, newest, scores) in part.items() {
+                merged.insert(id.clone(), count, newest, scores);
+            }
+        }
+        entries.push((path, e));
+    }
+    states.retain(|_, s| !s.is_empty());
+    Ok((states, entries))
+}
+
+fn rebuild(
+    opts: &CycleOptions,
+    plan: &ScoringPlan,
+    lake: &Path,
+    fp: &str,
+    reason: String,
+    published: BTreeMap<(String, String), Published>,
+    report: &mut CycleReport,
+) -> Result<CycleOutput, IoError> {
+    let t = plan.as_of_ns;
+    let started = Instant::now();
+    let found = discover(&opts.lake, t.saturating_sub(plan.windows.max_ns()), t)?;
+    report.discover_s = started.elapsed().as_secs_f64();
+    report.files_found = found.len() as u64;
+    let started = Instant::now();
+    let all: BTreeSet<String> = found.iter().map(|f| f.category.clone()).collect();
+    let files: Vec<&Found> = found.iter().collect();
+    let (categories, entries) = recompute_categories(opts, plan, &all, &files)?;
+    report.recompute_s = started.elapsed().as_secs_f64();
+    report.mode = "rebuild";
+    report.rebuild_reason = Some(reason);
+    let state = State {
+        fingerprint: fp.to_string(),
+        lake: lake.to_path_buf(),
+        as_of_ns: t,
+        item_kind: None,
+        variants: plan.variants.len(),
+        files: entries.into_iter().collect(),
+        categories,
+        published,
+    };
+    Ok(finish(plan, state, report.clone()))
+}
+
+/// The results of every category held, as a full scan reports them.
+fn finish(plan: &ScoringPlan, mut state: State, mut report: CycleReport) -> CycleOutput {
+    state.variants = plan.variants.len();
+    if state.item_kind.is_none() {
+        state.item_kind = state.categories.values().find_map(|c| {
+            c.items().next().map(|(id, ..)| match id {
+                topsellers_engine::ItemId::Int(_) => ItemKind::Int,
+                topsellers_engine::ItemId::Str(_) => ItemKind::Str,
+            })
+        });
+    }
+    let outcomes: Vec<CategoryOutcome> = state
+        .categories
+        .par_iter()
+        .map(|(name, c)| CategoryOutcome {
+            category: name.clone(),
+            counts: RowCounts::default(),
+            scored: Some(Scored {
+                window_ns: c.window_ns,
+                counted: c.counted(),
+                distinct_items: c.len(),
+                top: (0..c.variants()).map(|v| c.top(v, plan.top)).collect(),
+            }),
+        })
+        .collect();
+    report.categories = state.categories.len() as u64;
+    report.items = state.categories.values().map(|c| c.len() as u64).sum();
+    CycleOutput {
+        state,
+        outcomes,
+        report,
+    }
+}

@@ -1,0 +1,248 @@
+//! The incremental state on disk: one binary file, written atomically
+//! (temporary name, fsync, rename) and closed by a CRC-32, so a crash at any
+//! point leaves the last good state and a damaged file is detected rather
+//! than trusted.
+//!
+//! Layout (little endian): the magic `TSSTATE1`, a header (the parameters'
+//! fingerprint, the lake, `as_of`, the id type), the files folded in, the
+//! categories with their items, the tops last published, then the CRC-32 of
+//! everything before it.
+
+use std::collections::BTreeMap;
+
+use std::path::{Path, PathBuf};
+
+use topsellers_engine::{CategoryState, ItemId};
+
+use super::{FileEntry, Published, State};
+use crate::columns::ItemKind;
+use crate::error::IoError;
+use crate::output::write_atomically;
+
+const MAGIC: &[u8; 8] = b"TSSTATE1";
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn i64(&mut self, v: i64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn f64(&mut self, v: f64) {
+        self.0.extend_from_slice(&v.to_bits().to_le_bytes());
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.u64(b.len() as u64);
+        self.0.extend_from_slice(b);
+    }
+    fn id(&mut self, id: &ItemId) {
+        match id {
+            ItemId::Int(v) => self.i64(*v),
+            ItemId::Str(s) => self.bytes(s.as_bytes()),
+        }
+    }
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or_else(|| format!("truncated at byte {}", self.at))?;
+        let s = &self.data[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    fn u64(&mut self) -> Result<u64, String> {
+        let b = self.take(8)?;
+        Ok(u64::from_le_bytes(b.try_into().map_err(|_| "short read")?))
+    }
+    fn i64(&mut self) -> Result<i64, String> {
+        Ok(self.u64()? as i64)
+    }
+    fn f64(&mut self) -> Result<f64, String> {
+        Ok(f64::from_bits(self.u64()?))
+    }
+    fn len(&mut self) -> Result<usize, String> {
+        let n = self.u64()?;
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.data.len())
+            .ok_or_else(|| format!("implausible length {n} at byte {}", self.at))
+    }
+    fn bytes(&mut self) -> Result<&'a [u8], String> {
+        let n = self.len()?;
+        self.take(n)
+    }
+    fn string(&mut self) -> Result<String, String> {
+        String::from_utf8(self.bytes()?.to_vec()).map_err(|e| e.to_string())
+    }
+    fn id(&mut self, kind: ItemKind) -> Result<ItemId, String> {
+        Ok(match kind {
+            ItemKind::Int => ItemId::Int(self.i64()?),
+            ItemKind::Str => ItemId::Str(self.string()?),
+        })
+    }
+}
+
+fn kind_code(kind: Option<ItemKind>) -> u64 {
+    match kind {
+        None => 0,
+        Some(ItemKind::Int) => 1,
+        Some(ItemKind::Str) => 2,
+    }
+}
+
+/// The bytes of `state`, checksum included.
+pub fn encode(state: &State) -> Vec<u8> {
+    let mut w = Writer(Vec::with_capacity(1 << 20));
+    w.0.extend_from_slice(MAGIC);
+    w.bytes(state.fingerprint.as_bytes());
+    w.bytes(state.lake.to_string_lossy().as_bytes());
+    w.i64(state.as_of_ns);
+    w.u64(kind_code(state.item_kind));
+    w.u64(state.variants as u64);
+    w.u64(state.files.len() as u64);
+    for (path, f) in &state.files {
+        w.bytes(path.to_string_lossy().as_bytes());
+        w.bytes(f.category.as_bytes());
+        w.u64(f.size);
+        w.i64(f.mtime_ns);
+        w.i64(f.span.min_ns);
+        w.i64(f.span.max_ns);
+    }
+    w.u64(state.categories.len() as u64);
+    for (name, c) in &state.categories {
+        w.bytes(name.as_bytes());
+        w.i64(c.window_ns);
+        w.u64(c.len() as u64);
+        for (id, count, newest, scores) in c.items() {
+            w.id(id);
+            w.u64(u64::from(count));
+            w.i64(newest);
+            for &s in scores {
+                w.f64(s);
+            }
+        }
+    }
+    w.u64(state.published.len() as u64);
+    for ((variant, category), p) in &state.published {
+        w.bytes(variant.as_bytes());
+        w.bytes(category.as_bytes());
+        w.i64(p.generation);
+        w.u64(p.items.len() as u64);
+        for id in &p.items {
+            w.id(id);
+        }
+    }
+    let crc = crc32fast::hash(&w.0);
+    w.0.extend_from_slice(&crc.to_le_bytes());
+    w.0
+}
+
+/// Reads a state back; any damage is an error saying where.
+pub fn decode(data: &[u8]) -> Result<State, String> {
+    if data.len() < MAGIC.len() + 4 || &data[..MAGIC.len()] != MAGIC {
+        return Err("not a topsellers state file (bad magic)".into());
+    }
+    let (body, tail) = data.split_at(data.len() - 4);
+    let stored = u32::from_le_bytes(tail.try_into().map_err(|_| "short checksum")?);
+    if crc32fast::hash(body) != stored {
+        return Err("checksum mismatch: the file is damaged".into());
+    }
+    let mut r = Reader {
+        data: body,
+        at: MAGIC.len(),
+    };
+    let fingerprint = r.string()?;
+    let lake = PathBuf::from(r.string()?);
+    let as_of_ns = r.i64()?;
+    let item_kind = match r.u64()? {
+        0 => None,
+        1 => Some(ItemKind::Int),
+        2 => Some(ItemKind::Str),
+        k => return Err(format!("unknown id type code {k}")),
+    };
+    let variants = r.len()?;
+    let mut files = BTreeMap::new();
+    for _ in 0..r.len()? {
+        let path = PathBuf::from(r.string()?);
+        let entry = FileEntry {
+            category: r.string()?,
+            size: r.u64()?,
+            mtime_ns: r.i64()?,
+            span: super::TimeSpan {
+                min_ns: r.i64()?,
+                max_ns: r.i64()?,
+            },
+        };
+        files.insert(path, entry);
+    }
+    let kind = item_kind.unwrap_or(ItemKind::Int);
+    let mut categories = BTreeMap::new();
+    let mut scores = vec![0.0; variants];
+    for _ in 0..r.len()? {
+        let name = r.string()?;
+        let mut c = CategoryState::new(r.i64()?, variants);
+        for _ in 0..r.len()? {
+            let id = r.id(kind)?;
+            let count = u32::try_from(r.u64()?).map_err(|e| e.to_string())?;
+            let newest = r.i64()?;
+            for s in scores.iter_mut() {
+                *s = r.f64()?;
+            }
+            c.insert(id, count, newest, &scores);
+        }
+        categories.insert(name, c);
+    }
+    let mut published = BTreeMap::new();
+    for _ in 0..r.len()? {
+        let key = (r.string()?, r.string()?);
+        let generation = r.i64()?;
+        let items = (0..r.len()?)
+            .map(|_| r.id(kind))
+            .collect::<Result<_, _>>()?;
+        published.insert(key, Published { generation, items });
+    }
+    if r.at != body.len() {
+        return Err(format!("{} unexpected bytes at the end", body.len() - r.at));
+    }
+    Ok(State {
+        fingerprint,
+        lake,
+        as_of_ns,
+        item_kind,
+        variants,
+        files,
+        categories,
+        published,
+    })
+}
+
+/// Writes `state` to `path` atomically.
+pub fn save(path: &Path, state: &State) -> Result<u64, IoError> {
+    let bytes = encode(state);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| IoError::io(dir, e))?;
+    }
+    write_atomically(path, |w| w.write_all(&bytes).map_err(|e| e.to_string()))?;
+    Ok(bytes.len() as u64)
+}
+
+/// Reads the state at `path`: `Ok(None)` when there is none yet, `Err` with
+/// the reason when it cannot be trusted.
+pub fn load(path: &Path) -> Result<Option<State>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => decode(&bytes).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -1,0 +1,258 @@
+//! Incremental cycles agree with a full recompute at the same `as_of`
+//! (SPEC section 1: ranks equal, scores within 1e-9 relative), after any
+//! sequence of appends and cycles: late and future events, windows that grow
+//! and shrink, categories that appear and empty, a damaged state.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{
+    ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+use proptest::prelude::*;
+use topsellers_engine::reference::check_outcome;
+use topsellers_engine::{RowCounts, ScoringPlan, Variant};
+use topsellers_io::incremental::{advance, save, CycleOptions};
+use topsellers_io::{scan_lake, ScanOptions};
+
+const DAY_US: i64 = 86_400_000_000;
+const DAY_NS: i64 = DAY_US * 1000;
+
+/// Rows (item, ts µs, quantity) by (category, day).
+type Groups = std::collections::BTreeMap<(u8, i64), Vec<(u16, i64, i32)>>;
+/// 2026-01-01T00:00:00Z.
+const START_US: i64 = 1_767_225_600_000_000;
+
+#[derive(Debug, Clone)]
+struct Purchase {
+    category: u8,
+    item: u16,
+    /// Offset from the step's `as_of`, in hours (negative: in the past).
+    hours: i32,
+    quantity: i32,
+}
+
+#[derive(Debug, Clone)]
+struct Step {
+    purchases: Vec<Purchase>,
+    /// Hours `as_of` moves forward before the cycle.
+    advance_hours: u32,
+    /// Damage the state file before the cycle.
+    damage: bool,
+}
+
+fn purchase() -> impl Strategy<Value = Purchase> {
+    (
+        0u8..4,
+        0u16..25,
+        -24 * 30..6i32,
+        prop_oneof![4 => Just(1), 1 => 0..5i32],
+    )
+        .prop_map(|(category, item, hours, quantity)| Purchase {
+            category,
+            item,
+            hours,
+            quantity,
+        })
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    (
+        proptest::collection::vec(purchase(), 0..60),
+        prop_oneof![3 => 0u32..48, 1 => 48u32..24 * 12],
+        proptest::bool::weighted(0.1),
+    )
+        .prop_map(|(purchases, advance_hours, damage)| Step {
+            purchases,
+            advance_hours,
+            damage,
+        })
+}
+
+/// Writes `rows` (category, item, ts µs, quantity) of one category and day as
+/// a new file of the lake.
+fn write_file(
+    lake: &Path,
+    n: usize,
+    category: u8,
+    day: i64,
+    rows: &[(u16, i64, i32)],
+    strings: bool,
+) {
+    let date = chrono::DateTime::from_timestamp_micros(day * DAY_US)
+        .unwrap()
+        .format("%Y-%m-%d");
+    let dir = lake.join(format!("category=c{category}/dt={date}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let items: ArrayRef = if strings {
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| format!("i{:03}", r.0)),
+        ))
+    } else {
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| i64::from(r.0)),
+        ))
+    };
+    let batch = RecordBatch::try_from_iter([
+        ("item_id", items),
+        (
+            "ts",
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1))
+                    .with_timezone("UTC"),
+            ) as ArrayRef,
+        ),
+        (
+            "quantity",
+            Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.2))) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let file = std::fs::File::create(dir.join(format!("part-{n:05}.parquet"))).unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(16))
+        .build();
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+fn append(lake: &Path, files: &mut usize, as_of_us: i64, purchases: &[Purchase], strings: bool) {
+    let mut groups = Groups::new();
+    for p in purchases {
+        let ts = as_of_us + i64::from(p.hours) * 3_600_000_000 - 1;
+        groups
+            .entry((p.category, ts.div_euclid(DAY_US)))
+            .or_default()
+            .push((p.item, ts, p.quantity));
+    }
+    for ((category, day), rows) in groups {
+        *files += 1;
+        write_file(lake, *files, category, day, &rows, strings);
+    }
+}
+
+fn plan(as_of_ns: i64, min_items: usize) -> ScoringPlan {
+    ScoringPlan::new(
+        as_of_ns,
+        vec![
+            Variant::from_half_life("fast", 86_400.0).unwrap(),
+            Variant::from_half_life("slow", 10.0 * 86_400.0).unwrap(),
+        ],
+        2 * DAY_NS,
+        20 * DAY_NS,
+        Some(min_items),
+        4,
+    )
+    .unwrap()
+}
+
+/// Runs `steps`, checking each cycle; returns each cycle's mode.
+fn run_steps(
+    steps: &[Step],
+    min_items: usize,
+    strings: bool,
+) -> Result<Vec<&'static str>, TestCaseError> {
+    let mut modes = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    std::fs::create_dir_all(&lake).unwrap();
+    let opts = CycleOptions {
+        lake: lake.clone(),
+        state_path: dir.path().join("state.bin"),
+        scan: ScanOptions::default(),
+    };
+    let (mut as_of_us, mut files) = (START_US, 0);
+    for (i, s) in steps.iter().enumerate() {
+        append(&lake, &mut files, as_of_us, &s.purchases, strings);
+        as_of_us += i64::from(s.advance_hours) * 3_600_000_000;
+        if s.damage && opts.state_path.exists() {
+            let mut bytes = std::fs::read(&opts.state_path).unwrap();
+            let at = bytes.len() / 2;
+            bytes[at] ^= 0x55;
+            std::fs::write(&opts.state_path, bytes).unwrap();
+        }
+        if files == 0 {
+            continue;
+        }
+        let p = plan(as_of_us * 1000, min_items);
+        let got = advance(&opts, &p).unwrap();
+        if s.damage && i > 0 {
+            prop_assert_eq!(got.report.mode, "rebuild");
+        }
+        let mut want = scan_lake(&lake, &ScanOptions::default(), &p, &|_| {})
+            .unwrap()
+            .outcomes;
+        want.retain(|o| o.scored.is_some());
+        for o in &mut want {
+            o.counts = RowCounts::default();
+        }
+        let cats: Vec<&str> = got.outcomes.iter().map(|o| o.category.as_str()).collect();
+        let want_cats: Vec<&str> = want.iter().map(|o| o.category.as_str()).collect();
+        prop_assert_eq!(cats, want_cats, "step {}: categories ({:?})", i, got.report);
+        for (g, w) in got.outcomes.iter().zip(&want) {
+            if let Err(e) = check_outcome(g, w, 1e-9) {
+                return Err(TestCaseError::fail(format!(
+                    "step {i}: {e} ({:?})",
+                    got.report
+                )));
+            }
+        }
+        eprintln!(
+            "MODE step={i} dmg={} {} exp={} add={} recomputed={} reason={:?}",
+            s.damage,
+            got.report.mode,
+            got.report.purchases_expired,
+            got.report.purchases_added,
+            got.report.recomputed.len(),
+            got.report.rebuild_reason
+        );
+        modes.push(got.report.mode);
+        save(&opts.state_path, &got.state).unwrap();
+    }
+    Ok(modes)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn incremental_equals_full_recompute(
+        steps in proptest::collection::vec(step(), 1..8),
+        min_items in 1usize..6,
+        strings in proptest::bool::weighted(0.25),
+    ) {
+        run_steps(&steps, min_items, strings)?;
+    }
+}
+
+#[test]
+fn a_quiet_cycle_reads_nothing_new_and_a_state_survives_a_reload() {
+    let steps = vec![
+        Step {
+            purchases: (0..40)
+                .map(|i| Purchase {
+                    category: (i % 3) as u8,
+                    item: (i % 7) as u16,
+                    hours: -i * 5,
+                    quantity: 1,
+                })
+                .collect(),
+            advance_hours: 1,
+            damage: false,
+        },
+        Step {
+            purchases: vec![],
+            advance_hours: 1,
+            damage: false,
+        },
+    ];
+    assert_eq!(
+        run_steps(&steps, 2, false).unwrap(),
+        ["rebuild", "incremental"]
+    );
+}
