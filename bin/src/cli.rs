@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::units::{parse_count, parse_duration_ns, parse_variant};
+use crate::units::{parse_count, parse_duration_ns, parse_duration_or_zero_ns, parse_variant};
 
 /// Exact, time-decayed top sellers per category, from a Parquet lake.
 #[derive(Debug, Parser)]
@@ -47,6 +47,8 @@ pub enum Command {
     Publish(PublishArgs),
     /// Sync, compute, validate and publish: the scheduled job.
     Run(RunArgs),
+    /// Serve the published top sellers over HTTP (Redis, then DynamoDB).
+    Serve(ServeArgs),
 }
 
 /// `topsellers sync`.
@@ -380,4 +382,62 @@ pub struct RunArgs {
     /// Create the table when missing (overrides `create_table`).
     #[arg(long)]
     pub create_table: bool,
+}
+
+/// `topsellers serve`. Durations take a unit (`250ms`, `2s`, `24h`); `0`
+/// turns a cache off.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "TOPSELLERS_LISTEN")]
+    pub listen: String,
+    /// DynamoDB table (endpoint and credentials from the standard AWS chain).
+    #[arg(long, env = "TOPSELLERS_TABLE")]
+    pub table: String,
+    /// Redis in front of DynamoDB, redis://HOST:PORT.
+    #[arg(long, env = "TOPSELLERS_REDIS")]
+    pub redis: String,
+    /// Variant served when a request names none.
+    #[arg(
+        long,
+        default_value = "default",
+        env = "TOPSELLERS_SERVE_DEFAULT_VARIANT"
+    )]
+    pub default_variant: String,
+    /// Largest `limit` a request may ask for (the published top N).
+    #[arg(long, default_value_t = 100, env = "TOPSELLERS_SERVE_MAX_LIMIT")]
+    pub max_limit: usize,
+    /// `Cache-Control: max-age` of answers.
+    #[arg(long, default_value = "5s", value_parser = parse_duration_or_zero_ns, env = "TOPSELLERS_SERVE_MAX_AGE")]
+    pub max_age: i64,
+    /// TTL of the in-process cache of hot keys.
+    #[arg(long, default_value = "2s", value_parser = parse_duration_or_zero_ns, env = "TOPSELLERS_SERVE_LOCAL_TTL")]
+    pub local_ttl: i64,
+    /// How long an unknown (variant, category) is remembered in-process.
+    #[arg(long, default_value = "1s", value_parser = parse_duration_or_zero_ns, env = "TOPSELLERS_SERVE_NEGATIVE_TTL")]
+    pub negative_ttl: i64,
+    /// Keys the in-process cache holds at most.
+    #[arg(long, default_value = "100k", value_parser = parse_count, env = "TOPSELLERS_SERVE_LOCAL_KEYS")]
+    pub local_keys: u64,
+    /// Longest wait for one Redis call.
+    #[arg(long, default_value = "250ms", value_parser = parse_duration_ns, env = "TOPSELLERS_SERVE_REDIS_TIMEOUT")]
+    pub redis_timeout: i64,
+    /// How long Redis is skipped after a failed call.
+    #[arg(long, default_value = "1s", value_parser = parse_duration_ns, env = "TOPSELLERS_SERVE_REDIS_BACKOFF")]
+    pub redis_backoff: i64,
+    /// Longest wait for a DynamoDB read.
+    #[arg(long, default_value = "1s", value_parser = parse_duration_ns, env = "TOPSELLERS_SERVE_DYNAMODB_TIMEOUT")]
+    pub dynamodb_timeout: i64,
+    /// Longest TTL of the Redis keys written back after a DynamoDB read.
+    #[arg(long, default_value = "24h", value_parser = parse_duration_ns, env = "TOPSELLERS_CACHE_TTL")]
+    pub cache_ttl: i64,
+    /// Written-back TTLs are drawn from [ttl·(1 − jitter), ttl].
+    #[arg(long, default_value_t = 0.1, env = "TOPSELLERS_CACHE_TTL_JITTER")]
+    pub ttl_jitter: f64,
+    /// Longest wait for in-flight requests after SIGTERM/SIGINT.
+    #[arg(long, default_value = "10s", value_parser = parse_duration_ns, env = "TOPSELLERS_SERVE_DRAIN_TIMEOUT")]
+    pub drain_timeout: i64,
+    /// Tokio worker threads (default: all cores).
+    #[arg(long, env = "TOPSELLERS_THREADS")]
+    pub threads: Option<usize>,
 }

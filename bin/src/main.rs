@@ -53,5 +53,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sync(a) => commands::sync::run(&a),
         Command::Publish(a) => commands::publish::run(&a),
         Command::Run(a) => commands::run::run(&a),
+        Command::Serve(a) => commands::serve::run(&a),
     }
 }

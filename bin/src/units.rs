@@ -1,8 +1,9 @@
 //! Parsing the human units of the command line: durations (`90d`, `12h`,
-//! `30m`, `45s`) and counts (`100M`, `500k`).
+//! `30m`, `45s`, `250ms`) and counts (`100M`, `500k`).
 
 /// Nanoseconds per unit suffix.
-const DURATION_UNITS: [(&str, f64); 5] = [
+const DURATION_UNITS: [(&str, f64); 6] = [
+    ("ms", 1e6),
     ("w", 7.0 * 86_400e9),
     ("d", 86_400e9),
     ("h", 3_600e9),
@@ -33,6 +34,15 @@ pub fn parse_duration_ns(text: &str) -> Result<i64, String> {
         return Err(format!("{text:?}: a duration must be under 100 years"));
     }
     Ok(ns.round() as i64)
+}
+
+/// Parses a duration that may be zero (`0` turns a cache off), in nanoseconds.
+pub fn parse_duration_or_zero_ns(text: &str) -> Result<i64, String> {
+    if text.trim() == "0" {
+        Ok(0)
+    } else {
+        parse_duration_ns(text)
+    }
 }
 
 /// Parses a count like `100M`, `2.5k`, `1000` or `1G`.
@@ -82,6 +92,9 @@ mod tests {
         assert_eq!(parse_duration_ns("12h"), Ok(12 * 3_600_000_000_000));
         assert_eq!(parse_duration_ns("30m"), Ok(30 * 60_000_000_000));
         assert_eq!(parse_duration_ns("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse_duration_ns("250ms"), Ok(250_000_000));
+        assert_eq!(parse_duration_or_zero_ns("0"), Ok(0));
+        assert!(parse_duration_or_zero_ns("0s").is_err());
         for bad in ["", "7", "d", "-1d", "0d", "7 days", "1e9d", "nand"] {
             assert!(parse_duration_ns(bad).is_err(), "{bad}");
         }

@@ -1,4 +1,5 @@
-//! The systemd units in scripts/systemd/ pass `systemd-analyze verify`
+//! The systemd units in scripts/systemd/ (the job, its timer and the read
+//! API) pass `systemd-analyze verify`
 //! (with ExecStart pointed at the binary under test, which must exist for
 //! the check), and the example config is a valid `run` config.
 
@@ -16,15 +17,19 @@ fn units_verify() {
     let dir = tempfile::tempdir().unwrap();
     let units = root().join("scripts/systemd");
     let bin = assert_cmd::cargo::cargo_bin("topsellers");
-    for name in ["topsellers.service", "topsellers.timer"] {
+    let names = [
+        "topsellers.service",
+        "topsellers.timer",
+        "topsellers-serve.service",
+    ];
+    for name in names {
         let text = std::fs::read_to_string(units.join(name)).unwrap();
         let text = text.replace("/usr/local/bin/topsellers", bin.to_str().unwrap());
         std::fs::write(dir.path().join(name), text).unwrap();
     }
     let out = Command::new("systemd-analyze")
         .arg("verify")
-        .arg(dir.path().join("topsellers.service"))
-        .arg(dir.path().join("topsellers.timer"))
+        .args(names.iter().map(|n| dir.path().join(n)))
         .output()
         .unwrap_or_else(|e| {
             panic!("cannot run systemd-analyze ({e}): scripts/install-deps.sh installs the Debian package systemd")
@@ -36,7 +41,7 @@ fn units_verify() {
     );
     let ours: Vec<&str> = stderr
         .lines()
-        .filter(|l| l.contains("topsellers."))
+        .filter(|l| l.contains("topsellers.") || l.contains("topsellers-serve."))
         .collect();
     assert!(
         ours.is_empty(),
@@ -66,6 +71,24 @@ fn service_runs_the_job_sandboxed() {
         assert!(timer.lines().any(|l| l == line), "{line} is missing");
     }
     assert!(timer.lines().any(|l| l.starts_with("RandomizedDelaySec=")));
+}
+
+#[test]
+fn serve_unit_restarts_and_stops_gracefully() {
+    let text =
+        std::fs::read_to_string(root().join("scripts/systemd/topsellers-serve.service")).unwrap();
+    for line in [
+        "ExecStart=/usr/local/bin/topsellers serve",
+        "Restart=always",
+        "KillSignal=SIGTERM",
+        "User=topsellers",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "WantedBy=multi-user.target",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} is missing");
+    }
+    assert!(text.lines().any(|l| l.starts_with("TimeoutStopSec=")));
 }
 
 #[test]

@@ -7,6 +7,7 @@ pub mod gen;
 pub mod ingest;
 pub mod publish;
 pub mod run;
+pub mod serve;
 pub mod sync;
 
 /// An error in the user's arguments, found after parsing: exit status 2.

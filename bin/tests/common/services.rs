@@ -124,21 +124,12 @@ impl FaultProxy {
         let budget = Arc::new(AtomicI64::new(-1));
         let corrupt = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
-        let (b, c, s) = (budget.clone(), corrupt.clone(), stop.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(client) = client else { continue };
-                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
-                    continue;
-                };
-                let (b, c) = (b.clone(), c.clone());
-                let (client2, server2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                std::thread::spawn(move || pipe(client2, server2));
-                std::thread::spawn(move || responses(server, client, b, c));
-            }
+        let (b, c) = (budget.clone(), corrupt.clone());
+        accept_loop(listener, upstream, stop.clone(), move |client, server| {
+            let (b, c) = (b.clone(), c.clone());
+            let (client2, server2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || pipe(client2, server2));
+            std::thread::spawn(move || responses(server, client, b, c));
         });
         Self {
             port,
@@ -158,6 +149,29 @@ impl Drop for FaultProxy {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
+}
+
+/// Accepts clients on `listener` until `stop`, connecting each to
+/// `upstream` and handing both streams to `handle` (a client whose upstream
+/// cannot be reached is dropped, as a dead server would).
+fn accept_loop(
+    listener: TcpListener,
+    upstream: u16,
+    stop: Arc<AtomicBool>,
+    handle: impl Fn(TcpStream, TcpStream) + Send + 'static,
+) {
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(client) = client else { continue };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            handle(client, server);
+        }
+    });
 }
 
 fn pipe(mut from: TcpStream, mut to: TcpStream) {
@@ -420,4 +434,94 @@ pub fn dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
         .credentials_provider(creds)
         .build();
     aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+/// A TCP proxy in front of DynamoDB that counts the GetItem requests going
+/// through it (by their `X-Amz-Target` header) and can hold each of them
+/// for a while before forwarding it (a slow database).
+pub struct CountingProxy {
+    pub port: u16,
+    /// GetItem requests seen.
+    pub get_items: Arc<AtomicI64>,
+    /// Milliseconds each GetItem is held before it is forwarded.
+    pub delay_ms: Arc<AtomicI64>,
+    stop: Arc<AtomicBool>,
+}
+
+const GET_ITEM_TARGET: &[u8] = b"DynamoDB_20120810.GetItem";
+
+impl CountingProxy {
+    pub fn start(upstream: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let get_items = Arc::new(AtomicI64::new(0));
+        let delay_ms = Arc::new(AtomicI64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (g, d) = (get_items.clone(), delay_ms.clone());
+        accept_loop(listener, upstream, stop.clone(), move |client, server| {
+            let (server2, client2) = (server.try_clone().unwrap(), client.try_clone().unwrap());
+            std::thread::spawn(move || pipe(server2, client2));
+            let (g, d) = (g.clone(), d.clone());
+            std::thread::spawn(move || count_requests(client, server, g, d));
+        });
+        Self {
+            port,
+            get_items,
+            delay_ms,
+            stop,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn get_items(&self) -> i64 {
+        self.get_items.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Forwards client bytes to the server, counting (and delaying) GetItems.
+/// The last `len − 1` bytes are kept between reads, so a target split
+/// across two reads is counted once.
+fn count_requests(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    count: Arc<AtomicI64>,
+    delay_ms: Arc<AtomicI64>,
+) {
+    let mut buf = [0u8; 64 * 1024];
+    let mut window: Vec<u8> = Vec::new();
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        window.extend_from_slice(&buf[..n]);
+        let found = window
+            .windows(GET_ITEM_TARGET.len())
+            .filter(|w| *w == GET_ITEM_TARGET)
+            .count();
+        if found > 0 {
+            count.fetch_add(found as i64, Ordering::SeqCst);
+            let delay = delay_ms.load(Ordering::SeqCst);
+            if delay > 0 {
+                std::thread::sleep(Duration::from_millis(delay as u64));
+            }
+        }
+        // The target has no border (no prefix that is also a suffix), so a
+        // kept tail never completes a target already counted.
+        let keep = window.len().saturating_sub(GET_ITEM_TARGET.len() - 1);
+        window.drain(..keep);
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
 }

@@ -71,6 +71,14 @@ pub async fn connect(url: &str) -> Result<ConnectionManager, IoError> {
         .map_err(fail)
 }
 
+/// A TTL drawn uniformly from `[ttl_s·(1 − jitter), ttl_s]` seconds, at
+/// least 1, so that keys written together do not all expire together.
+pub fn jittered_ttl(ttl_s: u64, jitter: f64, rng: &mut impl Rng) -> u64 {
+    let jitter = jitter.clamp(0.0, 0.9);
+    let ttl = (ttl_s.max(1) as f64) * (1.0 - jitter * rng.random::<f64>());
+    (ttl.round() as u64).max(1)
+}
+
 /// The (key, body) of every group of `set` listed in `groups`.
 pub fn entries(set: &ResultSet, groups: &[usize]) -> Vec<(String, String)> {
     let (as_of, generation) = (set.as_of(), set.generation());
@@ -91,7 +99,7 @@ pub async fn warm(opts: &WarmOptions, entries: &[(String, String)]) -> Result<Wa
     let started = Instant::now();
     let mut con = connect(&opts.url).await?;
     let ttl_s = opts.ttl.as_secs().max(1);
-    let jitter = opts.jitter.clamp(0.0, 0.9);
+    let jitter = opts.jitter;
     let mut rng = rand::rng();
     let mut report = WarmReport {
         server: redacted(&opts.url),
@@ -101,12 +109,11 @@ pub async fn warm(opts: &WarmOptions, entries: &[(String, String)]) -> Result<Wa
     for chunk in entries.chunks(PIPELINE) {
         let mut pipe = redis::pipe();
         for (key, body) in chunk {
-            let ttl = ((ttl_s as f64) * (1.0 - jitter * rng.random::<f64>())).round() as u64;
             pipe.cmd("SET")
                 .arg(key)
                 .arg(body)
                 .arg("EX")
-                .arg(ttl.max(1))
+                .arg(jittered_ttl(ttl_s, jitter, &mut rng))
                 .ignore();
         }
         pipe.exec_async(&mut con)

@@ -6,7 +6,8 @@
 //!   concurrency, manifest last);
 //! - [`validate`]: the audit of a run against the live manifests;
 //! - [`diff()`]: what publishing a run would change (dry runs);
-//! - [`client`]: the SDK client from the standard AWS chain.
+//! - [`client`], [`read_client`]: the SDK client from the standard AWS
+//!   chain, for writes and for the read API.
 
 mod batch;
 mod diff;
@@ -104,17 +105,43 @@ pub fn check_table_name(table: &str) -> Result<(), String> {
 /// times out after 30 s, so a dead endpoint fails a publish within a minute
 /// rather than hanging it.
 pub async fn client() -> aws_sdk_dynamodb::Client {
+    build_client(
+        RetryConfig::standard()
+            .with_max_attempts(5)
+            .with_initial_backoff(Duration::from_millis(100))
+            .with_max_backoff(Duration::from_secs(5)),
+        Duration::from_secs(5),
+        Duration::from_secs(30),
+    )
+    .await
+}
+
+/// A client for the read API: a request waits on DynamoDB at most
+/// `timeout` per attempt (connecting included) and is tried twice, so a
+/// dead endpoint answers an error fast instead of holding requests.
+pub async fn read_client(timeout: Duration) -> aws_sdk_dynamodb::Client {
+    build_client(
+        RetryConfig::standard()
+            .with_max_attempts(2)
+            .with_initial_backoff(Duration::from_millis(20))
+            .with_max_backoff(Duration::from_millis(100)),
+        timeout,
+        timeout,
+    )
+    .await
+}
+
+async fn build_client(
+    retry: RetryConfig,
+    connect: Duration,
+    attempt: Duration,
+) -> aws_sdk_dynamodb::Client {
     let conf = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(5)
-                .with_initial_backoff(Duration::from_millis(100))
-                .with_max_backoff(Duration::from_secs(5)),
-        )
+        .retry_config(retry)
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(Duration::from_secs(30))
+                .connect_timeout(connect)
+                .operation_attempt_timeout(attempt)
                 .build(),
         )
         .load()

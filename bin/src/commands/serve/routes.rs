@@ -1,0 +1,248 @@
+//! The HTTP routes of `serve` (SPEC section 6) and the guard every request
+//! passes first (size limits, metrics).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use topsellers_io::serve::{Cached, ReadPath};
+
+use super::metrics::{route_of, HttpMetrics};
+use super::request::{check_category, parse_query};
+
+/// Longest request target (path and query), bytes: past it, 414.
+pub const MAX_URI: usize = 2048;
+/// Most header bytes (names and values): past it, 431.
+pub const MAX_HEADERS: usize = 8 * 1024;
+
+/// What the routes share.
+pub struct App {
+    /// The read path.
+    pub reads: Arc<ReadPath>,
+    /// Requests and latencies.
+    pub http: HttpMetrics,
+    /// Variant of requests that name none.
+    pub default_variant: String,
+    /// Largest `limit`.
+    pub max_limit: usize,
+    /// The `Cache-Control` of answers.
+    pub cache_control: HeaderValue,
+}
+
+/// The router of `serve`.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/top-sellers/{category}", get(top_sellers))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "no such route; try GET /v1/top-sellers/{category}".into(),
+            )
+        })
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+/// A JSON error body `{"error": message}` that nothing caches.
+fn error(status: StatusCode, message: String) -> Response {
+    let body = serde_json::json!({ "error": message }).to_string();
+    (
+        status,
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Refuses oversized requests before routing, and counts every request.
+async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = route_of(req.uri().path());
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    let response = if target > MAX_URI {
+        error(
+            StatusCode::URI_TOO_LONG,
+            format!("the request target is {target} bytes; at most {MAX_URI}"),
+        )
+    } else if header_bytes > MAX_HEADERS {
+        error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the headers are {header_bytes} bytes; at most {MAX_HEADERS}"),
+        )
+    } else {
+        next.run(req).await
+    };
+    app.http
+        .record(route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// The strong ETag of a body: generation, variant and item count, so that
+/// each run, variant and `limit` that changes the body has its own.
+fn etag(generation: i64, variant: &str, items: usize) -> String {
+    format!("\"{generation}-{variant}-{items}\"")
+}
+
+/// Whether `If-None-Match` lists `tag` (or `*`); weak tags compare by value.
+fn none_match(headers: &HeaderMap, tag: &str) -> bool {
+    headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
+}
+
+/// `GET /v1/top-sellers/{category}?variant=&limit=`.
+async fn top_sellers(
+    State(app): State<Arc<App>>,
+    category: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(Path(category)) = category else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the category is not UTF-8 once percent-decoded".into(),
+        );
+    };
+    let checked = check_category(&category)
+        .and_then(|()| parse_query(query.as_deref(), &app.default_variant, app.max_limit));
+    let q = match checked {
+        Ok(q) => q,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let entry = match app.reads.lookup(&q.variant, &category).await {
+        Ok(Cached::Found(entry)) => entry,
+        Ok(Cached::Missing) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no top sellers are published for category {category:?} in variant {:?}",
+                    q.variant
+                ),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot answer: no cache holds the key and DynamoDB cannot be read");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the top sellers cannot be read right now (cache and database unavailable)".into(),
+            );
+        }
+    };
+    let items = q
+        .limit
+        .map_or(entry.items.len(), |k| k.min(entry.items.len()));
+    let tag = etag(entry.generation, &q.variant, items);
+    let tag_value = HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"0\""));
+    let cache = [
+        (ETAG, tag_value),
+        (CACHE_CONTROL, app.cache_control.clone()),
+    ];
+    if none_match(&headers, &tag) {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    let json = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+    (
+        StatusCode::OK,
+        json,
+        cache,
+        Body::from(entry.body_with(q.limit)),
+    )
+        .into_response()
+}
+
+/// `GET /healthz`: the process is up.
+async fn healthz() -> Response {
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        "{\"status\":\"ok\"}",
+    )
+        .into_response()
+}
+
+/// `GET /readyz`: 200 when Redis and DynamoDB both answer, 503 naming the
+/// one that does not.
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let r = app.reads.readiness().await;
+    let state = |x: &Result<(), String>| match x {
+        Ok(()) => serde_json::json!({ "ok": true }),
+        Err(e) => serde_json::json!({ "ok": false, "error": e }),
+    };
+    let ready = r.redis.is_ok() && r.dynamodb.is_ok();
+    let body = serde_json::json!({
+        "ready": ready,
+        "redis": state(&r.redis),
+        "dynamodb": state(&r.dynamodb),
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `GET /metrics`: Prometheus text.
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        app.http.render(&app.reads.metrics),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_and_if_none_match() {
+        let tag = etag(1_760_486_400_000, "default", 100);
+        assert_eq!(tag, "\"1760486400000-default-100\"");
+        assert_ne!(tag, etag(1_760_486_400_000, "default", 10));
+        assert_ne!(tag, etag(1_760_486_400_000, "fast", 100));
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(IF_NONE_MATCH, HeaderValue::from_str(v).unwrap());
+            m
+        };
+        assert!(none_match(&h(&tag), &tag));
+        assert!(none_match(&h(&format!("\"x\", W/{tag}")), &tag));
+        assert!(none_match(&h("*"), &tag));
+        assert!(!none_match(&h("\"1760486400000-default-10\""), &tag));
+        assert!(!none_match(&HeaderMap::new(), &tag));
+    }
+}

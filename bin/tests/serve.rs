@@ -1,0 +1,540 @@
+//! `topsellers serve` against real services (redis-server, DynamoDB Local)
+//! on free ports: hits, read-through misses that repopulate Redis, Redis or
+//! DynamoDB down, both down, ETag and 304, hostile parameters, a stampede
+//! on a cold key (one DynamoDB read, counted by a proxy in front of
+//! DynamoDB Local as well as by the server), and SIGTERM draining.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use common::services::{dynamo_env, free_port, CountingProxy, DynamoLocal, Redis};
+use common::topsellers;
+
+const AS_OF: &str = "2026-10-15T00:00:00Z";
+const GENERATION: i64 = 1_792_022_400_000;
+const BOARDS: &str = "Toys & Games/Boards";
+
+/// A results CSV: variants `default` and `fast`, categories `toys`,
+/// [`BOARDS`] and `c00000`…`c00009`, five items each.
+fn write_results(path: &Path) {
+    let mut f = std::fs::File::create(path).unwrap();
+    writeln!(f, "variant,category,rank,item_id,score,window_s,as_of").unwrap();
+    let mut categories = vec!["toys".to_string(), BOARDS.to_string()];
+    categories.extend((0..10).map(|c| format!("c{c:05}")));
+    for variant in ["default", "fast"] {
+        for (c, category) in categories.iter().enumerate() {
+            for r in 0..5 {
+                let score = 100.0 / (r as f64 + 1.0) + c as f64 * 0.5;
+                let item = c * 100 + r + if variant == "fast" { 7 } else { 0 };
+                writeln!(
+                    f,
+                    "{variant},{category},{},{item},{score:?},2592000,{AS_OF}",
+                    r + 1
+                )
+                .unwrap();
+            }
+        }
+    }
+}
+
+/// DynamoDB Local and redis-server holding a published run.
+struct Published {
+    db: DynamoLocal,
+    redis: Redis,
+    _tmp: tempfile::TempDir,
+}
+
+fn published() -> Published {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("results.csv");
+    write_results(&csv);
+    let (db, redis) = (DynamoLocal::start(), Redis::start());
+    topsellers()
+        .envs(dynamo_env(&db.url()))
+        .args([
+            "publish",
+            "--table",
+            "topsellers",
+            "--create-table",
+            "--redis",
+        ])
+        .arg(redis.url())
+        .arg("--results")
+        .arg(&csv)
+        .assert()
+        .success();
+    Published {
+        db,
+        redis,
+        _tmp: tmp,
+    }
+}
+
+fn redis_cmd<T: redis::FromRedisValue>(redis: &Redis, cmd: &mut redis::Cmd) -> T {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    cmd.query(&mut con).unwrap()
+}
+
+/// `topsellers serve` as a child process, killed when dropped.
+struct Serve {
+    child: Child,
+    port: u16,
+    log: tempfile::NamedTempFile,
+}
+
+impl Serve {
+    fn start(dynamo_endpoint: &str, redis_url: &str, extra: &[&str]) -> Self {
+        let port = free_port();
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let child = Command::new(assert_cmd::cargo::cargo_bin("topsellers"))
+            .envs(dynamo_env(dynamo_endpoint))
+            .env("RUST_LOG", "info")
+            .args(["serve", "--table", "topsellers", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--redis")
+            .arg(redis_url)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap();
+        let mut serve = Self { child, port, log };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = serve.child.try_wait() {
+                panic!("serve exited at start ({status}):\n{}", serve.log());
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && serve.get("/healthz").status == 200
+            {
+                return serve;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve is not healthy after 30 s:\n{}",
+                serve.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    fn get(&self, target: &str) -> Response {
+        request(self.port, target, &[])
+    }
+
+    /// A counter of `/metrics` (0 when not printed yet).
+    fn metric(&self, name: &str) -> f64 {
+        let text = self.get("/metrics").body;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+            .map_or(0.0, |v| v.parse().unwrap())
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {:?}", self.body))
+    }
+}
+
+/// One HTTP/1.1 GET on a fresh connection.
+fn request(port: u16, target: &str, headers: &[(&str, &str)]) -> Response {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    send(&mut s, target, headers)
+}
+
+fn send(s: &mut TcpStream, target: &str, headers: &[(&str, &str)]) -> Response {
+    let mut req = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {text:?}"));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+fn url(category: &str) -> String {
+    let encoded: String = category
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("/v1/top-sellers/{encoded}")
+}
+
+#[test]
+fn hits_misses_etags_and_bad_input() {
+    let mut p = published();
+    let serve = Serve::start(&p.db.url(), &p.redis.url(), &["--local-ttl", "0"]);
+    let key = "topsellers:v1:default:toys";
+    let stored: String = redis_cmd(&p.redis, redis::cmd("GET").arg(key));
+
+    // A Redis hit: the body publish stored, byte for byte.
+    let hit = serve.get(&url("toys"));
+    assert_eq!(hit.status, 200, "{hit:?}");
+    assert_eq!(hit.body, stored);
+    assert_eq!(hit.header("content-type"), Some("application/json"));
+    assert_eq!(hit.header("cache-control"), Some("public, max-age=5"));
+    let etag = format!("\"{GENERATION}-default-5\"");
+    assert_eq!(hit.header("etag"), Some(etag.as_str()));
+    let body = hit.json();
+    assert_eq!(body["category"], "toys");
+    assert_eq!(body["variant"], "default");
+    assert_eq!(body["as_of"], AS_OF);
+    assert_eq!(body["generation"], GENERATION);
+    assert_eq!(
+        body["items"][0],
+        serde_json::json!({"rank": 1, "item_id": 0, "score": 100.0})
+    );
+    assert_eq!(
+        serve.metric("topsellers_serve_cache_hits_total{layer=\"redis\"}"),
+        1.0
+    );
+
+    // ETag and If-None-Match.
+    let not_modified = request(serve.port, &url("toys"), &[("If-None-Match", &etag)]);
+    assert_eq!(not_modified.status, 304);
+    assert_eq!(not_modified.body, "");
+    assert_eq!(not_modified.header("etag"), Some(etag.as_str()));
+    let two = request(
+        serve.port,
+        &format!("{}?limit=2", url("toys")),
+        &[("If-None-Match", &etag)],
+    );
+    assert_eq!(two.status, 200, "another limit is another representation");
+    assert_eq!(two.json()["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        two.header("etag"),
+        Some(format!("\"{GENERATION}-default-2\"").as_str())
+    );
+    let fast = serve.get(&format!("{}?variant=fast&limit=5", url("toys")));
+    assert_eq!(fast.json()["variant"], "fast");
+    assert_eq!(fast.json()["items"][0]["item_id"], 7);
+    assert_ne!(fast.header("etag"), Some(etag.as_str()));
+    let boards = serve.get(&url(BOARDS));
+    assert_eq!(boards.status, 200, "{boards:?}");
+    assert_eq!(boards.json()["category"], BOARDS);
+
+    // A miss goes to DynamoDB, and Redis gets the key back.
+    let _: i64 = redis_cmd(&p.redis, redis::cmd("DEL").arg(key));
+    let miss = serve.get(&url("toys"));
+    assert_eq!((miss.status, &miss.body), (200, &stored));
+    assert_eq!(serve.metric("topsellers_serve_dynamodb_reads_total"), 1.0);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let back: Option<String> = redis_cmd(&p.redis, redis::cmd("GET").arg(key));
+        if back.is_some() {
+            assert_eq!(
+                back.as_deref(),
+                Some(stored.as_str()),
+                "Redis holds the body publish wrote"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "Redis was not repopulated");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ttl = p.redis.ttl(key);
+    assert!(
+        (77_760..=86_400).contains(&ttl),
+        "jittered 24 h TTL, got {ttl}"
+    );
+    assert_eq!(serve.metric("topsellers_serve_redis_writes_total"), 1.0);
+    assert_eq!(serve.get(&url("toys")).body, stored);
+    assert_eq!(
+        serve.metric("topsellers_serve_dynamodb_reads_total"),
+        1.0,
+        "served from Redis again"
+    );
+
+    // Bad parameters: 400 with a JSON error; unknown: 404.
+    let long = "x".repeat(129);
+    let bad = [
+        url("a#b"),
+        url("café"),
+        url(&long),
+        format!("{}?limit=0", url("toys")),
+        format!("{}?limit=6000", url("toys")),
+        format!("{}?limit=101", url("toys")),
+        format!("{}?limit=ten", url("toys")),
+        format!("{}?limit=", url("toys")),
+        format!("{}?page=2", url("toys")),
+        format!("{}?limit=1&limit=2", url("toys")),
+        format!("{}?variant=a%0D%0AFLUSHALL", url("toys")),
+        format!("{}?variant=", url("toys")),
+        "/v1/top-sellers/%FF".to_string(),
+    ];
+    for target in &bad {
+        let r = serve.get(target);
+        assert_eq!(r.status, 400, "{target}: {r:?}");
+        assert!(
+            r.json()["error"].as_str().unwrap().len() > 10,
+            "{target}: {r:?}"
+        );
+    }
+    assert!(
+        serve.get(&url(&"x".repeat(128))).status == 404,
+        "128 bytes is allowed"
+    );
+    for target in [
+        url("nope"),
+        format!("{}?variant=slow", url("toys")),
+        "/v2/x".into(),
+    ] {
+        let r = serve.get(&target);
+        assert_eq!(r.status, 404, "{target}: {r:?}");
+        assert!(r.json()["error"].is_string());
+    }
+    let huge = serve.get(&format!("{}?limit={}", url("toys"), "1".repeat(3000)));
+    assert_eq!(huge.status, 414, "{huge:?}");
+    let big_header = "y".repeat(10_000);
+    let r = request(serve.port, &url("toys"), &[("X-Filler", &big_header)]);
+    assert_eq!(r.status, 431, "{r:?}");
+    let keys: Vec<String> = redis_cmd(&p.redis, redis::cmd("KEYS").arg("*"));
+    assert_eq!(keys.len(), 24, "nothing but the published keys: {keys:?}");
+    assert_eq!(
+        serve.metric("topsellers_serve_requests_total{route=\"top_sellers\",status=\"400\"}"),
+        bad.len() as f64
+    );
+    assert!(
+        serve.metric("topsellers_serve_request_duration_seconds_count{route=\"top_sellers\"}")
+            > 20.0
+    );
+    let ready = serve.get("/readyz");
+    assert_eq!(ready.status, 200, "{ready:?}");
+
+    // DynamoDB down, Redis warm: still served.
+    p.db.kill();
+    let r = serve.get(&url("toys"));
+    assert_eq!((r.status, &r.body), (200, &stored));
+    let ready = serve.get("/readyz");
+    assert_eq!(ready.status, 503);
+    assert_eq!(ready.json()["redis"]["ok"], true);
+    assert_eq!(ready.json()["dynamodb"]["ok"], false);
+}
+
+#[test]
+fn redis_down_reads_dynamodb_and_both_down_is_503() {
+    let mut p = published();
+    let serve = Serve::start(
+        &p.db.url(),
+        &p.redis.url(),
+        &["--local-ttl", "0", "--negative-ttl", "0"],
+    );
+    let stored: String = redis_cmd(
+        &p.redis,
+        redis::cmd("GET").arg("topsellers:v1:default:c00003"),
+    );
+    assert_eq!(serve.get(&url("c00003")).body, stored);
+
+    p.redis.stop();
+    for _ in 0..3 {
+        let r = serve.get(&url("c00003"));
+        assert_eq!((r.status, &r.body), (200, &stored), "from DynamoDB");
+    }
+    assert_eq!(
+        serve.get(&url("unknown")).status,
+        404,
+        "DynamoDB answers absences too"
+    );
+    assert!(serve.metric("topsellers_serve_redis_errors_total") >= 1.0);
+    assert!(serve.metric("topsellers_serve_dynamodb_reads_total") >= 3.0);
+    let ready = serve.get("/readyz");
+    assert_eq!(ready.status, 503);
+    assert_eq!(ready.json()["redis"]["ok"], false, "{}", ready.body);
+    assert_eq!(ready.json()["dynamodb"]["ok"], true, "{}", ready.body);
+
+    p.db.kill();
+    let r = serve.get(&url("c00003"));
+    assert_eq!(r.status, 503, "{r:?}");
+    assert!(r.json()["error"].as_str().unwrap().contains("unavailable"));
+    assert_eq!(serve.get("/healthz").status, 200);
+    assert!(serve.metric("topsellers_serve_dynamodb_errors_total") >= 1.0);
+}
+
+#[test]
+fn a_stampede_on_a_cold_key_makes_one_dynamodb_read_and_sigterm_drains() {
+    let p = published();
+    let proxy = CountingProxy::start(p.db.port);
+    let mut serve = Serve::start(&proxy.url(), &p.redis.url(), &["--dynamodb-timeout", "10s"]);
+    let _: () = redis_cmd(&p.redis, &mut redis::cmd("FLUSHALL"));
+    assert_eq!(proxy.get_items(), 0);
+
+    // 1,000 connections open, then all send at once.
+    let n = 1000;
+    let barrier = Arc::new(Barrier::new(n));
+    let port = serve.port;
+    let target = url("toys");
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            let (barrier, target) = (barrier.clone(), target.clone());
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                barrier.wait();
+                send(&mut s, &target, &[])
+            })
+        })
+        .collect();
+    let responses: Vec<Response> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let first = &responses[0].body;
+    for r in &responses {
+        assert_eq!((r.status, &r.body), (200, first));
+    }
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(first).unwrap()["category"],
+        "toys"
+    );
+    assert_eq!(
+        proxy.get_items(),
+        1,
+        "GetItem requests DynamoDB Local received"
+    );
+    assert_eq!(serve.metric("topsellers_serve_dynamodb_reads_total"), 1.0);
+    let local = serve.metric("topsellers_serve_cache_hits_total{layer=\"local\"}");
+    let coalesced = serve.metric("topsellers_serve_coalesced_waits_total");
+    let redis_hits = serve.metric("topsellers_serve_cache_hits_total{layer=\"redis\"}");
+    assert_eq!(local + coalesced + redis_hits + 1.0, n as f64);
+
+    // A flood of one unknown category: one read, then the absence is remembered.
+    let unknown: Vec<_> = (0..50)
+        .map(|_| std::thread::spawn(move || request(port, "/v1/top-sellers/nope", &[]).status))
+        .collect();
+    assert!(unknown.into_iter().all(|t| t.join().unwrap() == 404));
+    assert_eq!(proxy.get_items(), 2);
+
+    // SIGTERM with a request in flight (DynamoDB held for 1.5 s): the
+    // request completes, then serve exits 0.
+    proxy
+        .delay_ms
+        .store(1500, std::sync::atomic::Ordering::SeqCst);
+    let slow = std::thread::spawn(move || request(port, &url("c00007"), &[]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proxy.get_items() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the slow request never reached DynamoDB"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = serve.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let r = slow.join().unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["category"], "c00007");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = serve.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not exit after SIGTERM:\n{}",
+            serve.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}:\n{}", serve.log());
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "no longer listening"
+    );
+    assert!(
+        serve.log().contains("finishing in-flight requests"),
+        "{}",
+        serve.log()
+    );
+}
+
+#[test]
+fn bad_settings_are_usage_errors() {
+    for (args, why) in [
+        (vec!["--table", "x"], "table name"),
+        (
+            vec!["--table", "topsellers", "--listen", "localhost"],
+            "--listen",
+        ),
+        (
+            vec!["--table", "topsellers", "--max-limit", "0"],
+            "--max-limit",
+        ),
+        (
+            vec!["--table", "topsellers", "--default-variant", "a b"],
+            "--default-variant",
+        ),
+    ] {
+        topsellers()
+            .args(["serve", "--redis", "redis://127.0.0.1:1"])
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(why));
+    }
+}

@@ -1,0 +1,82 @@
+//! The read path of `topsellers serve` (SPEC section 6): a (variant,
+//! category) is looked up in a small in-process cache, then Redis, then
+//! DynamoDB, whose answer is written back to Redis, with concurrent misses
+//! of one key coalesced into one DynamoDB read per process.
+//!
+//! - [`ReadPath`]: the lookups, single flight and readiness probes;
+//! - [`Entry`]: a published body as served, with `limit` applied;
+//! - [`ReadMetrics`]: hits and misses per layer, reads, coalesced waits,
+//!   Redis errors, all atomics.
+//!
+//! Failure behaviour: Redis down (or slow past its timeout) → answers come
+//! from DynamoDB, and Redis is skipped for a back-off after each failure;
+//! DynamoDB down → what Redis or the local cache hold is still served; both
+//! down → [`ReadPath::lookup`] fails. Request text reaches Redis and
+//! DynamoDB only as a key value.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), topsellers_io::IoError> {
+//! use topsellers_io::serve::{Cached, ReadPath, ReadPathOptions};
+//!
+//! let reads = ReadPath::new(&ReadPathOptions::new("topsellers", "redis://127.0.0.1:6379")).await?;
+//! if let Cached::Found(entry) = reads.lookup("default", "toys").await? {
+//!     println!("{}", String::from_utf8_lossy(&entry.body_with(Some(10))));
+//! }
+//! # Ok(()) }
+//! ```
+
+mod entry;
+mod local;
+mod metrics;
+mod readpath;
+mod redis_cache;
+
+use std::time::Duration;
+
+pub use entry::Entry;
+pub use local::Cached;
+pub use metrics::ReadMetrics;
+pub use readpath::{ReadPath, Readiness};
+
+/// Where the read path reads and how long it waits.
+#[derive(Debug, Clone)]
+pub struct ReadPathOptions {
+    /// DynamoDB table (endpoint and credentials from the standard AWS chain).
+    pub table: String,
+    /// `redis://HOST:PORT`.
+    pub redis_url: String,
+    /// Longest wait for one Redis call.
+    pub redis_timeout: Duration,
+    /// How long Redis is skipped after a failed call.
+    pub redis_backoff: Duration,
+    /// Longest TTL of the keys written back to Redis.
+    pub redis_ttl: Duration,
+    /// Written-back TTLs are drawn from `[ttl·(1 − jitter), ttl]`.
+    pub redis_ttl_jitter: f64,
+    /// Longest wait for one DynamoDB attempt (and for the whole read).
+    pub dynamo_timeout: Duration,
+    /// TTL of the in-process cache (zero disables it).
+    pub local_ttl: Duration,
+    /// How long an unknown key is remembered in-process (zero: not at all).
+    pub negative_ttl: Duration,
+    /// Keys the in-process cache holds at most.
+    pub local_capacity: usize,
+}
+
+impl ReadPathOptions {
+    /// The defaults for `table` and the Redis at `redis_url`.
+    pub fn new(table: &str, redis_url: &str) -> Self {
+        Self {
+            table: table.to_string(),
+            redis_url: redis_url.to_string(),
+            redis_timeout: Duration::from_millis(250),
+            redis_backoff: Duration::from_secs(1),
+            redis_ttl: Duration::from_secs(24 * 3600),
+            redis_ttl_jitter: 0.1,
+            dynamo_timeout: Duration::from_secs(1),
+            local_ttl: Duration::from_secs(2),
+            negative_ttl: Duration::from_secs(1),
+            local_capacity: 100_000,
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! The read path of one (variant, category): the in-process cache, then
+//! Redis, then DynamoDB, with concurrent misses of one key coalesced into a
+//! single DynamoDB read (single flight) whose result repopulates Redis.
+//!
+//! # Design
+//!
+//! The first request that misses both caches spawns the DynamoDB read as a
+//! task and leaves a [`Shared`] handle on it in a map; requests for the same
+//! key that arrive meanwhile await that handle instead of reading. The map
+//! lock is held only to look up or insert a handle, never across an await.
+//! The read runs as its own task so that it completes (and fills the caches)
+//! even when every client that waited on it has gone away. Its answer goes
+//! into the local cache before its handle leaves the map, and a found item
+//! stays in the map until Redis has it; a request that missed Redis while
+//! the read was landing finds the answer in one place or the other instead
+//! of reading again (with the local cache off, such a late request may
+//! still read once more).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::{BoxFuture, FutureExt, Shared};
+
+use super::entry::Entry;
+use super::local::{Cached, LocalCache};
+use super::metrics::ReadMetrics;
+use super::redis_cache::{Got, RedisCache};
+use super::ReadPathOptions;
+use crate::cache::cache_key;
+use crate::dynamo::{decode_group, get_item, group_key, read_client};
+use crate::error::IoError;
+
+/// A DynamoDB read in flight, awaited by every request for its key.
+type Flight = Shared<BoxFuture<'static, Result<Cached, String>>>;
+
+/// Whether each backing service answered a readiness probe.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    /// Redis PING.
+    pub redis: Result<(), String>,
+    /// DynamoDB DescribeTable.
+    pub dynamodb: Result<(), String>,
+}
+
+/// Redis → DynamoDB reads with a local cache and single flight.
+pub struct ReadPath {
+    table: String,
+    dynamo: aws_sdk_dynamodb::Client,
+    dynamo_timeout: Duration,
+    redis: RedisCache,
+    local: LocalCache,
+    inflight: Mutex<HashMap<String, Flight>>,
+    /// What the read path did, for `/metrics`.
+    pub metrics: ReadMetrics,
+}
+
+impl ReadPath {
+    /// The read path of `opts`. Connects to nothing yet: both services are
+    /// dialled on first use, so it starts with either of them down.
+    pub async fn new(opts: &ReadPathOptions) -> Result<Arc<Self>, IoError> {
+        Ok(Arc::new(Self {
+            table: opts.table.clone(),
+            dynamo: read_client(opts.dynamo_timeout).await,
+            dynamo_timeout: opts.dynamo_timeout,
+            redis: RedisCache::new(
+                &opts.redis_url,
+                opts.redis_timeout,
+                opts.redis_backoff,
+                opts.redis_ttl,
+                opts.redis_ttl_jitter,
+            )?,
+            local: LocalCache::new(opts.local_ttl, opts.negative_ttl, opts.local_capacity),
+            inflight: Mutex::new(HashMap::new()),
+            metrics: ReadMetrics::default(),
+        }))
+    }
+
+    /// The published top sellers of (`variant`, `category`), or
+    /// [`Cached::Missing`] when nothing is published for it. An error means
+    /// no cache had it and DynamoDB could not be read.
+    pub async fn lookup(
+        self: &Arc<Self>,
+        variant: &str,
+        category: &str,
+    ) -> Result<Cached, IoError> {
+        let m = &self.metrics;
+        let key = cache_key(variant, category);
+        if let Some(cached) = self.local.get(&key) {
+            ReadMetrics::inc(&m.local_hits);
+            return Ok(cached);
+        }
+        ReadMetrics::inc(&m.local_misses);
+        match self.redis.get(&key, m).await {
+            Got::Value(body) => match Entry::from_body(variant, category, body) {
+                Ok(entry) => {
+                    ReadMetrics::inc(&m.redis_hits);
+                    let cached = Cached::Found(Arc::new(entry));
+                    self.local.put(&key, cached.clone());
+                    return Ok(cached);
+                }
+                Err(error) => {
+                    ReadMetrics::inc(&m.redis_errors);
+                    tracing::warn!(key, error, "unreadable Redis value; reading DynamoDB");
+                }
+            },
+            Got::Missing => ReadMetrics::inc(&m.redis_misses),
+            Got::Unavailable => {}
+        }
+        self.read_through(key, variant, category).await
+    }
+
+    /// Joins the DynamoDB read of `key` in flight, or starts it.
+    async fn read_through(
+        self: &Arc<Self>,
+        key: String,
+        variant: &str,
+        category: &str,
+    ) -> Result<Cached, IoError> {
+        let flight = {
+            let mut map = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            match map.get(&key) {
+                Some(flight) => {
+                    ReadMetrics::inc(&self.metrics.coalesced_waits);
+                    flight.clone()
+                }
+                None => {
+                    // A read that landed while this request waited on Redis
+                    // left its answer here (before leaving the map).
+                    if let Some(cached) = self.local.get(&key) {
+                        ReadMetrics::inc(&self.metrics.coalesced_waits);
+                        return Ok(cached);
+                    }
+                    // Spawned under the lock: the task removes its own entry,
+                    // which it cannot do before this insert releases the lock.
+                    let task = tokio::spawn(self.clone().fetch(
+                        key.clone(),
+                        variant.to_string(),
+                        category.to_string(),
+                    ));
+                    let flight = async move {
+                        task.await
+                            .map_err(|e| format!("the DynamoDB read stopped: {e}"))?
+                    }
+                    .boxed()
+                    .shared();
+                    map.insert(key, flight.clone());
+                    flight
+                }
+            }
+        };
+        flight.await.map_err(|message| IoError::Dynamo {
+            table: self.table.clone(),
+            message,
+        })
+    }
+
+    /// One GetItem of `key`, its result cached locally and written back to
+    /// Redis.
+    async fn fetch(
+        self: Arc<Self>,
+        key: String,
+        variant: String,
+        category: String,
+    ) -> Result<Cached, String> {
+        let m = &self.metrics;
+        ReadMetrics::inc(&m.dynamo_reads);
+        let pk = group_key(&variant, &category);
+        let got = tokio::time::timeout(
+            self.dynamo_timeout,
+            get_item(&self.dynamo, &self.table, &pk),
+        )
+        .await;
+        let result = match got {
+            Err(_) => Err(format!(
+                "GetItem {pk:?}: no answer within {} ms",
+                self.dynamo_timeout.as_millis()
+            )),
+            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Ok(None)) => Ok(Cached::Missing),
+            Ok(Ok(Some(item))) => decode_group(&item)
+                .map(|g| Cached::Found(Arc::new(Entry::from_stored(&variant, &category, g))))
+                .map_err(|e| format!("item {pk:?}: {e}")),
+        };
+        match &result {
+            Ok(Cached::Found(entry)) => {
+                ReadMetrics::inc(&m.dynamo_hits);
+                self.local
+                    .put(&key, result.clone().unwrap_or(Cached::Missing));
+                let (this, entry) = (self.clone(), entry.clone());
+                tokio::spawn(async move {
+                    this.redis.set(&key, &entry.body, &this.metrics).await;
+                    this.land(&key);
+                });
+            }
+            Ok(Cached::Missing) => {
+                ReadMetrics::inc(&m.dynamo_misses);
+                self.local.put(&key, Cached::Missing);
+                self.land(&key);
+            }
+            Err(error) => {
+                ReadMetrics::inc(&m.dynamo_errors);
+                tracing::warn!(error, "DynamoDB read failed");
+                self.land(&key);
+            }
+        }
+        result
+    }
+
+    /// Ends the flight of `key`: the next miss reads again.
+    fn land(&self, key: &str) {
+        self.inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    /// Forgets the in-process cache (the next reads go to Redis).
+    pub fn clear_local(&self) {
+        self.local.clear();
+    }
+
+    /// Probes Redis (PING) and DynamoDB (DescribeTable), each within its timeout.
+    pub async fn readiness(&self) -> Readiness {
+        let dynamo = async {
+            let call = self.dynamo.describe_table().table_name(&self.table).send();
+            match tokio::time::timeout(self.dynamo_timeout, call).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => {
+                    Err(crate::dynamo::failed(&self.table, "DescribeTable", e).to_string())
+                }
+                Err(_) => Err(format!(
+                    "DescribeTable: no answer within {} ms",
+                    self.dynamo_timeout.as_millis()
+                )),
+            }
+        };
+        let (redis, dynamodb) = tokio::join!(self.redis.ping(), dynamo);
+        Readiness {
+            redis: redis.map_err(|e| format!("Redis {}: {e}", self.redis.url())),
+            dynamodb,
+        }
+    }
+}
