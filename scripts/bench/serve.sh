@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The serve benchmark: a run of CATEGORIES categories × ITEMS items published
+# into DynamoDB Local and Redis, then `topsellers serve` (release build) on
+# loopback driven by wrk over HOT hot categories, beside redis-benchmark GETs
+# of the same keys (same bodies, 64 connections) as the ceiling; then a cold
+# start (Redis flushed, serve restarted) under the same load, counting the
+# DynamoDB reads serve made. Writes docs/serve-bench.md.
+#
+#   scripts/bench/serve.sh [TOPSELLERS_BINARY]
+#
+# Environment: CATEGORIES (5000), ITEMS (100), HOT (1000), DURATION (10s),
+# SERVE_THREADS ("1 2": tokio worker threads tried), CONNECTIONS ("64 256":
+# wrk connections tried), WRK_THREADS (2), LIMIT (empty: every item).
+# Starts its own DynamoDB Local and redis-server (scripts/local-services.sh)
+# unless they already run, and stops what it started.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bin="${1:-$root/target/release/topsellers}"
+categories="${CATEGORIES:-5000}"
+items="${ITEMS:-100}"
+export HOT="${HOT:-1000}" LIMIT="${LIMIT:-}"
+duration="${DURATION:-10s}"
+serve_threads="${SERVE_THREADS:-1 2}"
+connections="${CONNECTIONS:-64 256}"
+wrk_threads="${WRK_THREADS:-2}"
+[[ -x "$bin" ]] || { echo "no binary at $bin: cargo build --release -p topsellers (or pass one)" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "==> installing wrk" >&2; sudo apt-get install -y wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null; }
+
+work="$(mktemp -d)"
+started_services=""
+serve_pid=""
+cleanup() {
+    [[ -n "$serve_pid" ]] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+    [[ -n "$started_services" ]] && "$root/scripts/local-services.sh" stop 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+state="$root/.cache/local-services"
+if ! { [[ -f "$state/dynamodb.pid" ]] && kill -0 "$(cat "$state/dynamodb.pid")" 2>/dev/null; }; then
+    started_services=yes
+fi
+eval "$("$root/scripts/local-services.sh" start)"
+redis_port="${TOPSELLERS_REDIS##*:}"
+table="serve_bench"
+
+echo "==> results: $categories categories × $items items, published to DynamoDB Local and Redis"
+python3 - "$categories" "$items" "$work/results.csv" <<'PY'
+import sys
+cats, items, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+with open(out, "w") as f:
+    f.write("variant,category,rank,item_id,score,window_s,as_of\n")
+    for c in range(cats):
+        for r in range(items):
+            f.write(f"default,c{c:012d},{r + 1},{c * 1000 + r},{1000.0 / (r + 1) + c * 1e-6!r},2592000,2026-10-15T00:00:00Z\n")
+PY
+"$bin" publish --results "$work/results.csv" --table "$table" --create-table --redis "$TOPSELLERS_REDIS" >/dev/null
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port="$(free_port)"
+start_serve() {
+    "$bin" serve --listen "127.0.0.1:$port" --table "$table" --redis "$TOPSELLERS_REDIS" --threads "$1" \
+        2>"$work/serve.log" &
+    serve_pid=$!
+    for _ in $(seq 1 100); do
+        curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "serve did not start; see its log:" >&2
+    cat "$work/serve.log" >&2
+    exit 1
+}
+stop_serve() { kill "$serve_pid"; wait "$serve_pid" || true; serve_pid=""; }
+metric() { curl -fs "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+load() { # threads connections label
+    wrk -t "$wrk_threads" -c "$2" -d "$duration" --latency -s "$root/scripts/bench/serve.lua" \
+        "http://127.0.0.1:$port" >"$work/wrk.txt"
+    grep '^JSON ' "$work/wrk.txt" | sed "s/^JSON {/{\"label\": \"$3\", \"serve_threads\": $1, \"connections\": $2, /" >>"$work/runs.jsonl"
+    tail -n 1 "$work/runs.jsonl"
+}
+
+for t in $serve_threads; do
+    start_serve "$t"
+    echo "==> warm-up (serve threads $t)"
+    wrk -t "$wrk_threads" -c 64 -d 3s -s "$root/scripts/bench/serve.lua" "http://127.0.0.1:$port" >/dev/null
+    for c in $connections; do
+        echo "==> serve threads $t, wrk $wrk_threads threads × $c connections, $duration"
+        load "$t" "$c" warm
+    done
+    stop_serve
+done
+body_bytes="$(redis-cli -p "$redis_port" STRLEN "topsellers:v1:default:c000000000000")"
+
+echo "==> ceiling: redis-benchmark GET of the same $HOT keys ($body_bytes-byte values), 64 connections"
+redis-benchmark -p "$redis_port" -c 64 -n 1000000 -r "$HOT" --csv \
+    GET "topsellers:v1:default:c__rand_int__" >"$work/redis-bench.csv"
+cat "$work/redis-bench.csv"
+
+best_threads="$(python3 -c "
+import json
+runs=[json.loads(l) for l in open('$work/runs.jsonl')]
+print(max(runs, key=lambda r: r['rps'])['serve_threads'])")"
+best_conns="$(python3 -c "
+import json
+runs=[json.loads(l) for l in open('$work/runs.jsonl')]
+print(max(runs, key=lambda r: r['rps'])['connections'])")"
+echo "==> cold start: Redis flushed, serve restarted (threads $best_threads), $best_conns connections"
+redis-cli -p "$redis_port" FLUSHALL >/dev/null
+start_serve "$best_threads"
+load "$best_threads" "$best_conns" cold
+reads="$(metric topsellers_serve_dynamodb_reads_total)"
+coalesced="$(metric topsellers_serve_coalesced_waits_total)"
+repopulated="$(metric topsellers_serve_redis_writes_total)"
+stop_serve
+
+cat >"$work/meta.json" <<JSON
+{"date": "$(date -u +%Y-%m-%d)", "machine": "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB",
+ "load": "$(cut -d' ' -f1-3 /proc/loadavg)", "categories": $categories, "items": $items, "hot": $HOT, "duration": "$duration",
+ "wrk_threads": $wrk_threads, "limit": "${LIMIT:-all}", "body_bytes": $body_bytes,
+ "redis": "$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)", "wrk": "$(wrk -v 2>&1 | head -n1 | cut -d' ' -f2)",
+ "cold_dynamodb_reads": ${reads:-0}, "cold_coalesced_waits": ${coalesced:-0}, "cold_redis_writes": ${repopulated:-0}}
+JSON
+mkdir -p "$root/docs"
+python3 "$root/scripts/bench/serve_report.py" "$work" "$root/docs/serve-bench.md"
+echo "==> wrote docs/serve-bench.md"

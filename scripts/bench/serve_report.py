@@ -1,0 +1,89 @@
+"""Writes docs/serve-bench.md from the files scripts/bench/serve.sh leaves
+in its work folder: runs.jsonl (one wrk run per line), redis-bench.csv
+(redis-benchmark --csv) and meta.json.
+
+    python3 scripts/bench/serve_report.py WORK_DIR OUT.md
+"""
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+GOAL_RPS, GOAL_P99_MS = 30_000, 10.0
+
+
+def main(work: Path, out: Path) -> None:
+    meta = json.loads((work / "meta.json").read_text())
+    runs = [json.loads(line) for line in (work / "runs.jsonl").read_text().splitlines() if line]
+    rows = list(csv.reader((work / "redis-bench.csv").read_text().splitlines()))
+    header, ceiling = rows[0], dict(zip(rows[0], rows[1])) if len(rows) > 1 else {}
+    warm = [r for r in runs if r["label"] == "warm"]
+    cold = [r for r in runs if r["label"] == "cold"]
+    best = max(warm, key=lambda r: r["rps"])
+    met = best["rps"] >= GOAL_RPS and best["p99_ms"] <= GOAL_P99_MS
+    lines = [
+        "# `topsellers serve` benchmark",
+        "",
+        "Written by `scripts/bench/serve.sh` (do not edit by hand).",
+        "",
+        f"- date: {meta['date']}; machine: {meta['machine']}; load before: {meta['load']}",
+        f"- data: {meta['categories']} categories × {meta['items']} items published "
+        f"(body {meta['body_bytes']} bytes, limit {meta['limit']}); load spread uniformly over "
+        f"{meta['hot']} hot categories",
+        f"- wrk {meta['wrk']}, {meta['wrk_threads']} threads, {meta['duration']} per run, "
+        "keep-alive; serve, Redis, DynamoDB Local and wrk share the machine",
+        f"- redis-server {meta['redis']}",
+        "- command: `scripts/bench/serve.sh` (release build)",
+        "",
+        "## Warm (Redis holds every key)",
+        "",
+        "| serve threads | connections | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in warm:
+        lines.append(
+            f"| {r['serve_threads']} | {r['connections']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} "
+            f"| {r['p90_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.1f} | {r['errors']} |"
+        )
+    lines += [
+        "",
+        f"Best: **{best['rps']:,.0f} req/s, p99 {best['p99_ms']:.2f} ms** "
+        f"({best['serve_threads']} serve threads, {best['connections']} connections): the goal "
+        f"(≥ {GOAL_RPS:,} req/s with p99 ≤ {GOAL_P99_MS:g} ms) is {'met' if met else 'missed'}.",
+        "",
+        "## Ceiling: redis-benchmark",
+        "",
+        f"`redis-benchmark -c 64 -n 1000000 -r {meta['hot']} GET topsellers:v1:default:c__rand_int__`: "
+        f"the same keys and bodies, straight from Redis.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    if ceiling:
+        lines += [
+            "",
+            f"serve's best is {best['rps'] / float(ceiling['rps']):.0%} of Redis's own GET rate.",
+        ]
+    if cold:
+        c = cold[0]
+        lines += [
+            "",
+            "## Cold start (Redis flushed, serve restarted)",
+            "",
+            f"Same load ({c['serve_threads']} serve threads, {c['connections']} connections): "
+            f"{c['rps']:,.0f} req/s, p50 {c['p50_ms']:.2f} ms, p99 {c['p99_ms']:.2f} ms, "
+            f"max {c['max_ms']:.1f} ms, {c['errors']} errors.",
+            "",
+            f"DynamoDB reads made by serve (`topsellers_serve_dynamodb_reads_total`): "
+            f"**{meta['cold_dynamodb_reads']:.0f}** for {meta['hot']} distinct keys; requests that "
+            f"waited on another's read (`topsellers_serve_coalesced_waits_total`): "
+            f"{meta['cold_coalesced_waits']:.0f}; keys written back to Redis: "
+            f"{meta['cold_redis_writes']:.0f}.",
+        ]
+    out.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
