@@ -382,6 +382,18 @@ pub struct RunArgs {
     /// Create the table when missing (overrides `create_table`).
     #[arg(long)]
     pub create_table: bool,
+    /// Move the persistent state forward instead of recomputing everything:
+    /// read only new files and expired partitions, publish only the
+    /// categories whose top changed (overrides `incremental`).
+    #[arg(long)]
+    pub incremental: bool,
+    /// With --incremental: also recompute in full and fail on any difference
+    /// (overrides `verify`).
+    #[arg(long, requires = "incremental")]
+    pub verify: bool,
+    /// The incremental state file (overrides `state_file`).
+    #[arg(long)]
+    pub state_file: Option<PathBuf>,
 }
 
 /// `topsellers serve`. Durations take a unit (`250ms`, `2s`, `24h`); `0`

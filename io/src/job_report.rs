@@ -76,6 +76,8 @@ pub struct JobReport {
     pub sync: Option<SyncReport>,
     /// The compute.
     pub compute: Option<RunReport>,
+    /// The incremental cycle, when the run is incremental.
+    pub incremental: Option<crate::incremental::CycleReport>,
     /// The audit.
     pub validation: Option<Validation>,
     /// What a dry run would change.

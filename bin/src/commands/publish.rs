@@ -56,6 +56,7 @@ impl PublishSettings {
                 table,
                 create_table,
                 concurrency,
+                only_groups: None,
             },
             redis: redis.map(|url| WarmOptions {
                 url,

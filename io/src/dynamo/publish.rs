@@ -56,6 +56,10 @@ pub struct PublishOptions {
     pub create_table: bool,
     /// DynamoDB requests in flight at once.
     pub concurrency: usize,
+    /// Write only these groups (indexes into the run's groups): the
+    /// categories whose top an incremental cycle changed. The manifest still
+    /// describes the whole run. `None` writes every group.
+    pub only_groups: Option<std::collections::BTreeSet<usize>>,
 }
 
 /// What happened to one variant.
@@ -157,10 +161,13 @@ pub async fn publish(
             variant: variant.clone(),
             ..VariantPublish::default()
         };
-        let indexes: Vec<usize> = (0..set.groups.len())
+        let mut indexes: Vec<usize> = (0..set.groups.len())
             .filter(|&i| set.groups[i].variant == *variant)
             .collect();
         v.categories = indexes.len() as u64;
+        if let Some(only) = &opts.only_groups {
+            indexes.retain(|i| only.contains(i));
+        }
         let manifest = get_item(client, table, &manifest_key(variant))
             .await?
             .map(|m| decode_manifest(&m))

@@ -145,4 +145,6 @@ pub struct CycleReport {
     pub update_s: f64,
     /// Seconds recomputing categories in full.
     pub recompute_s: f64,
+    /// Seconds of the full recompute that verified the cycle (`--verify`).
+    pub verify_s: Option<f64>,
 }

@@ -25,7 +25,7 @@ enum Kind {
 }
 
 /// Every setting of the file, with its type.
-const KEYS: [(&str, Kind); 27] = [
+const KEYS: [(&str, Kind); 31] = [
     ("lake", Kind::Str),
     ("cache_dir", Kind::Str),
     ("as_of", Kind::Str),
@@ -53,6 +53,10 @@ const KEYS: [(&str, Kind); 27] = [
     ("max_counted_drop", Kind::Float),
     ("diff_top", Kind::Int),
     ("sync_concurrency", Kind::Int),
+    ("incremental", Kind::Bool),
+    ("verify", Kind::Bool),
+    ("state_file", Kind::Str),
+    ("republish_after", Kind::Str),
 ];
 
 /// The merged settings, before validation. Every key is optional here;
@@ -87,6 +91,10 @@ pub struct RunConfig {
     pub max_counted_drop: Option<f64>,
     pub diff_top: Option<usize>,
     pub sync_concurrency: Option<usize>,
+    pub incremental: Option<bool>,
+    pub verify: Option<bool>,
+    pub state_file: Option<PathBuf>,
+    pub republish_after: Option<String>,
 }
 
 /// The environment variable of a key.
@@ -179,6 +187,9 @@ fn flags(a: &RunArgs) -> Vec<(&'static str, Value)> {
             "create_table",
             a.create_table.then_some(Value::Boolean(true)),
         ),
+        ("incremental", a.incremental.then_some(Value::Boolean(true))),
+        ("verify", a.verify.then_some(Value::Boolean(true))),
+        ("state_file", p(&a.state_file)),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k, v)))

@@ -7,6 +7,7 @@
 
 mod config;
 mod dryrun;
+mod incremental;
 mod options;
 
 use std::time::Instant;
@@ -114,12 +115,24 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
         job.sync = Some(synced?);
     }
     let started = Instant::now();
-    let computed = compute::run(&opts.compute);
-    let (rows, bytes) = computed.as_ref().map_or((0, 0), |c| {
-        (c.report.rows.scanned, c.report.scan.bytes_read)
-    });
-    stage(job, "compute", started, rows, bytes, computed.is_ok());
-    let computed = computed?;
+    let (computed, mut cycle_state) = match &opts.incremental {
+        Some(inc) => {
+            let cycle = incremental::cycle(&opts.compute, inc);
+            let rows = cycle.as_ref().map_or(0, |c| c.report.rows_decoded);
+            stage(job, "cycle", started, rows, 0, cycle.is_ok());
+            let cycle = cycle?;
+            job.incremental = Some(cycle.report);
+            (cycle.computed, Some(cycle.state))
+        }
+        None => {
+            let computed = compute::run(&opts.compute);
+            let (rows, bytes) = computed.as_ref().map_or((0, 0), |c| {
+                (c.report.rows.scanned, c.report.scan.bytes_read)
+            });
+            stage(job, "compute", started, rows, bytes, computed.is_ok());
+            (computed?, None)
+        }
+    };
     let set = ResultSet::from_run(
         &RunResults {
             plan: &opts.compute.plan,
@@ -192,5 +205,39 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
         }
         tracing::warn!("publishing despite the refusals (--force)");
     }
-    publish::publish_and_warm(&rt, &opts.publish, &set, job)
+    let (Some(inc), Some(state)) = (&opts.incremental, cycle_state.as_mut()) else {
+        return publish::publish_and_warm(&rt, &opts.publish, &set, job);
+    };
+    let mut settings = opts.publish.clone();
+    let changed = incremental::changed_groups(&set, state, inc.republish_after_ns);
+    tracing::info!(
+        changed = changed.len(),
+        groups = set.groups.len(),
+        "publishing the categories whose top changed"
+    );
+    settings.dynamo.only_groups = Some(changed);
+    publish::publish_and_warm(&rt, &settings, &set, job)?;
+    let live = job
+        .publish
+        .as_ref()
+        .map(|p| p.live_groups.clone())
+        .unwrap_or_default();
+    incremental::record_published(state, &set, &live);
+    let started = Instant::now();
+    let saved = topsellers_io::incremental::save(&inc.state_file, state);
+    stage(
+        job,
+        "state",
+        started,
+        state.categories.len() as u64,
+        *saved.as_ref().unwrap_or(&0),
+        saved.is_ok(),
+    );
+    saved.with_context(|| {
+        format!(
+            "cannot save the incremental state {}; the next cycle starts again from the previous one",
+            inc.state_file.display()
+        )
+    })?;
+    Ok(())
 }

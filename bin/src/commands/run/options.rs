@@ -35,6 +35,20 @@ pub struct RunOptions {
     pub report: Option<PathBuf>,
     /// Prometheus textfile metrics.
     pub metrics_file: Option<PathBuf>,
+    /// Incremental cycles instead of full recomputes.
+    pub incremental: Option<IncrementalSettings>,
+}
+
+/// How an incremental run keeps and checks its state.
+#[derive(Debug, Clone)]
+pub struct IncrementalSettings {
+    /// The state file.
+    pub state_file: PathBuf,
+    /// Recompute in full beside the cycle and fail on any difference.
+    pub verify: bool,
+    /// Publish a category again when its live top is older than this, even
+    /// if its items did not change (its scores did).
+    pub republish_after_ns: i64,
 }
 
 fn missing(key: &str, flag: &str) -> UsageError {
@@ -137,7 +151,28 @@ impl RunOptions {
                 .map_or_else(|| PathBuf::from("."), PathBuf::from)
                 .join(".topsellers-run.lock")
         });
+        let incremental = if c.incremental.unwrap_or(false) {
+            let state_file = c.state_file.unwrap_or_else(|| {
+                let lake = &compute.lake;
+                let name = lake
+                    .file_name()
+                    .map_or_else(|| "lake".into(), |n| n.to_string_lossy().into_owned());
+                lake.with_file_name(format!("{name}.topsellers-state"))
+            });
+            Some(IncrementalSettings {
+                state_file,
+                verify: c.verify.unwrap_or(false),
+                republish_after_ns: duration("republish_after", c.republish_after.as_deref(), "1h")?,
+            })
+        } else if c.verify.unwrap_or(false) {
+            return Err(UsageError(
+                "verify = true needs incremental = true (--verify checks an incremental cycle)".into(),
+            ));
+        } else {
+            None
+        };
         Ok(Self {
+            incremental,
             sync,
             compute,
             publish,

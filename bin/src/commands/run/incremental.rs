@@ -1,0 +1,188 @@
+//! `run --incremental`: one cycle of the persistent state in place of the
+//! full compute, the full recompute beside it with `--verify`, and the
+//! choice of what to publish (only the categories whose top changed).
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use topsellers_engine::reference::check_outcome;
+use topsellers_engine::{CategoryOutcome, RowCounts};
+use topsellers_io::incremental::{advance, CycleOptions, CycleReport, Published, State};
+use topsellers_io::{
+    scan_lake, write_results, ResultSet, RunReport, RunResults, ScanOptions, ScanStats,
+};
+
+use super::super::compute::{ComputeOptions, Computed};
+use super::super::{now_ns, thread_pool};
+use super::options::IncrementalSettings;
+
+/// A finished cycle: results as a compute gives them, and the state to save
+/// once they are published.
+pub struct Cycle {
+    /// Results and report.
+    pub computed: Computed,
+    /// The state at the run's `as_of`.
+    pub state: State,
+    /// What the cycle did.
+    pub report: CycleReport,
+}
+
+/// Runs one cycle (and the full recompute beside it when verifying), and
+/// writes the results file.
+pub fn cycle(opts: &ComputeOptions, inc: &IncrementalSettings) -> Result<Cycle> {
+    let pool = thread_pool(opts.threads)?;
+    let threads = pool.current_num_threads();
+    let started = Instant::now();
+    let scan = ScanOptions {
+        columns: opts.columns.clone(),
+        ..ScanOptions::default()
+    };
+    let cycle_opts = CycleOptions {
+        lake: opts.lake.clone(),
+        state_path: inc.state_file.clone(),
+        scan: scan.clone(),
+    };
+    let out = pool
+        .install(|| advance(&cycle_opts, &opts.plan))
+        .with_context(|| {
+            format!(
+                "cannot run an incremental cycle on the lake {}",
+                opts.lake.display()
+            )
+        })?;
+    let mut report = out.report;
+    let cycle_s = started.elapsed().as_secs_f64();
+    if inc.verify {
+        let verifying = Instant::now();
+        let full = pool
+            .install(|| scan_lake(&opts.lake, &scan, &opts.plan, &|_| {}))
+            .with_context(|| format!("cannot recompute the lake {}", opts.lake.display()))?;
+        verify(&out.outcomes, full.outcomes).context(
+            "--verify: the incremental cycle and the full recompute differ; nothing was published and the state was not saved",
+        )?;
+        report.verify_s = Some(verifying.elapsed().as_secs_f64());
+        tracing::info!(
+            categories = out.outcomes.len(),
+            seconds = format!("{:.3}", verifying.elapsed().as_secs_f64()),
+            "verified: the incremental results equal a full recompute"
+        );
+    }
+    let writing = Instant::now();
+    write_results(
+        &opts.out,
+        &RunResults {
+            plan: &opts.plan,
+            outcomes: &out.outcomes,
+        },
+    )?;
+    let stats = ScanStats {
+        files_found: report.files_found,
+        files_read: report.files_new + report.files_reread,
+        discover_s: report.discover_s,
+        scan_s: report.update_s + report.recompute_s,
+        ..ScanStats::default()
+    };
+    let stages = vec![
+        ("cycle".to_string(), cycle_s),
+        ("write".to_string(), writing.elapsed().as_secs_f64()),
+        ("total".to_string(), started.elapsed().as_secs_f64()),
+    ];
+    let run_report = RunReport::new(
+        &opts.plan,
+        &out.outcomes,
+        stats,
+        threads,
+        &opts.lake,
+        stages,
+        now_ns(),
+    );
+    tracing::info!(
+        mode = report.mode,
+        reason = report.rebuild_reason.as_deref().unwrap_or(""),
+        files_new = report.files_new,
+        files_reread = report.files_reread,
+        added = report.purchases_added,
+        expired = report.purchases_expired,
+        recomputed = report.recomputed.len(),
+        seconds = format!("{cycle_s:.3}"),
+        "incremental cycle done"
+    );
+    Ok(Cycle {
+        computed: Computed {
+            outcomes: out.outcomes,
+            report: run_report,
+        },
+        state: out.state,
+        report,
+    })
+}
+
+/// Checks the cycle's results against a full recompute: the same
+/// categories, windows and counts, ranks equal and scores within 1e-9.
+fn verify(got: &[CategoryOutcome], mut want: Vec<CategoryOutcome>) -> Result<()> {
+    want.retain(|o| o.scored.is_some());
+    let names = |o: &[CategoryOutcome]| -> Vec<String> {
+        o.iter().map(|o| o.category.clone()).collect()
+    };
+    if names(got) != names(&want) {
+        let (g, w): (BTreeSet<_>, BTreeSet<_>) =
+            (names(got).into_iter().collect(), names(&want).into_iter().collect());
+        anyhow::bail!(
+            "categories differ: only incremental {:?}, only full {:?}",
+            g.difference(&w).collect::<Vec<_>>(),
+            w.difference(&g).collect::<Vec<_>>()
+        );
+    }
+    for (g, mut w) in got.iter().cloned().zip(want) {
+        // Row counters describe what each path read, not the results.
+        w.counts = RowCounts::default();
+        let g = CategoryOutcome {
+            counts: RowCounts::default(),
+            ..g
+        };
+        check_outcome(&g, &w, 1e-9).map_err(|e| anyhow::anyhow!(e))?;
+    }
+    Ok(())
+}
+
+/// The groups of `set` to publish: those whose ranked ids differ from what
+/// the state last published, or whose live copy is older than
+/// `republish_after_ns`.
+pub fn changed_groups(set: &ResultSet, state: &State, republish_after_ns: i64) -> BTreeSet<usize> {
+    let generation = set.generation();
+    let stale_ms = republish_after_ns / 1_000_000;
+    set.groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| {
+            match state
+                .published
+                .get(&(g.variant.clone(), g.category.clone()))
+            {
+                None => true,
+                Some(p) => {
+                    generation - p.generation > stale_ms
+                        || p.items.len() != g.items.len()
+                        || p.items.iter().zip(&g.items).any(|(a, b)| *a != b.item)
+                }
+            }
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Records the groups DynamoDB now holds at this run's generation.
+pub fn record_published(state: &mut State, set: &ResultSet, live: &[usize]) {
+    for &i in live {
+        if let Some(g) = set.groups.get(i) {
+            state.published.insert(
+                (g.variant.clone(), g.category.clone()),
+                Published {
+                    generation: set.generation(),
+                    items: g.items.iter().map(|r| r.item.clone()).collect(),
+                },
+            );
+        }
+    }
+}
