@@ -174,7 +174,7 @@ impl RunReport {
                 },
                 after_as_of: total.after_as_of,
                 before_max_window: total.before_max_window,
-                outside_category_window: total.in_max_window - counted,
+                outside_category_window: total.in_max_window.saturating_sub(counted),
             },
             categories_scored: outcomes.len() - omitted.len(),
             categories_omitted: omitted,

@@ -481,7 +481,12 @@ fn finish(plan: &ScoringPlan, mut state: State, mut report: CycleReport) -> Cycl
         .par_iter()
         .map(|(name, c)| CategoryOutcome {
             category: name.clone(),
-            counts: RowCounts::default(),
+            // The state holds counted purchases only; what was skipped on
+            // the way is in the cycle report.
+            counts: RowCounts {
+                in_max_window: c.counted(),
+                ..RowCounts::default()
+            },
             scored: Some(Scored {
                 window_ns: c.window_ns,
                 counted: c.counted(),
