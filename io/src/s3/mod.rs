@@ -5,6 +5,7 @@
 
 mod download;
 mod manifest;
+mod multipart;
 mod sync;
 pub(crate) mod upload;
 

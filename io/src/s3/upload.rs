@@ -17,8 +17,10 @@
 //!   flight at once (files and parts together), so memory stays below
 //!   `concurrency × part_size`.
 //! - **All or nothing.** When one file fails, the files still queued are not
-//!   started and the objects already created are deleted (best effort: what
-//!   could not be deleted is named in the error). Transient errors are
+//!   started and the objects already created are deleted, and so are the
+//!   keys of failed uploads other than refused ones (a lost response may
+//!   hide a stored object; the key is the run's own). Deletion is best
+//!   effort: what could not be deleted is named in the error. Transient errors are
 //!   retried by the SDK's standard retry policy (jittered exponential
 //!   backoff, `AWS_MAX_ATTEMPTS` attempts).
 
@@ -29,21 +31,18 @@ use std::time::Instant;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use md5::{Digest, Md5};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::Semaphore;
 
+use super::multipart::put_multipart;
 use crate::error::IoError;
 
 /// The smallest part S3 accepts (but for the last one).
 pub const MIN_PART_SIZE: u64 = 5 << 20;
-
-/// S3's most parts per upload.
-const MAX_PARTS: u64 = 10_000;
 
 /// How to upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,21 +103,25 @@ enum Failure {
 }
 
 /// Shared by the uploads of one call.
-struct Ctx<'a> {
-    client: &'a Client,
-    bucket: &'a str,
-    tuning: UploadTuning,
+pub(super) struct Ctx<'a> {
+    pub(super) client: &'a Client,
+    pub(super) bucket: &'a str,
+    pub(super) tuning: UploadTuning,
     permits: Semaphore,
-    failed: AtomicBool,
+    /// Set when a file fails: nothing more is started.
+    pub(super) failed: AtomicBool,
 }
 
 impl Ctx<'_> {
-    fn url(&self, key: &str) -> String {
+    pub(super) fn url(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
     }
 
     /// A turn to send a body (see `UploadTuning::concurrency`).
-    async fn permit(&self, key: &str) -> Result<tokio::sync::SemaphorePermit<'_>, IoError> {
+    pub(super) async fn permit(
+        &self,
+        key: &str,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, IoError> {
         self.permits.acquire().await.map_err(|e| IoError::S3 {
             location: self.url(key),
             message: e.to_string(),
@@ -127,7 +130,7 @@ impl Ctx<'_> {
 
     /// An [`IoError`] for a failed request on `key`: [`IoError::ObjectExists`]
     /// for a refused conditional write, else [`IoError::S3`].
-    fn error<E>(&self, key: &str, what: &str, e: SdkError<E, HttpResponse>) -> IoError
+    pub(super) fn error<E>(&self, key: &str, what: &str, e: SdkError<E, HttpResponse>) -> IoError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
@@ -146,24 +149,18 @@ impl Ctx<'_> {
 }
 
 /// `Content-MD5` of a body.
-fn content_md5(body: &[u8]) -> String {
+pub(super) fn content_md5(body: &[u8]) -> String {
     aws_smithy_types::base64::encode(Md5::digest(body))
 }
 
 /// Reads `len` bytes of `path` from `offset`.
-async fn read_range(path: &PathBuf, offset: u64, len: u64) -> Result<Vec<u8>, IoError> {
+pub(super) async fn read_range(path: &PathBuf, offset: u64, len: u64) -> Result<Vec<u8>, IoError> {
     let io = |e| IoError::io(path, e);
     let mut f = tokio::fs::File::open(path).await.map_err(io)?;
     f.seek(std::io::SeekFrom::Start(offset)).await.map_err(io)?;
     let mut buf = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
     f.read_exact(&mut buf).await.map_err(io)?;
     Ok(buf)
-}
-
-/// The part size for a file of `len` bytes: the configured one, raised so
-/// that no more than 10,000 parts are needed.
-fn part_size_for(len: u64, configured: u64) -> u64 {
-    configured.max(MIN_PART_SIZE).max(len.div_ceil(MAX_PARTS))
 }
 
 /// Uploads one file with a single conditional PutObject.
@@ -180,117 +177,6 @@ async fn put_whole(ctx: &Ctx<'_>, file: &UploadFile, len: u64) -> Result<(), IoE
         .send()
         .await
         .map_err(|e| ctx.error(&file.key, "PutObject", e))?;
-    Ok(())
-}
-
-/// Uploads part `number` (1-based) of a multipart upload.
-async fn put_part(
-    ctx: &Ctx<'_>,
-    file: &UploadFile,
-    upload_id: &str,
-    number: i32,
-    offset: u64,
-    len: u64,
-) -> Result<CompletedPart, IoError> {
-    if ctx.failed.load(Ordering::Relaxed) {
-        return Err(IoError::S3 {
-            location: ctx.url(&file.key),
-            message: "stopped: another upload failed".into(),
-        });
-    }
-    let _permit = ctx.permit(&file.key).await?;
-    let body = read_range(&file.path, offset, len).await?;
-    let out = ctx
-        .client
-        .upload_part()
-        .bucket(ctx.bucket)
-        .key(&file.key)
-        .upload_id(upload_id)
-        .part_number(number)
-        .content_md5(content_md5(&body))
-        .body(ByteStream::from(body))
-        .send()
-        .await
-        .map_err(|e| ctx.error(&file.key, &format!("UploadPart {number}"), e))?;
-    Ok(CompletedPart::builder()
-        .part_number(number)
-        .set_e_tag(out.e_tag().map(str::to_string))
-        .build())
-}
-
-/// Uploads the parts and completes the upload (conditionally).
-async fn parts_then_complete(
-    ctx: &Ctx<'_>,
-    file: &UploadFile,
-    upload_id: &str,
-    len: u64,
-) -> Result<(), IoError> {
-    let size = part_size_for(len, ctx.tuning.part_size);
-    let ranges = (0..len.div_ceil(size)).map(|i| (i, i * size, size.min(len - i * size)));
-    let mut parts: Vec<CompletedPart> = futures::stream::iter(ranges)
-        .map(|(i, offset, n)| {
-            let number = i32::try_from(i + 1).unwrap_or(i32::MAX);
-            put_part(ctx, file, upload_id, number, offset, n)
-        })
-        .buffer_unordered(ctx.tuning.concurrency.max(1))
-        .try_collect()
-        .await?;
-    parts.sort_by_key(|p| p.part_number());
-    ctx.client
-        .complete_multipart_upload()
-        .bucket(ctx.bucket)
-        .key(&file.key)
-        .upload_id(upload_id)
-        .if_none_match("*")
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| ctx.error(&file.key, "CompleteMultipartUpload", e))?;
-    Ok(())
-}
-
-/// Uploads one file as a multipart upload, aborted on any failure.
-async fn put_multipart(ctx: &Ctx<'_>, file: &UploadFile, len: u64) -> Result<(), IoError> {
-    let created = ctx
-        .client
-        .create_multipart_upload()
-        .bucket(ctx.bucket)
-        .key(&file.key)
-        .send()
-        .await
-        .map_err(|e| ctx.error(&file.key, "CreateMultipartUpload", e))?;
-    let Some(upload_id) = created.upload_id() else {
-        return Err(IoError::S3 {
-            location: ctx.url(&file.key),
-            message: "CreateMultipartUpload returned no upload id".into(),
-        });
-    };
-    let outcome = parts_then_complete(ctx, file, upload_id, len).await;
-    if let Err(e) = outcome {
-        let aborted = ctx
-            .client
-            .abort_multipart_upload()
-            .bucket(ctx.bucket)
-            .key(&file.key)
-            .upload_id(upload_id)
-            .send()
-            .await;
-        return Err(match aborted {
-            Ok(_) => e,
-            Err(a) => IoError::S3 {
-                location: ctx.url(&file.key),
-                message: format!(
-                    "{}; aborting multipart upload {upload_id} failed too ({}): no object was created, but its parts stay stored until a lifecycle rule (AbortIncompleteMultipartUpload) removes them",
-                    cause_text(&ctx.url(&file.key), &e),
-                    DisplayErrorContext(&a)
-                ),
-            },
-        });
-    }
     Ok(())
 }
 
@@ -352,7 +238,7 @@ fn cleanup_note(deleted: usize, left: &[String]) -> String {
         format!("nothing was added: the {deleted} object(s) this run had created were deleted")
     } else {
         format!(
-            "{} object(s) this run created could not be deleted and must be removed by hand: {}",
+            "{} object(s) of this run could not be deleted; remove them by hand if they exist: {}",
             left.len(),
             left.join(", ")
         )
@@ -404,11 +290,19 @@ pub async fn upload_all(
         .await;
     let mut done: Vec<(&UploadFile, Created)> = Vec::new();
     let mut failure: Option<(&UploadFile, IoError)> = None;
+    // Keys whose upload failed in a way that may still have stored the
+    // object (a lost response): ours alone, as the run id is in the name.
+    let mut maybe: Vec<&str> = Vec::new();
     for (file, outcome) in files.iter().zip(outcomes) {
         match outcome {
             Ok(c) => done.push((file, c)),
-            Err(Failure::Failed(e)) if failure.is_none() => failure = Some((file, e)),
-            Err(_) => {}
+            Err(Failure::Failed(e)) => {
+                if !matches!(e, IoError::ObjectExists { .. }) {
+                    maybe.push(&file.key);
+                }
+                failure.get_or_insert((file, e));
+            }
+            Err(Failure::Skipped) => {}
         }
     }
     let Some((file, cause)) = failure else {
@@ -419,27 +313,20 @@ pub async fn upload_all(
             seconds: started.elapsed().as_secs_f64(),
         });
     };
-    let keys: Vec<&str> = done.iter().map(|(f, _)| f.key.as_str()).collect();
-    let left = delete_all(&ctx, &keys).await;
+    let created: Vec<&str> = done.iter().map(|(f, _)| f.key.as_str()).collect();
+    let mut left = delete_all(&ctx, &created).await;
+    let deleted = created.len() - left.len();
+    left.extend(delete_all(&ctx, &maybe).await);
     Err(IoError::Upload {
         object: ctx.url(&file.key),
         cause: Box::new(cause),
-        cleanup: cleanup_note(keys.len() - left.len(), &left),
+        cleanup: cleanup_note(deleted, &left),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn part_sizes_respect_the_limits() {
-        assert_eq!(part_size_for(100 << 20, 1 << 20), MIN_PART_SIZE);
-        assert_eq!(part_size_for(100 << 20, 8 << 20), 8 << 20);
-        let huge = 200u64 << 30;
-        let size = part_size_for(huge, 8 << 20);
-        assert!(huge.div_ceil(size) <= MAX_PARTS);
-    }
 
     #[test]
     fn causes_name_the_object_once() {
