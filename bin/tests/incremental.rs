@@ -177,6 +177,13 @@ fn new_purchases_reach_the_site_within_one_cycle() {
     assert_eq!(inc["purchases_added"], 300, "{inc}");
     assert!(inc["verify_s"].as_f64().is_some(), "{inc}");
     assert_eq!(second["sync"]["new"].as_array().unwrap().len(), 1);
+    // Only the last two days of partitions were listed, and nothing deleted.
+    let (listed, all) = (
+        second["sync"]["listed"].as_u64().unwrap(),
+        first["sync"]["listed"].as_u64().unwrap(),
+    );
+    assert!(listed * 10 < all, "listed {listed} of {all}");
+    assert!(second["sync"]["deleted"].as_array().unwrap().is_empty());
     let results = read_csv(&s.path("state/results.csv"));
     let top = &results[&("default".to_string(), category.clone())].2[0];
     assert_eq!(top.item, TREND);

@@ -87,6 +87,7 @@ impl ComputeOptions {
                 dry_run: false,
                 concurrency: 32,
                 part_size: 8 << 20,
+                recent_from: None,
             })
         } else {
             None

@@ -34,6 +34,7 @@ pub fn options(a: &SyncArgs) -> Result<SyncOptions, UsageError> {
         dry_run: a.dry_run,
         concurrency: a.concurrency,
         part_size: a.part_size,
+        recent_from: None,
     })
 }
 

@@ -61,49 +61,83 @@ impl From<IoError> for Stop {
     }
 }
 
-/// Runs one cycle. The state file is only read; the caller saves
-/// [`CycleOutput::state`] after publishing.
-pub fn advance(opts: &CycleOptions, plan: &ScoringPlan) -> Result<CycleOutput, IoError> {
-    let started = Instant::now();
+/// The state a cycle starts from: usable, or to be rebuilt (and why).
+pub enum Prior {
+    /// A state that matches the parameters, the lake and the `as_of`.
+    Usable(Box<State>),
+    /// The reason the state must be rebuilt.
+    Rebuild(String),
+}
+
+impl Prior {
+    /// Whether the cycle will rebuild (and so needs the whole lake).
+    pub fn rebuilds(&self) -> bool {
+        matches!(self, Prior::Rebuild(_))
+    }
+}
+
+/// Loads the state and checks it against the parameters, the lake and the
+/// plan's `as_of`: done before the sync, which lists only recent partitions
+/// for a usable state and everything for a rebuild.
+pub fn prepare(opts: &CycleOptions, plan: &ScoringPlan) -> Prior {
     let fp = fingerprint(plan, &opts.scan.columns);
-    let lake = std::fs::canonicalize(&opts.lake).map_err(|e| IoError::io(&opts.lake, e))?;
-    let mut report = CycleReport::default();
-    let prior = match load(&opts.state_path) {
-        Err(e) => Err(format!(
+    let lake = std::fs::canonicalize(&opts.lake).ok();
+    match load(&opts.state_path) {
+        Err(e) => Prior::Rebuild(format!(
             "the state file {} cannot be used: {e}",
             opts.state_path.display()
         )),
-        Ok(None) => Err("there is no state yet".to_string()),
+        Ok(None) => Prior::Rebuild("there is no state yet".to_string()),
         Ok(Some(s)) if s.fingerprint != fp => {
-            Err("the scoring parameters differ from the state's".to_string())
+            Prior::Rebuild("the scoring parameters differ from the state's".to_string())
         }
-        Ok(Some(s)) if s.lake != lake => Err(format!(
+        Ok(Some(s)) if Some(&s.lake) != lake.as_ref() => Prior::Rebuild(format!(
             "the state was built from another lake ({})",
             s.lake.display()
         )),
-        Ok(Some(s)) if s.as_of_ns > plan.as_of_ns => Err(format!(
+        Ok(Some(s)) if s.as_of_ns > plan.as_of_ns => Prior::Rebuild(format!(
             "as_of {} is before the state's {}",
             rfc3339(plan.as_of_ns),
             rfc3339(s.as_of_ns)
         )),
-        Ok(Some(s)) => Ok(s),
-    };
-    report.load_s = started.elapsed().as_secs_f64();
+        Ok(Some(s)) => Prior::Usable(Box::new(s)),
+    }
+}
+
+/// Runs one cycle from the state file: [`prepare`], then [`advance_from`].
+pub fn advance(opts: &CycleOptions, plan: &ScoringPlan) -> Result<CycleOutput, IoError> {
+    let started = Instant::now();
+    let prior = prepare(opts, plan);
+    let load_s = started.elapsed().as_secs_f64();
+    let mut out = advance_from(opts, plan, prior)?;
+    out.report.load_s = load_s;
+    Ok(out)
+}
+
+/// Runs one cycle from `prior`. The state file is not written; the caller
+/// saves [`CycleOutput::state`] once the results are published.
+pub fn advance_from(
+    opts: &CycleOptions,
+    plan: &ScoringPlan,
+    prior: Prior,
+) -> Result<CycleOutput, IoError> {
+    let fp = fingerprint(plan, &opts.scan.columns);
+    let lake = std::fs::canonicalize(&opts.lake).map_err(|e| IoError::io(&opts.lake, e))?;
+    let mut report = CycleReport::default();
     let (reason, published) = match prior {
-        Ok(state) => {
+        Prior::Usable(state) => {
             report.from_as_of = Some(rfc3339(state.as_of_ns));
             let published = state.published.clone();
-            match update(opts, plan, &lake, &fp, state, &mut report) {
+            match update(opts, plan, &lake, &fp, *state, &mut report) {
                 Ok(out) => return Ok(out),
                 Err(Stop::Io(e)) => return Err(e),
                 Err(Stop::Mismatch(reason)) => (reason, published),
             }
         }
-        Err(reason) => (reason, BTreeMap::new()),
+        Prior::Rebuild(reason) => (reason, BTreeMap::new()),
     };
     tracing::warn!(%reason, "rebuilding the incremental state with a full recompute");
     let mut report = CycleReport {
-        load_s: report.load_s,
         from_as_of: report.from_as_of,
         ..CycleReport::default()
     };

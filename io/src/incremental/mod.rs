@@ -40,7 +40,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use topsellers_engine::{CategoryState, ItemId, ScoringPlan};
 
-pub use cycle::{advance, CycleOptions, CycleOutput};
+pub use cycle::{advance, advance_from, prepare, CycleOptions, CycleOutput, Prior};
 pub use persist::{decode, encode, load, save};
 pub use rows::{visit_rows, FileRead, TimeSpan};
 

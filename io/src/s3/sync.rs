@@ -36,6 +36,11 @@ pub struct SyncOptions {
     pub concurrency: usize,
     /// Ranged-GET part size for large objects.
     pub part_size: u64,
+    /// List only the `dt=` partitions from this day on, category by
+    /// category, and leave older local files as they are: what an incremental
+    /// cycle needs, at a cost that does not grow with the history. `None`
+    /// lists the whole prefix.
+    pub recent_from: Option<NaiveDate>,
 }
 
 /// What a sync did (or would do, with `dry_run`).
@@ -93,22 +98,76 @@ struct Listed {
     etag: String,
 }
 
-async fn list(client: &Client, from: &S3Location) -> Result<Vec<Listed>, IoError> {
-    let mut out = Vec::new();
+fn list_failed<E: std::error::Error + 'static>(from: &S3Location, e: E) -> IoError {
+    IoError::S3 {
+        location: from.to_string(),
+        message: format!(
+            "listing failed: {}",
+            aws_sdk_s3::error::DisplayErrorContext(&e)
+        ),
+    }
+}
+
+/// Lists the data files from `recent` on: the `category=` folders first,
+/// then each of them from its `dt=<recent>` partition on (keys are listed in
+/// order, so `start_after` skips the older days without listing them).
+async fn list_recent(
+    client: &Client,
+    from: &S3Location,
+    recent: NaiveDate,
+    concurrency: usize,
+) -> Result<Vec<Listed>, IoError> {
+    let mut folders = Vec::new();
     let mut pages = client
         .list_objects_v2()
         .bucket(&from.bucket)
         .prefix(&from.prefix)
+        .delimiter("/")
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| IoError::S3 {
-            location: from.to_string(),
-            message: format!(
-                "listing failed: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&e)
-            ),
-        })?;
+        let page = page.map_err(|e| list_failed(from, e))?;
+        folders.extend(
+            page.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix())
+                .filter(|p| p[from.prefix.len()..].starts_with("category="))
+                .map(str::to_string),
+        );
+    }
+    let lists: Vec<Vec<Listed>> = futures::stream::iter(folders)
+        .map(|folder| async move {
+            let start = format!("{folder}dt={}", recent.format("%Y-%m-%d"));
+            list_pages(client, from, &folder, Some(start)).await
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    Ok(lists.into_iter().flatten().collect())
+}
+
+async fn list(client: &Client, from: &S3Location) -> Result<Vec<Listed>, IoError> {
+    list_pages(client, from, &from.prefix, None).await
+}
+
+async fn list_pages(
+    client: &Client,
+    from: &S3Location,
+    prefix: &str,
+    start_after: Option<String>,
+) -> Result<Vec<Listed>, IoError> {
+    let mut out = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(&from.bucket)
+        .prefix(prefix)
+        .set_start_after(start_after)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| list_failed(from, e))?;
         for obj in page.contents() {
             let Some(key) = obj.key() else { continue };
             let rel = key
@@ -155,7 +214,17 @@ pub async fn sync(
         dry_run: opts.dry_run,
         ..SyncReport::default()
     };
-    let listed = list(client, &opts.from).await?;
+    let listed = match opts.recent_from {
+        Some(day) => list_recent(client, &opts.from, day, opts.concurrency).await?,
+        None => list(client, &opts.from).await?,
+    };
+    // With a recent-only listing, files of older partitions were not listed:
+    // they are neither stale nor to be deleted.
+    let listed_range = |rel: &str| match (opts.recent_from, dt_of(rel)) {
+        (Some(day), Some(dt)) => dt >= day,
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
     report.listed = listed.len() as u64;
     let mut manifest = Manifest::load(&opts.to, &source);
     let mut wanted: BTreeMap<String, Listed> = BTreeMap::new();
@@ -205,7 +274,7 @@ pub async fn sync(
     let stale: Vec<String> = manifest
         .files
         .keys()
-        .filter(|rel| !wanted.contains_key(*rel))
+        .filter(|rel| !wanted.contains_key(*rel) && listed_range(rel))
         .cloned()
         .collect();
     if opts.delete {

@@ -25,7 +25,7 @@ enum Kind {
 }
 
 /// Every setting of the file, with its type.
-const KEYS: [(&str, Kind); 31] = [
+const KEYS: [(&str, Kind); 32] = [
     ("lake", Kind::Str),
     ("cache_dir", Kind::Str),
     ("as_of", Kind::Str),
@@ -57,6 +57,7 @@ const KEYS: [(&str, Kind); 31] = [
     ("verify", Kind::Bool),
     ("state_file", Kind::Str),
     ("republish_after", Kind::Str),
+    ("incremental_sync_days", Kind::Int),
 ];
 
 /// The merged settings, before validation. Every key is optional here;
@@ -95,6 +96,7 @@ pub struct RunConfig {
     pub verify: Option<bool>,
     pub state_file: Option<PathBuf>,
     pub republish_after: Option<String>,
+    pub incremental_sync_days: Option<u64>,
 }
 
 /// The environment variable of a key.

@@ -8,7 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use topsellers_engine::reference::check_outcome;
 use topsellers_engine::{CategoryOutcome, RowCounts};
-use topsellers_io::incremental::{advance, CycleOptions, CycleReport, Published, State};
+use topsellers_io::incremental::{
+    advance_from, prepare, CycleOptions, CycleReport, Prior, Published, State,
+};
 use topsellers_io::{
     scan_lake, write_results, ResultSet, RunReport, RunResults, ScanOptions, ScanStats,
 };
@@ -28,23 +30,39 @@ pub struct Cycle {
     pub report: CycleReport,
 }
 
-/// Runs one cycle (and the full recompute beside it when verifying), and
-/// writes the results file.
-pub fn cycle(opts: &ComputeOptions, inc: &IncrementalSettings) -> Result<Cycle> {
+fn cycle_options(opts: &ComputeOptions, inc: &IncrementalSettings) -> CycleOptions {
+    CycleOptions {
+        lake: opts.lake.clone(),
+        state_path: inc.state_file.clone(),
+        scan: ScanOptions {
+            columns: opts.columns.clone(),
+            ..ScanOptions::default()
+        },
+    }
+}
+
+/// Loads and checks the state (before the sync, which lists only recent
+/// partitions when the state is usable); returns it with the seconds taken.
+pub fn load(opts: &ComputeOptions, inc: &IncrementalSettings) -> (Prior, f64) {
+    let started = Instant::now();
+    let prior = prepare(&cycle_options(opts, inc), &opts.plan);
+    (prior, started.elapsed().as_secs_f64())
+}
+
+/// Runs one cycle from `prior` (and the full recompute beside it when
+/// verifying), and writes the results file.
+pub fn cycle(
+    opts: &ComputeOptions,
+    inc: &IncrementalSettings,
+    (prior, load_s): (Prior, f64),
+) -> Result<Cycle> {
     let pool = thread_pool(opts.threads)?;
     let threads = pool.current_num_threads();
     let started = Instant::now();
-    let scan = ScanOptions {
-        columns: opts.columns.clone(),
-        ..ScanOptions::default()
-    };
-    let cycle_opts = CycleOptions {
-        lake: opts.lake.clone(),
-        state_path: inc.state_file.clone(),
-        scan: scan.clone(),
-    };
+    let cycle_opts = cycle_options(opts, inc);
+    let scan = cycle_opts.scan.clone();
     let out = pool
-        .install(|| advance(&cycle_opts, &opts.plan))
+        .install(|| advance_from(&cycle_opts, &opts.plan, prior))
         .with_context(|| {
             format!(
                 "cannot run an incremental cycle on the lake {}",
@@ -52,6 +70,7 @@ pub fn cycle(opts: &ComputeOptions, inc: &IncrementalSettings) -> Result<Cycle> 
             )
         })?;
     let mut report = out.report;
+    report.load_s = load_s;
     let cycle_s = started.elapsed().as_secs_f64();
     if inc.verify {
         let verifying = Instant::now();
@@ -122,12 +141,13 @@ pub fn cycle(opts: &ComputeOptions, inc: &IncrementalSettings) -> Result<Cycle> 
 /// categories, windows and counts, ranks equal and scores within 1e-9.
 fn verify(got: &[CategoryOutcome], mut want: Vec<CategoryOutcome>) -> Result<()> {
     want.retain(|o| o.scored.is_some());
-    let names = |o: &[CategoryOutcome]| -> Vec<String> {
-        o.iter().map(|o| o.category.clone()).collect()
-    };
+    let names =
+        |o: &[CategoryOutcome]| -> Vec<String> { o.iter().map(|o| o.category.clone()).collect() };
     if names(got) != names(&want) {
-        let (g, w): (BTreeSet<_>, BTreeSet<_>) =
-            (names(got).into_iter().collect(), names(&want).into_iter().collect());
+        let (g, w): (BTreeSet<_>, BTreeSet<_>) = (
+            names(got).into_iter().collect(),
+            names(&want).into_iter().collect(),
+        );
         anyhow::bail!(
             "categories differ: only incremental {:?}, only full {:?}",
             g.difference(&w).collect::<Vec<_>>(),

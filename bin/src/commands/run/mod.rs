@@ -105,7 +105,19 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
         }
     }
     let rt = publish::runtime()?;
-    if let Some(source) = &opts.sync {
+    // An incremental cycle from a usable state lists only recent partitions;
+    // a rebuild needs the whole lake.
+    let mut prior = opts
+        .incremental
+        .as_ref()
+        .map(|inc| incremental::load(&opts.compute, inc));
+    let mut source = opts.sync.clone();
+    if let (Some(s), Some((p, _))) = (&mut source, &prior) {
+        if p.rebuilds() {
+            s.recent_from = None;
+        }
+    }
+    if let Some(source) = &source {
         let started = Instant::now();
         let synced = sync::run_sync(source, AddressingStyle::Auto);
         let (rows, bytes) = synced.as_ref().map_or((0, 0), |r| {
@@ -115,16 +127,16 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
         job.sync = Some(synced?);
     }
     let started = Instant::now();
-    let (computed, mut cycle_state) = match &opts.incremental {
-        Some(inc) => {
-            let cycle = incremental::cycle(&opts.compute, inc);
+    let (computed, mut cycle_state) = match (&opts.incremental, prior.take()) {
+        (Some(inc), Some(prior)) => {
+            let cycle = incremental::cycle(&opts.compute, inc, prior);
             let rows = cycle.as_ref().map_or(0, |c| c.report.rows_decoded);
             stage(job, "cycle", started, rows, 0, cycle.is_ok());
             let cycle = cycle?;
             job.incremental = Some(cycle.report);
             (cycle.computed, Some(cycle.state))
         }
-        None => {
+        _ => {
             let computed = compute::run(&opts.compute);
             let (rows, bytes) = computed.as_ref().map_or((0, 0), |c| {
                 (c.report.rows.scanned, c.report.scan.bytes_read)

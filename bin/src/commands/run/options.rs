@@ -159,14 +159,27 @@ impl RunOptions {
                     .map_or_else(|| "lake".into(), |n| n.to_string_lossy().into_owned());
                 lake.with_file_name(format!("{name}.topsellers-state"))
             });
+            // An incremental cycle lists only the last days of partitions
+            // in S3; a full run lists everything.
+            let days = c.incremental_sync_days.unwrap_or(2);
+            if let (Some(s), true) = (&mut sync, days > 0) {
+                let as_of =
+                    chrono::DateTime::from_timestamp_nanos(compute.plan.as_of_ns).date_naive();
+                s.recent_from = as_of.checked_sub_days(chrono::Days::new(days - 1));
+            }
             Some(IncrementalSettings {
                 state_file,
                 verify: c.verify.unwrap_or(false),
-                republish_after_ns: duration("republish_after", c.republish_after.as_deref(), "1h")?,
+                republish_after_ns: duration(
+                    "republish_after",
+                    c.republish_after.as_deref(),
+                    "1h",
+                )?,
             })
         } else if c.verify.unwrap_or(false) {
             return Err(UsageError(
-                "verify = true needs incremental = true (--verify checks an incremental cycle)".into(),
+                "verify = true needs incremental = true (--verify checks an incremental cycle)"
+                    .into(),
             ));
         } else {
             None
