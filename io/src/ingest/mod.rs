@@ -379,6 +379,7 @@ pub fn ingest(
                     )
                 })
                 .collect();
+            tracing::info!(run_id = %report.run_id, files = files.len(), lake = %dest.location, "uploading");
             // Staged files are removed when `staging` drops, uploaded or not.
             report.upload = Some(destination::upload(dest, &paths)?);
             report.time_stage("upload", upload_started);

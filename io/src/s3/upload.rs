@@ -14,8 +14,8 @@
 //!   multipart upload of `part_size` parts; on any failure the upload is
 //!   aborted, so no partial object is ever visible.
 //! - **Bounded work.** At most `concurrency` requests carrying a body are in
-//!   flight at once (files and parts together), so memory stays below
-//!   `concurrency × part_size`.
+//!   flight at once (files and parts together), so the bodies held stay
+//!   below `concurrency × max(multipart_threshold, part_size)`.
 //! - **All or nothing.** When one file fails, the files still queued are not
 //!   started and the objects already created are deleted, and so are the
 //!   keys of failed uploads other than refused ones (a lost response may
