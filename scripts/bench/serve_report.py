@@ -20,14 +20,17 @@ def main(work: Path, out: Path) -> None:
     header, ceiling = rows[0], dict(zip(rows[0], rows[1])) if len(rows) > 1 else {}
     warm = [r for r in runs if r["label"] == "warm"]
     cold = [r for r in runs if r["label"] == "cold"]
-    best = max(warm, key=lambda r: r["rps"])
+    within = [r for r in warm if r["p99_ms"] <= GOAL_P99_MS]
+    best = max(within or warm, key=lambda r: r["rps"])
+    fastest = max(warm, key=lambda r: r["rps"])
     met = best["rps"] >= GOAL_RPS and best["p99_ms"] <= GOAL_P99_MS
     lines = [
         "# `topsellers serve` benchmark",
         "",
         "Written by `scripts/bench/serve.sh` (do not edit by hand).",
         "",
-        f"- date: {meta['date']}; machine: {meta['machine']}; load before: {meta['load']}",
+        f"- date: {meta['date']}; machine: {meta['machine']}; load after: {meta['load']}; "
+        f"niceness of every process of the benchmark: {meta['nice']}",
         f"- data: {meta['categories']} categories × {meta['items']} items published "
         f"(body {meta['body_bytes']} bytes, limit {meta['limit']}); load spread uniformly over "
         f"{meta['hot']} hot categories",
@@ -48,13 +51,16 @@ def main(work: Path, out: Path) -> None:
         )
     lines += [
         "",
-        f"Best: **{best['rps']:,.0f} req/s, p99 {best['p99_ms']:.2f} ms** "
-        f"({best['serve_threads']} serve threads, {best['connections']} connections): the goal "
-        f"(≥ {GOAL_RPS:,} req/s with p99 ≤ {GOAL_P99_MS:g} ms) is {'met' if met else 'missed'}.",
+        f"Best with p99 ≤ {GOAL_P99_MS:g} ms: **{best['rps']:,.0f} req/s, p50 {best['p50_ms']:.2f} ms, "
+        f"p99 {best['p99_ms']:.2f} ms** ({best['serve_threads']} serve threads, "
+        f"{best['connections']} connections): the goal (≥ {GOAL_RPS:,} req/s with p99 ≤ "
+        f"{GOAL_P99_MS:g} ms) is {'met' if met else 'missed'}. Highest rate: "
+        f"{fastest['rps']:,.0f} req/s (p99 {fastest['p99_ms']:.2f} ms, {fastest['serve_threads']} "
+        f"serve threads, {fastest['connections']} connections).",
         "",
         "## Ceiling: redis-benchmark",
         "",
-        f"`redis-benchmark -c 64 -n 1000000 -r {meta['hot']} GET topsellers:v1:default:c__rand_int__`: "
+        f"`redis-benchmark -c 64 -n 300000 -r {meta['hot']} GET topsellers:v1:default:c__rand_int__`: "
         f"the same keys and bodies, straight from Redis.",
         "",
         "| " + " | ".join(header) + " |",
@@ -64,7 +70,8 @@ def main(work: Path, out: Path) -> None:
     if ceiling:
         lines += [
             "",
-            f"serve's best is {best['rps'] / float(ceiling['rps']):.0%} of Redis's own GET rate.",
+            f"serve's highest rate is {fastest['rps'] / float(ceiling['rps']):.0%} of Redis's own "
+            "GET rate: the in-process cache answers most requests without a Redis round trip.",
         ]
     if cold:
         c = cold[0]
