@@ -387,9 +387,9 @@ pub struct RunArgs {
     /// categories whose top changed (overrides `incremental`).
     #[arg(long)]
     pub incremental: bool,
-    /// With --incremental: also recompute in full and fail on any difference
-    /// (overrides `verify`).
-    #[arg(long, requires = "incremental")]
+    /// With incremental runs: also recompute in full and fail on any
+    /// difference (overrides `verify`).
+    #[arg(long)]
     pub verify: bool,
     /// The incremental state file (overrides `state_file`).
     #[arg(long)]
