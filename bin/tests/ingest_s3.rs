@@ -1,8 +1,8 @@
 //! `topsellers ingest --lake s3://…` against a real moto_server: objects in
 //! the Hive layout that `sync` + `compute` read exactly as a local ingest;
 //! runs that only add objects; conditional writes that refuse to replace an
-//! object; a failed run that uploads nothing; multipart uploads; and the
-//! server dying mid-upload.
+//! object; a failed run that uploads nothing; one item id type per lake;
+//! multipart uploads; and the server dying mid-upload.
 
 #![allow(clippy::unwrap_used)]
 
@@ -400,6 +400,37 @@ fn a_failed_run_uploads_nothing() {
 }
 
 #[test]
+fn an_s3_lake_keeps_one_item_id_type() {
+    let (tmp, _moto, url) = setup();
+    let ints = events(&tmp.path().join("ints.jsonl"), 100, 5);
+    ingest(&url, "s3://lake/p", &[], &ints).assert().success();
+    let before = objects(&url, "lake", "");
+    ingest(&url, "s3://lake/p", &["--id-type", "string"], &ints)
+        .assert()
+        .code(1)
+        .stderr(contains("s3://lake/p/category="))
+        .stderr(contains(
+            "the lake's item ids are int but --id-type is string",
+        ));
+    let strings = tmp.path().join("strings.jsonl");
+    std::fs::write(
+        &strings,
+        "{\"category\":\"books\",\"item_id\":\"sku-1\",\"ts\":1792000000}\n",
+    )
+    .unwrap();
+    let quarantine = tmp.path().join("bad.jsonl");
+    ingest(&url, "s3://lake/p", &["--quarantine"], &quarantine)
+        .arg(&strings)
+        .assert()
+        .code(1)
+        .stderr(contains("nothing was added"));
+    assert!(std::fs::read_to_string(&quarantine)
+        .unwrap()
+        .contains("id_type"));
+    assert_eq!(objects(&url, "lake", ""), before);
+}
+
+#[test]
 fn a_large_file_goes_up_in_parts_whole_and_readable() {
     let (tmp, _moto, url) = setup();
     let input = big_events(&tmp.path().join("big.jsonl"));
@@ -459,8 +490,9 @@ fn the_server_dying_mid_upload_leaves_no_object_and_a_rerun_succeeds() {
     let (tmp, moto, url) = setup();
     let input = big_events(&tmp.path().join("big.jsonl"));
     let proxy = FaultProxy::start(moto.port);
-    // Responses to a few requests, then the "server" is gone.
-    proxy.budget.store(900, Ordering::SeqCst);
+    // Responses to the listing (id type check), CreateMultipartUpload and
+    // about one part (~1,300 to 2,100 bytes measured), then the "server" is gone.
+    proxy.budget.store(1_600, Ordering::SeqCst);
     let flags = [
         "--multipart-threshold",
         "6M",

@@ -17,6 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::columns::ItemKind;
 use crate::error::IoError;
 use crate::s3::{
     client, upload_all, AddressingStyle, S3Location, UploadFile, UploadReport, UploadTuning,
@@ -87,6 +88,20 @@ impl Destination {
         }
     }
 
+    /// The item id type of the files already in the lake (see `lake`), with
+    /// the file (or object) it was read from; `lake` is the local one.
+    pub(crate) fn existing_item_kind(
+        &self,
+        lake: &Path,
+    ) -> Result<Option<(PathBuf, ItemKind)>, IoError> {
+        match self {
+            Self::Local(_) => super::lake::existing_item_kind(lake),
+            Self::S3(s) => with_client(s, |client| async move {
+                super::lake::existing_item_kind_s3(&client, &s.location).await
+            }),
+        }
+    }
+
     /// The folder a run's quarantine file goes under by default: the lake,
     /// or the current folder for S3 (the staging folder does not last).
     pub(crate) fn quarantine_root<'a>(&'a self, lake: &'a Path) -> &'a Path {
@@ -107,8 +122,7 @@ pub(crate) fn object_key(prefix: &str, rel: &Path) -> String {
     format!("{prefix}{}", parts.join("/"))
 }
 
-/// Uploads `files` (local path, path relative to the lake) to `dest` on a
-/// runtime of its own (the rest of ingest is synchronous).
+/// Uploads `files` (local path, path relative to the lake) to `dest`.
 pub(crate) fn upload(
     dest: &S3Destination,
     files: &[(PathBuf, PathBuf)],
@@ -120,16 +134,7 @@ pub(crate) fn upload(
             key: object_key(&dest.location.prefix, rel),
         })
         .collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| IoError::S3 {
-            location: dest.location.to_string(),
-            message: format!("cannot start the I/O runtime: {e}"),
-        })?;
-    runtime.block_on(async {
-        let client = client(dest.style).await;
+    with_client(dest, |client| async move {
         upload_all(
             &client,
             &dest.location.bucket,
@@ -139,6 +144,26 @@ pub(crate) fn upload(
         )
         .await
     })
+}
+
+/// Runs `work` with an S3 client on a runtime of its own (the rest of ingest
+/// is synchronous).
+fn with_client<T, F>(
+    dest: &S3Destination,
+    work: impl FnOnce(aws_sdk_s3::Client) -> F,
+) -> Result<T, IoError>
+where
+    F: std::future::Future<Output = Result<T, IoError>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| IoError::S3 {
+            location: dest.location.to_string(),
+            message: format!("cannot start the I/O runtime: {e}"),
+        })?;
+    runtime.block_on(async { work(client(dest.style).await).await })
 }
 
 #[cfg(test)]

@@ -1,13 +1,19 @@
-//! What ingest needs to know about the lake it adds to: the item id type of
-//! the files already there, so that a later run never mixes types.
+//! What ingest needs to know about the lake it adds to, local or in S3: the
+//! item id type of the files already there, so that a later run never mixes
+//! types.
 
 use std::path::{Path, PathBuf};
 
-use arrow_schema::DataType;
+use arrow_schema::{DataType, Schema};
+use aws_sdk_s3::error::DisplayErrorContext;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::arrow::parquet_to_arrow_schema;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::ParquetMetaDataReader;
 
 use crate::columns::ItemKind;
 use crate::error::IoError;
+use crate::s3::S3Location;
 
 /// The first data file found under `dir` (a file inside a `category=`
 /// folder, named `*.parquet` or without extension, as `discover` reads).
@@ -56,23 +62,112 @@ pub(crate) fn existing_item_kind(lake: &Path) -> Result<Option<(PathBuf, ItemKin
             source: e,
         }
     })?;
-    let Ok(field) = meta.schema().field_with_name("item_id") else {
+    Ok(kind_of(meta.schema(), &path)?.map(|k| (path, k)))
+}
+
+/// The item id type a lake file's schema says (`None` without an `item_id`
+/// column: other tools' column names; ingest then goes by the events).
+fn kind_of(schema: &Schema, path: &Path) -> Result<Option<ItemKind>, IoError> {
+    let Ok(field) = schema.field_with_name("item_id") else {
         tracing::warn!(file = %path.display(), "lake files have no item_id column; the id type follows the events");
         return Ok(None);
     };
-    let kind = match field.data_type() {
-        t if t.is_integer() => ItemKind::Int,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => ItemKind::Str,
-        t => {
-            return Err(IoError::ColumnType {
-                path,
-                column: "item_id".into(),
-                found: t.to_string(),
-                expected: "INT64 or UTF8 string",
-            })
-        }
+    match field.data_type() {
+        t if t.is_integer() => Ok(Some(ItemKind::Int)),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(Some(ItemKind::Str)),
+        t => Err(IoError::ColumnType {
+            path: path.to_path_buf(),
+            column: "item_id".into(),
+            found: t.to_string(),
+            expected: "INT64 or UTF8 string",
+        }),
+    }
+}
+
+/// Whether `rel` (a key relative to the lake prefix) is a data file inside a
+/// `category=` folder, by the rules `discover` and `sync` follow.
+fn is_data_key(rel: &str) -> bool {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let Some((name, dirs)) = parts.split_last() else {
+        return false;
     };
-    Ok(Some((path, kind)))
+    !parts
+        .iter()
+        .any(|p| p.is_empty() || p.starts_with('_') || p.starts_with('.'))
+        && dirs.iter().any(|d| d.starts_with("category="))
+        && (name.ends_with(".parquet") || !name.contains('.'))
+}
+
+/// Bytes fetched from an object's end to read its footer in one request
+/// (usually: ingest's footers are a few KiB).
+const FOOTER_GUESS: u64 = 64 << 10;
+
+/// [`existing_item_kind`] for a lake in S3: one object's footer, fetched by
+/// ranged GETs.
+pub(crate) async fn existing_item_kind_s3(
+    client: &aws_sdk_s3::Client,
+    at: &S3Location,
+) -> Result<Option<(PathBuf, ItemKind)>, IoError> {
+    let fail = |key: &str, e: &dyn std::fmt::Display| IoError::S3 {
+        location: format!("s3://{}/{key}", at.bucket),
+        message: e.to_string(),
+    };
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(&at.bucket)
+        .prefix(&at.prefix)
+        .into_paginator()
+        .send();
+    let mut found = None;
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| fail(&at.prefix, &DisplayErrorContext(&e)))?;
+        found = page.contents().iter().find_map(|o| {
+            let key = o.key()?;
+            let size = u64::try_from(o.size()?).ok()?;
+            is_data_key(key.strip_prefix(&at.prefix)?).then(|| (key.to_string(), size))
+        });
+        if found.is_some() {
+            break;
+        }
+    }
+    let Some((key, size)) = found else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(format!("s3://{}/{key}", at.bucket));
+    let key = key.as_str();
+    let get = |from: u64| async move {
+        let out = client
+            .get_object()
+            .bucket(&at.bucket)
+            .key(key)
+            .range(format!("bytes={from}-"))
+            .send()
+            .await
+            .map_err(|e| fail(key, &DisplayErrorContext(&e)))?;
+        let body = out.body.collect().await.map_err(|e| fail(key, &e))?;
+        Ok::<_, IoError>(body.into_bytes())
+    };
+    let not_parquet = |source| IoError::NotParquet {
+        path: path.clone(),
+        source,
+    };
+    let mut tail = get(size.saturating_sub(FOOTER_GUESS)).await?;
+    let footer_len = match tail.len().checked_sub(8).map(|at| &tail[at..]) {
+        Some([a, b, c, d, b'P', b'A', b'R', b'1']) => {
+            u64::from(u32::from_le_bytes([*a, *b, *c, *d])) + 8
+        }
+        _ => return Err(not_parquet(ParquetError::General("no PAR1 footer".into()))),
+    };
+    if footer_len > tail.len() as u64 {
+        tail = get(size.saturating_sub(footer_len)).await?;
+    }
+    let start = usize::try_from((tail.len() as u64).saturating_sub(footer_len)).unwrap_or(0);
+    let meta = ParquetMetaDataReader::decode_metadata(&tail[start..tail.len() - 8])
+        .map_err(not_parquet)?;
+    let file_meta = meta.file_metadata();
+    let schema = parquet_to_arrow_schema(file_meta.schema_descr(), file_meta.key_value_metadata())
+        .map_err(not_parquet)?;
+    Ok(kind_of(&schema, &path)?.map(|k| (path, k)))
 }
 
 #[cfg(test)]
@@ -80,6 +175,17 @@ mod tests {
     use super::*;
     use crate::ingest::partition::write_file;
     use crate::ingest::rows::{ItemRef, Rows};
+
+    #[test]
+    fn data_keys_are_inside_a_category_and_not_hidden() {
+        assert!(is_data_key("category=a/dt=2026-10-15/part-x.parquet"));
+        assert!(is_data_key("category=a/f"));
+        assert!(!is_data_key("f.parquet"));
+        assert!(!is_data_key("category=a/_SUCCESS"));
+        assert!(!is_data_key("_quarantine/category=a/x.parquet"));
+        assert!(!is_data_key("category=a/.x.parquet.tmp"));
+        assert!(!is_data_key("category=a/x.crc"));
+    }
 
     #[test]
     fn reads_the_id_type_of_one_file() {

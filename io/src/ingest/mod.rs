@@ -288,7 +288,7 @@ pub fn ingest(
     let started = Instant::now();
     let local = opts.destination.local_lake()?;
     let lake = &local.path;
-    let kind = match (opts.id_type, lake::existing_item_kind(lake)?) {
+    let kind = match (opts.id_type, opts.destination.existing_item_kind(lake)?) {
         (Some(wanted), Some((path, found))) if wanted != found => {
             return Err(IoError::IdTypeConflict {
                 path,
