@@ -185,8 +185,7 @@ impl ReadPath {
         match &result {
             Ok(Cached::Found(entry)) => {
                 ReadMetrics::inc(&m.dynamo_hits);
-                self.local
-                    .put(&key, result.clone().unwrap_or(Cached::Missing));
+                self.local.put(&key, Cached::Found(entry.clone()));
                 let (this, entry) = (self.clone(), entry.clone());
                 tokio::spawn(async move {
                     this.redis.set(&key, &entry.body, &this.metrics).await;
