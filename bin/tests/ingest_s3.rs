@@ -308,6 +308,7 @@ fn conditional_writes_refuse_to_replace_an_object_and_clean_up() {
             &[file(&small, "taken/small"), file(&large, "taken/large")],
             tuning,
             &|_| {},
+            std::future::pending(),
         ))
         .unwrap();
     assert_eq!((done.objects.len(), done.multipart), (2, 1));
@@ -341,6 +342,7 @@ fn conditional_writes_refuse_to_replace_an_object_and_clean_up() {
                 ],
                 tuning,
                 &|_| {},
+                std::future::pending(),
             ))
             .unwrap_err();
         let IoError::Upload {
@@ -548,4 +550,58 @@ fn bad_upload_flags_are_usage_errors() {
         .assert()
         .code(2)
         .stderr(contains("bucket"));
+}
+
+#[test]
+fn sigterm_mid_upload_deletes_what_the_run_created() {
+    let (tmp, _moto, url) = setup();
+    // 1,500 partitions: 4 categories × 375 days, one event each.
+    let input = tmp.path().join("spread.jsonl");
+    let text: String = (0..1_500)
+        .map(|i| {
+            let ts = AS_OF_S - 3_600 - (i / 4) * 86_400;
+            format!(
+                "{{\"category\":\"c{}\",\"item_id\":{i},\"ts\":{ts}}}\n",
+                i % 4
+            )
+        })
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("topsellers"))
+        .envs(s3_env(&url))
+        .args([
+            "ingest",
+            "--lake",
+            "s3://lake/p",
+            "--upload-concurrency",
+            "2",
+        ])
+        .arg(&input)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while objects(&url, "lake", "").len() < 5 {
+        assert!(std::time::Instant::now() < deadline, "no upload started");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ingest ended before the signal"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("interrupted by SIGINT or SIGTERM"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("were deleted"), "{stderr}");
+    assert!(objects(&url, "lake", "").is_empty(), "{stderr}");
 }

@@ -120,6 +120,9 @@ pub enum IoError {
         /// The object (`s3://bucket/key`).
         object: String,
     },
+    /// A signal (SIGINT, SIGTERM) stopped the work before this point.
+    #[error("interrupted by SIGINT or SIGTERM before it was uploaded")]
+    Interrupted,
     /// Uploading a run's files to S3 failed; the objects it had created were
     /// deleted (best effort, `cleanup` says what is left).
     #[error("{object}: upload failed: {}; {cleanup}", crate::s3::upload::cause_text(.object, .cause))]

@@ -141,9 +141,32 @@ pub(crate) fn upload(
             &uploads,
             dest.tuning,
             &|_| {},
+            stop_signal(),
         )
         .await
     })
+}
+
+/// Completes on SIGINT or SIGTERM (`systemctl stop`), so that an upload
+/// stops cleanly and deletes what it created; never, where no handler can be
+/// installed.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            tracing::warn!("signal received: stopping the upload and deleting what it created");
+            return;
+        }
+    }
+    std::future::pending::<()>().await;
 }
 
 /// Runs `work` with an S3 client on a runtime of its own (the rest of ingest

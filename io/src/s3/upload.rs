@@ -256,7 +256,8 @@ pub(crate) fn cause_text(object: &str, cause: &IoError) -> String {
 }
 
 /// Uploads `files` to `bucket` as new objects (see the module docs);
-/// `progress` receives bytes as files complete. Either every file becomes an
+/// `progress` receives bytes as files complete. When `stop` completes first
+/// (a signal), nothing more is started and the call fails as below. Either every file becomes an
 /// object, or the call fails with [`IoError::Upload`] naming the object at
 /// fault, having deleted the objects it created.
 pub async fn upload_all(
@@ -265,6 +266,7 @@ pub async fn upload_all(
     files: &[UploadFile],
     tuning: UploadTuning,
     progress: &(dyn Fn(u64) + Sync),
+    stop: impl std::future::Future<Output = ()>,
 ) -> Result<UploadReport, IoError> {
     let started = Instant::now();
     let ctx = Ctx {
@@ -274,7 +276,7 @@ pub async fn upload_all(
         permits: Semaphore::new(tuning.concurrency.max(1)),
         failed: AtomicBool::new(false),
     };
-    let outcomes: Vec<Result<Created, Failure>> = futures::stream::iter(files)
+    let work = futures::stream::iter(files)
         .map(|f| {
             let ctx = &ctx;
             async move {
@@ -286,8 +288,19 @@ pub async fn upload_all(
             }
         })
         .buffered(tuning.concurrency.max(1))
-        .collect()
-        .await;
+        .collect::<Vec<Result<Created, Failure>>>();
+    tokio::pin!(work);
+    let mut stopped = false;
+    let outcomes = tokio::select! {
+        outcomes = &mut work => outcomes,
+        () = stop => {
+            // Let what is in flight end (parts stop, multiparts abort), start
+            // nothing more, then clean up as for a failure.
+            stopped = true;
+            ctx.failed.store(true, Ordering::Relaxed);
+            work.await
+        }
+    };
     let mut done: Vec<(&UploadFile, Created)> = Vec::new();
     let mut failure: Option<(&UploadFile, IoError)> = None;
     // Keys whose upload failed in a way that may still have stored the
@@ -301,6 +314,9 @@ pub async fn upload_all(
                     maybe.push(&file.key);
                 }
                 failure.get_or_insert((file, e));
+            }
+            Err(Failure::Skipped) if stopped && failure.is_none() => {
+                failure = Some((file, IoError::Interrupted));
             }
             Err(Failure::Skipped) => {}
         }
