@@ -20,7 +20,8 @@
 //!   started and the objects already created are deleted, and so are the
 //!   keys of failed uploads other than refused ones (a lost response may
 //!   hide a stored object; the key is the run's own). Deletion is best
-//!   effort: what could not be deleted is named in the error. Transient errors are
+//!   effort: what could not be deleted is named in the error. A `stop`
+//!   future (a signal) ends the call the same way. Transient errors are
 //!   retried by the SDK's standard retry policy (jittered exponential
 //!   backoff, `AWS_MAX_ATTEMPTS` attempts).
 
@@ -47,7 +48,8 @@ pub const MIN_PART_SIZE: u64 = 5 << 20;
 /// How to upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UploadTuning {
-    /// Files of at least this many bytes go up as multipart uploads.
+    /// Files of at least this many bytes go up as multipart uploads (those
+    /// over [`MIN_PART_SIZE`] only: a smaller one would be a single part).
     pub multipart_threshold: u64,
     /// Bytes per part (at least [`MIN_PART_SIZE`]; raised for files that
     /// would need more than 10,000 parts).
@@ -256,10 +258,10 @@ pub(crate) fn cause_text(object: &str, cause: &IoError) -> String {
 }
 
 /// Uploads `files` to `bucket` as new objects (see the module docs);
-/// `progress` receives bytes as files complete. When `stop` completes first
-/// (a signal), nothing more is started and the call fails as below. Either every file becomes an
+/// `progress` receives bytes as files complete. Either every file becomes an
 /// object, or the call fails with [`IoError::Upload`] naming the object at
-/// fault, having deleted the objects it created.
+/// fault, having deleted the objects it created; so too when `stop`
+/// completes first (a signal), with [`IoError::Interrupted`] as the cause.
 pub async fn upload_all(
     client: &Client,
     bucket: &str,
