@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::units::{parse_count, parse_duration_ns, parse_duration_or_zero_ns, parse_variant};
+use crate::units::{parse_count, parse_duration_ns, parse_variant};
 
 /// Exact, time-decayed top sellers per category, from a Parquet lake.
 #[derive(Debug, Parser)]
@@ -396,60 +396,60 @@ pub struct RunArgs {
     pub state_file: Option<PathBuf>,
 }
 
-/// `topsellers serve`. Durations take a unit (`250ms`, `2s`, `24h`); `0`
-/// turns a cache off.
+/// `topsellers serve`. Settings come from the `[serve]` table of the config
+/// file, then `TOPSELLERS_*` environment variables, then these flags.
+/// Durations take a unit (`250ms`, `2s`, `24h`); `0` turns a cache off.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080", env = "TOPSELLERS_LISTEN")]
-    pub listen: String,
+    /// TOML file whose `[serve]` table holds these settings (keys as the flags, with '_').
+    #[arg(long, env = "TOPSELLERS_SERVE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "TOPSELLERS_LISTEN")]
+    pub listen: Option<String>,
     /// DynamoDB table (endpoint and credentials from the standard AWS chain).
     #[arg(long, env = "TOPSELLERS_TABLE")]
-    pub table: String,
+    pub table: Option<String>,
     /// Redis in front of DynamoDB, redis://HOST:PORT.
     #[arg(long, env = "TOPSELLERS_REDIS")]
-    pub redis: String,
-    /// Variant served when a request names none.
-    #[arg(
-        long,
-        default_value = "default",
-        env = "TOPSELLERS_SERVE_DEFAULT_VARIANT"
-    )]
-    pub default_variant: String,
-    /// Largest `limit` a request may ask for (the published top N).
-    #[arg(long, default_value_t = 100, env = "TOPSELLERS_SERVE_MAX_LIMIT")]
-    pub max_limit: usize,
-    /// `Cache-Control: max-age` of answers.
-    #[arg(long, default_value = "5s", value_parser = parse_duration_or_zero_ns, env = "TOPSELLERS_SERVE_MAX_AGE")]
-    pub max_age: i64,
-    /// TTL of the in-process cache of hot keys.
-    #[arg(long, default_value = "2s", value_parser = parse_duration_or_zero_ns, env = "TOPSELLERS_SERVE_LOCAL_TTL")]
-    pub local_ttl: i64,
-    /// How long an unknown (variant, category) is remembered in-process.
-    #[arg(long, default_value = "1s", value_parser = parse_duration_or_zero_ns, env = "TOPSELLERS_SERVE_NEGATIVE_TTL")]
-    pub negative_ttl: i64,
-    /// Keys the in-process cache holds at most.
-    #[arg(long, default_value = "100k", value_parser = parse_count, env = "TOPSELLERS_SERVE_LOCAL_KEYS")]
-    pub local_keys: u64,
-    /// Longest wait for one Redis call.
-    #[arg(long, default_value = "250ms", value_parser = parse_duration_ns, env = "TOPSELLERS_SERVE_REDIS_TIMEOUT")]
-    pub redis_timeout: i64,
-    /// How long Redis is skipped after a failed call.
-    #[arg(long, default_value = "1s", value_parser = parse_duration_ns, env = "TOPSELLERS_SERVE_REDIS_BACKOFF")]
-    pub redis_backoff: i64,
-    /// Longest wait for a DynamoDB read.
-    #[arg(long, default_value = "1s", value_parser = parse_duration_ns, env = "TOPSELLERS_SERVE_DYNAMODB_TIMEOUT")]
-    pub dynamodb_timeout: i64,
-    /// Longest TTL of the Redis keys written back after a DynamoDB read.
-    #[arg(long, default_value = "24h", value_parser = parse_duration_ns, env = "TOPSELLERS_CACHE_TTL")]
-    pub cache_ttl: i64,
-    /// Written-back TTLs are drawn from [ttl·(1 − jitter), ttl].
-    #[arg(long, default_value_t = 0.1, env = "TOPSELLERS_CACHE_TTL_JITTER")]
-    pub ttl_jitter: f64,
-    /// Longest wait for in-flight requests after SIGTERM/SIGINT.
-    #[arg(long, default_value = "10s", value_parser = parse_duration_ns, env = "TOPSELLERS_SERVE_DRAIN_TIMEOUT")]
-    pub drain_timeout: i64,
-    /// Tokio worker threads (default: all cores).
+    pub redis: Option<String>,
+    /// Variant served when a request names none [default: default].
+    #[arg(long, env = "TOPSELLERS_SERVE_DEFAULT_VARIANT")]
+    pub default_variant: Option<String>,
+    /// Largest `limit` a request may ask for, the published top N [default: 100].
+    #[arg(long, env = "TOPSELLERS_SERVE_MAX_LIMIT")]
+    pub max_limit: Option<String>,
+    /// `Cache-Control: max-age` of answers [default: 5s].
+    #[arg(long, env = "TOPSELLERS_SERVE_MAX_AGE")]
+    pub max_age: Option<String>,
+    /// TTL of the in-process cache of hot keys [default: 2s].
+    #[arg(long, env = "TOPSELLERS_SERVE_LOCAL_TTL")]
+    pub local_ttl: Option<String>,
+    /// How long an unknown (variant, category) is remembered in-process [default: 1s].
+    #[arg(long, env = "TOPSELLERS_SERVE_NEGATIVE_TTL")]
+    pub negative_ttl: Option<String>,
+    /// Keys the in-process cache holds at most [default: 100k].
+    #[arg(long, env = "TOPSELLERS_SERVE_LOCAL_KEYS")]
+    pub local_keys: Option<String>,
+    /// Longest wait for one Redis call [default: 250ms].
+    #[arg(long, env = "TOPSELLERS_SERVE_REDIS_TIMEOUT")]
+    pub redis_timeout: Option<String>,
+    /// How long Redis is skipped after a failed call [default: 1s].
+    #[arg(long, env = "TOPSELLERS_SERVE_REDIS_BACKOFF")]
+    pub redis_backoff: Option<String>,
+    /// Longest wait for a DynamoDB read [default: 1s].
+    #[arg(long, env = "TOPSELLERS_SERVE_DYNAMODB_TIMEOUT")]
+    pub dynamodb_timeout: Option<String>,
+    /// Longest TTL of the Redis keys written back after a DynamoDB read [default: 24h].
+    #[arg(long, env = "TOPSELLERS_CACHE_TTL")]
+    pub cache_ttl: Option<String>,
+    /// Written-back TTLs are drawn from [ttl·(1 − jitter), ttl] [default: 0.1].
+    #[arg(long, env = "TOPSELLERS_CACHE_TTL_JITTER")]
+    pub ttl_jitter: Option<String>,
+    /// Longest wait for in-flight requests after SIGTERM/SIGINT [default: 10s].
+    #[arg(long, env = "TOPSELLERS_SERVE_DRAIN_TIMEOUT")]
+    pub drain_timeout: Option<String>,
+    /// Tokio worker threads [default: all cores].
     #[arg(long, env = "TOPSELLERS_THREADS")]
-    pub threads: Option<usize>,
+    pub threads: Option<String>,
 }

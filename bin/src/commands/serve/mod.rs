@@ -1,16 +1,16 @@
 //! `topsellers serve`: the read API (SPEC section 6) over HTTP/1.1.
 //!
-//! Glue only: arguments are checked into [`ServeOptions`], the read path
+//! Glue only: settings are checked into [`ServeOptions`], the read path
 //! (local cache → Redis → DynamoDB, single flight) is
 //! `topsellers_io::serve`, and this module runs axum on tokio until
 //! SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish
 //! (for at most `--drain-timeout`) and exits 0.
 
 mod metrics;
+mod options;
 mod request;
 mod routes;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,88 +18,12 @@ use anyhow::{Context, Result};
 use axum::http::HeaderValue;
 use axum::serve::ListenerExt;
 use topsellers_io::cache;
-use topsellers_io::dynamo::check_table_name;
-use topsellers_io::serve::{ReadPath, ReadPathOptions};
+use topsellers_io::serve::ReadPath;
 
-use super::UsageError;
 use crate::cli::ServeArgs;
 use metrics::HttpMetrics;
+pub use options::ServeOptions;
 use routes::App;
-
-/// The validated settings of `serve`.
-#[derive(Debug, Clone)]
-pub struct ServeOptions {
-    /// Where to listen.
-    pub listen: SocketAddr,
-    /// The read path's services and timeouts.
-    pub reads: ReadPathOptions,
-    /// Variant of requests that name none.
-    pub default_variant: String,
-    /// Largest `limit`.
-    pub max_limit: usize,
-    /// `Cache-Control: max-age`, seconds.
-    pub max_age_s: u64,
-    /// Longest wait for in-flight requests at shutdown.
-    pub drain: Duration,
-    /// Tokio worker threads (`None`: all cores).
-    pub threads: Option<usize>,
-}
-
-fn ns(d: i64) -> Duration {
-    Duration::from_nanos(d.max(0) as u64)
-}
-
-impl ServeOptions {
-    /// Checks `serve`'s arguments.
-    pub fn from_args(a: &ServeArgs) -> Result<Self, UsageError> {
-        let listen = a.listen.parse().map_err(|_| {
-            UsageError(format!(
-                "--listen {:?}: write an address and port, like 127.0.0.1:8080",
-                a.listen
-            ))
-        })?;
-        check_table_name(&a.table).map_err(UsageError)?;
-        if !(a.redis.starts_with("redis://") || a.redis.starts_with("rediss://")) {
-            return Err(UsageError(format!(
-                "{}: a Redis URL looks like redis://HOST:PORT",
-                cache::redacted(&a.redis)
-            )));
-        }
-        request::check_variant(&a.default_variant)
-            .map_err(|e| UsageError(format!("--default-variant: {e}")))?;
-        if !(1..=1_000_000).contains(&a.max_limit) {
-            return Err(UsageError("--max-limit: use 1 to 1000000".into()));
-        }
-        if !(0.0..=0.9).contains(&a.ttl_jitter) {
-            return Err(UsageError(format!(
-                "TTL jitter {}: use a fraction from 0 to 0.9",
-                a.ttl_jitter
-            )));
-        }
-        if a.threads == Some(0) {
-            return Err(UsageError("--threads must be at least 1".into()));
-        }
-        Ok(Self {
-            listen,
-            reads: ReadPathOptions {
-                redis_timeout: ns(a.redis_timeout),
-                redis_backoff: ns(a.redis_backoff),
-                redis_ttl: ns(a.cache_ttl),
-                redis_ttl_jitter: a.ttl_jitter,
-                dynamo_timeout: ns(a.dynamodb_timeout),
-                local_ttl: ns(a.local_ttl),
-                negative_ttl: ns(a.negative_ttl),
-                local_capacity: a.local_keys.clamp(1, 100_000_000) as usize,
-                ..ReadPathOptions::new(&a.table, &a.redis)
-            },
-            default_variant: a.default_variant.clone(),
-            max_limit: a.max_limit,
-            max_age_s: ns(a.max_age).as_secs(),
-            drain: ns(a.drain_timeout),
-            threads: a.threads,
-        })
-    }
-}
 
 /// Resolves on SIGTERM or SIGINT.
 async fn shutdown_signal() {

@@ -1,0 +1,307 @@
+//! `serve`'s settings: the `[serve]` table of a TOML file, overridden by
+//! `TOPSELLERS_*` environment variables and flags (clap reads both), then
+//! checked into one [`ServeOptions`].
+//!
+//! The table's keys are the flags' names with `_` for `-`
+//! (`redis_timeout = "250ms"`); other tables of the file are ignored, so the
+//! job's settings may live beside them.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use topsellers_io::cache;
+use topsellers_io::dynamo::check_table_name;
+use topsellers_io::serve::ReadPathOptions;
+
+use super::super::UsageError;
+use super::request::check_variant;
+use crate::cli::ServeArgs;
+use crate::units::{parse_count, parse_duration_ns, parse_duration_or_zero_ns};
+
+/// The validated settings of `serve`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The read path's services and timeouts.
+    pub reads: ReadPathOptions,
+    /// Variant of requests that name none.
+    pub default_variant: String,
+    /// Largest `limit`.
+    pub max_limit: usize,
+    /// `Cache-Control: max-age`, seconds.
+    pub max_age_s: u64,
+    /// Longest wait for in-flight requests at shutdown.
+    pub drain: Duration,
+    /// Tokio worker threads (`None`: all cores).
+    pub threads: Option<usize>,
+}
+
+/// Every setting with its default (`None`: required, or no default).
+const SETTINGS: [(&str, Option<&str>); 16] = [
+    ("listen", Some("127.0.0.1:8080")),
+    ("table", None),
+    ("redis", None),
+    ("default_variant", Some("default")),
+    ("max_limit", Some("100")),
+    ("max_age", Some("5s")),
+    ("local_ttl", Some("2s")),
+    ("negative_ttl", Some("1s")),
+    ("local_keys", Some("100k")),
+    ("redis_timeout", Some("250ms")),
+    ("redis_backoff", Some("1s")),
+    ("dynamodb_timeout", Some("1s")),
+    ("cache_ttl", Some("24h")),
+    ("ttl_jitter", Some("0.1")),
+    ("drain_timeout", Some("10s")),
+    ("threads", None),
+];
+
+/// The settings given by flag or environment, by key.
+fn given(a: &ServeArgs) -> [Option<&String>; 16] {
+    [
+        a.listen.as_ref(),
+        a.table.as_ref(),
+        a.redis.as_ref(),
+        a.default_variant.as_ref(),
+        a.max_limit.as_ref(),
+        a.max_age.as_ref(),
+        a.local_ttl.as_ref(),
+        a.negative_ttl.as_ref(),
+        a.local_keys.as_ref(),
+        a.redis_timeout.as_ref(),
+        a.redis_backoff.as_ref(),
+        a.dynamodb_timeout.as_ref(),
+        a.cache_ttl.as_ref(),
+        a.ttl_jitter.as_ref(),
+        a.drain_timeout.as_ref(),
+        a.threads.as_ref(),
+    ]
+}
+
+/// The `[serve]` table of `path`, every value as text.
+fn read_config(path: &Path) -> Result<HashMap<String, String>, UsageError> {
+    let bad = |what: String| UsageError(format!("{}: {what}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let doc: toml::Table = text.parse().map_err(|e| bad(format!("not TOML: {e}")))?;
+    let Some(table) = doc.get("serve") else {
+        return Err(bad("no [serve] table".into()));
+    };
+    let table = table
+        .as_table()
+        .ok_or_else(|| bad("serve is not a table".into()))?;
+    table
+        .iter()
+        .map(|(key, value)| {
+            if !SETTINGS.iter().any(|(k, _)| k == key) {
+                let known: Vec<&str> = SETTINGS.iter().map(|(k, _)| *k).collect();
+                return Err(bad(format!(
+                    "[serve] {key}: unknown setting (known: {})",
+                    known.join(", ")
+                )));
+            }
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                other => {
+                    return Err(bad(format!(
+                        "[serve] {key} is {}, expected a string or a number",
+                        other.type_str()
+                    )))
+                }
+            };
+            Ok((key.clone(), text))
+        })
+        .collect()
+}
+
+/// The merged settings: flag or environment, else file, else default.
+struct Merged(HashMap<&'static str, String>);
+
+impl Merged {
+    fn text(&self, key: &str) -> Result<&str, UsageError> {
+        self.0.get(key).map(String::as_str).ok_or_else(|| {
+            UsageError(format!(
+                "--{} is required (or {}, or {key} in the [serve] table of --config)",
+                key.replace('_', "-"),
+                env_of(key)
+            ))
+        })
+    }
+
+    fn parse<T>(&self, key: &str, f: impl Fn(&str) -> Result<T, String>) -> Result<T, UsageError> {
+        let text = self.text(key)?;
+        f(text).map_err(|e| UsageError(format!("--{} {text:?}: {e}", key.replace('_', "-"))))
+    }
+
+    fn duration(&self, key: &str, zero: bool) -> Result<Duration, UsageError> {
+        let parse = if zero {
+            parse_duration_or_zero_ns
+        } else {
+            parse_duration_ns
+        };
+        self.parse(key, parse)
+            .map(|ns| Duration::from_nanos(ns.max(0) as u64))
+    }
+}
+
+/// The environment variable clap reads for `key`.
+fn env_of(key: &str) -> String {
+    match key {
+        "listen" | "table" | "redis" | "cache_ttl" | "threads" => {
+            format!("TOPSELLERS_{}", key.to_ascii_uppercase())
+        }
+        "ttl_jitter" => "TOPSELLERS_CACHE_TTL_JITTER".into(),
+        _ => format!("TOPSELLERS_SERVE_{}", key.to_ascii_uppercase()),
+    }
+}
+
+/// A parser of numbers within `range`.
+fn number<T>(range: std::ops::RangeInclusive<T>) -> impl Fn(&str) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    move |text| match text.trim().parse::<T>() {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(format!(
+            "use a number from {} to {}",
+            range.start(),
+            range.end()
+        )),
+    }
+}
+
+impl ServeOptions {
+    /// Merges and checks `serve`'s settings.
+    pub fn from_args(a: &ServeArgs) -> Result<Self, UsageError> {
+        let file = a
+            .config
+            .as_deref()
+            .map(read_config)
+            .transpose()?
+            .unwrap_or_default();
+        let merged = Merged(
+            SETTINGS
+                .iter()
+                .zip(given(a))
+                .filter_map(|((key, default), flag)| {
+                    let text = flag
+                        .cloned()
+                        .or_else(|| file.get(*key).cloned())
+                        .or_else(|| default.map(String::from))?;
+                    Some((*key, text))
+                })
+                .collect(),
+        );
+        let listen = merged.parse("listen", |t| {
+            t.parse::<SocketAddr>()
+                .map_err(|_| "write an address and port, like 127.0.0.1:8080".to_string())
+        })?;
+        let table = merged.text("table")?;
+        check_table_name(table).map_err(UsageError)?;
+        let redis = merged.text("redis")?;
+        if !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+            return Err(UsageError(format!(
+                "{}: a Redis URL looks like redis://HOST:PORT",
+                cache::redacted(redis)
+            )));
+        }
+        let default_variant = merged.parse("default_variant", |t| {
+            check_variant(t).map(|()| t.to_string())
+        })?;
+        let threads = match merged.0.get("threads") {
+            Some(_) => Some(merged.parse("threads", number(1..=1024usize))?),
+            None => None,
+        };
+        Ok(Self {
+            listen,
+            reads: ReadPathOptions {
+                redis_timeout: merged.duration("redis_timeout", false)?,
+                redis_backoff: merged.duration("redis_backoff", false)?,
+                redis_ttl: merged.duration("cache_ttl", false)?,
+                redis_ttl_jitter: merged.parse("ttl_jitter", number(0.0..=0.9f64))?,
+                dynamo_timeout: merged.duration("dynamodb_timeout", false)?,
+                local_ttl: merged.duration("local_ttl", true)?,
+                negative_ttl: merged.duration("negative_ttl", true)?,
+                local_capacity: merged
+                    .parse("local_keys", parse_count)?
+                    .clamp(1, 100_000_000) as usize,
+                ..ReadPathOptions::new(table, redis)
+            },
+            default_variant,
+            max_limit: merged.parse("max_limit", number(1..=1_000_000usize))?,
+            max_age_s: merged.duration("max_age", true)?.as_secs(),
+            drain: merged.duration("drain_timeout", false)?,
+            threads,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn options(args: &[&str]) -> Result<ServeOptions, UsageError> {
+        let cli = Cli::try_parse_from([&["topsellers", "serve"], args].concat()).unwrap();
+        let Command::Serve(a) = cli.command else {
+            unreachable!("parsed as serve")
+        };
+        ServeOptions::from_args(&a)
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("topsellers.toml");
+        std::fs::write(
+            &path,
+            "lake = \"s3://x/y\"\n[serve]\ntable = \"shop\"\nredis = \"redis://cache:6379\"\nlocal_ttl = \"0\"\nmax_limit = 50\nredis_timeout = \"100ms\"\n",
+        )
+        .unwrap();
+        let config = path.to_str().unwrap();
+        let o = options(&["--config", config, "--max-limit", "20"]).unwrap();
+        assert_eq!(o.reads.table, "shop");
+        assert_eq!(o.reads.redis_url, "redis://cache:6379");
+        assert_eq!(o.reads.local_ttl, Duration::ZERO);
+        assert_eq!(o.reads.redis_timeout, Duration::from_millis(100));
+        assert_eq!(o.max_limit, 20, "the flag wins");
+        assert_eq!(o.reads.negative_ttl, Duration::from_secs(1), "default");
+        assert_eq!(o.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(o.default_variant, "default");
+        assert_eq!(o.threads, None);
+
+        std::fs::write(&path, "[serve]\ntabel = \"shop\"\n").unwrap();
+        let e = options(&["--config", config]).unwrap_err().0;
+        assert!(e.contains("tabel: unknown setting"), "{e}");
+        std::fs::write(&path, "[serve]\nmax_limit = true\n").unwrap();
+        let e = options(&["--config", config]).unwrap_err().0;
+        assert!(e.contains("expected a string or a number"), "{e}");
+    }
+
+    #[test]
+    fn missing_and_bad_settings_are_named() {
+        let e = options(&["--redis", "redis://r:1"]).unwrap_err().0;
+        assert!(
+            e.contains("--table is required") && e.contains("TOPSELLERS_TABLE"),
+            "{e}"
+        );
+        let base = ["--table", "shop", "--redis", "redis://r:1"];
+        for (extra, why) in [
+            (["--ttl-jitter", "2"], "from 0 to 0.9"),
+            (["--threads", "0"], "from 1 to 1024"),
+            (["--redis-timeout", "0"], "--redis-timeout \"0\""),
+            (["--local-ttl", "soon"], "--local-ttl \"soon\""),
+        ] {
+            let e = options(&[&base[..], &extra[..]].concat()).unwrap_err().0;
+            assert!(e.contains(why), "{extra:?}: {e}");
+        }
+        let o = options(&[&base[..], &["--local-ttl", "0", "--threads", "2"]].concat()).unwrap();
+        assert_eq!((o.reads.local_ttl, o.threads), (Duration::ZERO, Some(2)));
+    }
+}
