@@ -232,6 +232,42 @@ fn new_purchases_reach_the_site_within_one_cycle() {
         .success();
     assert_same_results(&results, &read_csv(&full), 1e-9);
 
+    // A cycle that finds another run holding the lock is skipped, exit 0,
+    // nothing changed.
+    let lock = s.path("state/run.lock");
+    // In its own process group: the lock is held by `sleep`, which must go too.
+    let mut holder = std::process::Command::new("flock");
+    std::os::unix::process::CommandExt::process_group(&mut holder, 0);
+    let mut holder = holder
+        .arg(&lock)
+        .args(["sleep", "60"])
+        .spawn()
+        .expect("flock (util-linux) runs");
+    let held = std::time::Instant::now();
+    while std::process::Command::new("flock")
+        .args(["-n"])
+        .arg(&lock)
+        .arg("true")
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(held.elapsed().as_secs() < 10, "flock never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let before = std::fs::read(s.path("state/results.csv")).unwrap();
+    s.cmd(&["run", "--as-of", "2026-10-15T01:10:00Z", "--config"])
+        .arg(&s.config)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("skipped"));
+    std::process::Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", holder.id())])
+        .status()
+        .unwrap();
+    holder.wait().unwrap();
+    assert_eq!(std::fs::read(s.path("state/results.csv")).unwrap(), before);
+
     // 4. A damaged state is rebuilt, and the report says why.
     let state = walk(&s.path("cache"))
         .into_iter()

@@ -21,6 +21,8 @@ fn units_verify() {
         "topsellers.service",
         "topsellers.timer",
         "topsellers-serve.service",
+        "topsellers-fresh.service",
+        "topsellers-fresh.timer",
     ];
     for name in names {
         let text = std::fs::read_to_string(units.join(name)).unwrap();
@@ -89,6 +91,28 @@ fn serve_unit_restarts_and_stops_gracefully() {
         assert!(text.lines().any(|l| l == line), "{line} is missing");
     }
     assert!(text.lines().any(|l| l.starts_with("TimeoutStopSec=")));
+}
+
+#[test]
+fn fresh_units_run_an_incremental_cycle_every_minute() {
+    let text =
+        std::fs::read_to_string(root().join("scripts/systemd/topsellers-fresh.service")).unwrap();
+    for line in [
+        "Type=oneshot",
+        "ExecStart=/usr/local/bin/topsellers run --config /etc/topsellers/topsellers.toml --incremental",
+        "User=topsellers",
+        "ProtectSystem=strict",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} is missing");
+    }
+    let timer =
+        std::fs::read_to_string(root().join("scripts/systemd/topsellers-fresh.timer")).unwrap();
+    for line in [
+        "OnCalendar=*-*-* *:*:00 UTC",
+        "Unit=topsellers-fresh.service",
+    ] {
+        assert!(timer.lines().any(|l| l == line), "{line} is missing");
+    }
 }
 
 #[test]

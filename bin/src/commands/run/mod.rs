@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use topsellers_io::dynamo;
 use topsellers_io::s3::AddressingStyle;
-use topsellers_io::{JobReport, ResultSet, RunLock, RunResults, Stage, Validation};
+use topsellers_io::{IoError, JobReport, ResultSet, RunLock, RunResults, Stage, Validation};
 
 pub use options::RunOptions;
 
@@ -43,7 +43,18 @@ pub fn log_format(a: &RunArgs) -> Option<LogFormat> {
 pub fn run(a: &RunArgs) -> Result<()> {
     let merged = config::merge(a, &|k| std::env::var(k).ok())?;
     let opts = RunOptions::from_config(merged, a)?;
-    let lock = RunLock::acquire(&opts.lock_file)?;
+    let lock = match RunLock::acquire(&opts.lock_file) {
+        Ok(lock) => lock,
+        // A cycle a minute: one that finds a run in progress (a full run, or
+        // a slow cycle) is simply skipped; the next catches up. The last
+        // success metric is not touched, so a stuck holder still alerts.
+        Err(e @ IoError::Locked { .. }) if opts.incremental.is_some() => {
+            tracing::info!(error = %e, "skipped: another run holds the lock; the next cycle catches up");
+            println!("skipped: {e}");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
     tracing::info!(lock = %lock.path().display(), dry_run = opts.dry_run, force = opts.force, "run started");
     let mut job = JobReport {
         job: "run",
