@@ -246,3 +246,78 @@ pub fn load(path: &Path) -> Result<Option<State>, String> {
         Err(e) => Err(e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incremental::TimeSpan;
+
+    fn sample(kind: ItemKind) -> State {
+        let id = |i: i64| match kind {
+            ItemKind::Int => ItemId::Int(i),
+            ItemKind::Str => ItemId::Str(format!("sku-{i}")),
+        };
+        let mut c = CategoryState::new(30, 2);
+        c.insert(id(7), 3, 1_000, &[1.5, 0.25]);
+        c.insert(id(-2), 1, 900, &[0.1 + 0.2, 1e-300]);
+        let mut state = State {
+            fingerprint: "v1;x".into(),
+            lake: PathBuf::from("/lake"),
+            as_of_ns: 1_792_022_400_000_000_000,
+            item_kind: Some(kind),
+            variants: 2,
+            ..State::default()
+        };
+        state.files.insert(
+            PathBuf::from("category=toys/dt=2026-10-14/part-0.parquet"),
+            FileEntry {
+                category: "toys".into(),
+                size: 123,
+                mtime_ns: 456,
+                span: TimeSpan {
+                    min_ns: 1,
+                    max_ns: 2,
+                },
+            },
+        );
+        state.categories.insert("toys".into(), c);
+        state.published.insert(
+            ("default".into(), "toys".into()),
+            Published {
+                generation: 42,
+                items: vec![id(7), id(-2)],
+            },
+        );
+        state
+    }
+
+    #[test]
+    fn round_trips_exactly_and_detects_damage() {
+        for kind in [ItemKind::Int, ItemKind::Str] {
+            let state = sample(kind);
+            let bytes = encode(&state);
+            let back = decode(&bytes).expect("decodes");
+            assert_eq!(encode(&back), bytes, "the same bytes again");
+            assert_eq!(back.files, state.files);
+            assert_eq!(back.published, state.published);
+            let items: Vec<_> = back.categories["toys"]
+                .items()
+                .map(|(i, c, n, s)| (i.clone(), c, n, s.to_vec()))
+                .collect();
+            let want: Vec<_> = state.categories["toys"]
+                .items()
+                .map(|(i, c, n, s)| (i.clone(), c, n, s.to_vec()))
+                .collect();
+            assert_eq!(items, want, "scores bit for bit");
+            for at in [0, 9, bytes.len() / 2, bytes.len() - 1] {
+                let mut bad = bytes.clone();
+                bad[at] ^= 0x10;
+                assert!(decode(&bad).is_err(), "a flipped byte at {at} is caught");
+            }
+            assert!(
+                decode(&bytes[..bytes.len() - 9]).is_err(),
+                "a truncated file is caught"
+            );
+        }
+    }
+}
