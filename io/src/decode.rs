@@ -38,7 +38,7 @@ fn validity(array: &dyn Array) -> Option<Validity<'_>> {
 }
 
 /// Widens any integer array to `i64` values, borrowing when it already is.
-fn as_i64<'a>(array: &'a dyn Array, buf: &'a mut Vec<i64>) -> Option<&'a [i64]> {
+pub(crate) fn as_i64<'a>(array: &'a dyn Array, buf: &'a mut Vec<i64>) -> Option<&'a [i64]> {
     macro_rules! widen {
         ($t:ty) => {{
             buf.clear();
@@ -66,7 +66,7 @@ fn as_i64<'a>(array: &'a dyn Array, buf: &'a mut Vec<i64>) -> Option<&'a [i64]> 
 }
 
 /// Time values as raw `i64`s in the column's own unit.
-fn ts_values(array: &dyn Array) -> Option<&[i64]> {
+pub(crate) fn ts_values(array: &dyn Array) -> Option<&[i64]> {
     use arrow_array::types::{
         TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
         TimestampSecondType,

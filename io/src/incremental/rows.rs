@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef};
+use arrow_array::Array;
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
@@ -19,6 +19,7 @@ use parquet::file::statistics::Statistics;
 use topsellers_engine::ItemId;
 
 use crate::columns::{resolve, ColumnNames, ItemKind};
+use crate::decode::{as_i64, ts_values, BatchColumns};
 use crate::error::IoError;
 use crate::mmap::map_file;
 
@@ -123,6 +124,7 @@ pub fn visit_rows(
     wanted.extend(&unknown);
     wanted.sort_unstable();
     let mut rows_decoded = 0;
+    let mut scratch = Scratch::default();
     for &rg in &wanted {
         let mask = ProjectionMask::roots(meta.parquet_schema(), cols.roots.iter().copied());
         let reader =
@@ -135,13 +137,9 @@ pub fn visit_rows(
         for batch in reader {
             let batch = batch.map_err(|e| decode_err(path, rg, e))?;
             rows_decoded += batch.num_rows() as u64;
-            let column = |name: &str| batch.column_by_name(name).cloned();
-            let (Some(items), Some(ts)) = (column(&names.item), column(&names.ts)) else {
-                return Err(decode_err(path, rg, "projected columns missing"));
-            };
-            let quantity = column(&names.quantity);
-            let rows = Rows::new(&items, &ts, quantity.as_ref(), cols.ts_unit_ns)
-                .map_err(|e| decode_err(path, rg, e))?;
+            let cols = BatchColumns::locate(&batch, names, cols.ts_unit_ns)
+                .ok_or_else(|| decode_err(path, rg, "projected columns missing"))?;
+            let rows = Rows::new(&cols, &mut scratch).map_err(|e| decode_err(path, rg, e))?;
             for i in 0..batch.num_rows() {
                 let Some(t) = rows.ts(i) else { continue };
                 if spans_unknown {
@@ -167,93 +165,76 @@ pub fn visit_rows(
     })
 }
 
-/// The columns of one decoded batch, widened to what a visit needs.
+/// Reused buffers for widening narrow integer columns.
+#[derive(Default)]
+struct Scratch {
+    items: Vec<i64>,
+    quantity: Vec<i64>,
+}
+
+/// The columns of one decoded batch, as values and validity.
 struct Rows<'a> {
-    items: &'a dyn Array,
-    ints: Option<Vec<i64>>,
-    ts: Vec<Option<i64>>,
-    quantity: Option<Vec<Option<i64>>>,
-}
-
-fn widen(a: &ArrayRef) -> Result<Vec<Option<i64>>, String> {
-    let cast = arrow_cast_i64(a)?;
-    Ok((0..cast.len())
-        .map(|i| cast.is_valid(i).then(|| cast.value(i)))
-        .collect())
-}
-
-/// Any integer or timestamp array as `Int64`, in its own unit.
-fn arrow_cast_i64(a: &ArrayRef) -> Result<arrow_array::Int64Array, String> {
-    use arrow_array::types::*;
-    macro_rules! conv {
-        ($t:ty) => {
-            a.as_primitive::<$t>()
-                .iter()
-                .map(|v| v.map(|x| i64::try_from(x).unwrap_or(i64::MAX)))
-                .collect()
-        };
-    }
-    use arrow_schema::TimeUnit;
-    Ok(match a.data_type() {
-        DataType::Int64 => a.as_primitive::<Int64Type>().clone(),
-        DataType::Int32 => conv!(Int32Type),
-        DataType::Int16 => conv!(Int16Type),
-        DataType::Int8 => conv!(Int8Type),
-        DataType::UInt64 => conv!(UInt64Type),
-        DataType::UInt32 => conv!(UInt32Type),
-        DataType::UInt16 => conv!(UInt16Type),
-        DataType::UInt8 => conv!(UInt8Type),
-        DataType::Timestamp(TimeUnit::Second, _) => conv!(TimestampSecondType),
-        DataType::Timestamp(TimeUnit::Millisecond, _) => conv!(TimestampMillisecondType),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => conv!(TimestampMicrosecondType),
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => conv!(TimestampNanosecondType),
-        t => return Err(format!("unexpected column type {t}")),
-    })
+    cols: &'a BatchColumns<'a>,
+    ints: Option<&'a [i64]>,
+    ts: &'a [i64],
+    quantity: Option<&'a [i64]>,
 }
 
 impl<'a> Rows<'a> {
-    fn new(
-        items: &'a ArrayRef,
-        ts: &ArrayRef,
-        quantity: Option<&ArrayRef>,
-        ts_unit_ns: i64,
-    ) -> Result<Self, String> {
-        let ints = if items.data_type().is_integer() {
-            Some(arrow_cast_i64(items)?.values().to_vec())
+    fn new(cols: &'a BatchColumns<'a>, scratch: &'a mut Scratch) -> Result<Self, String> {
+        let unexpected = |what: &str, a: &dyn Array| {
+            format!("{what} decoded as unexpected type {}", a.data_type())
+        };
+        let ints = if cols.items.data_type().is_integer() {
+            Some(
+                as_i64(cols.items, &mut scratch.items)
+                    .ok_or_else(|| unexpected("item column", cols.items))?,
+            )
         } else {
             None
         };
-        let ts = widen(ts)?
-            .into_iter()
-            .map(|t| t.map(|v| v.saturating_mul(ts_unit_ns)))
-            .collect();
+        let quantity = match cols.quantity {
+            Some(q) => {
+                Some(as_i64(q, &mut scratch.quantity).ok_or_else(|| unexpected("quantity", q))?)
+            }
+            None => None,
+        };
         Ok(Self {
-            items: items.as_ref(),
+            cols,
             ints,
-            ts,
-            quantity: quantity.map(widen).transpose()?,
+            ts: ts_values(cols.ts).ok_or_else(|| unexpected("time column", cols.ts))?,
+            quantity,
         })
     }
 
+    /// The time in ns, `None` when null.
     fn ts(&self, i: usize) -> Option<i64> {
-        self.ts[i]
+        self.cols
+            .ts
+            .is_valid(i)
+            .then(|| self.ts[i].saturating_mul(self.cols.ts_unit_ns))
     }
 
+    /// The quantity, 1 when absent or null.
     fn quantity(&self, i: usize) -> i64 {
-        self.quantity.as_ref().and_then(|q| q[i]).unwrap_or(1)
+        match (self.quantity, self.cols.quantity) {
+            (Some(q), Some(a)) if a.is_valid(i) => q[i],
+            _ => 1,
+        }
     }
 
     fn item(&self, i: usize) -> Option<ItemId> {
-        if !self.items.is_valid(i) {
+        let items = self.cols.items;
+        if !items.is_valid(i) {
             return None;
         }
-        if let Some(ints) = &self.ints {
+        if let Some(ints) = self.ints {
             return Some(ItemId::Int(ints[i]));
         }
-        let s = match self.items.data_type() {
-            DataType::Utf8 => self.items.as_string::<i32>().value(i),
-            DataType::LargeUtf8 => self.items.as_string::<i64>().value(i),
-            DataType::Utf8View => self.items.as_string_view().value(i),
+        let s = match items.data_type() {
+            DataType::Utf8 => items.as_string::<i32>().value(i),
+            DataType::LargeUtf8 => items.as_string::<i64>().value(i),
+            DataType::Utf8View => items.as_string_view().value(i),
             _ => return None,
         };
         Some(ItemId::Str(s.to_string()))
