@@ -8,48 +8,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::services::{dynamo_env, s3_client, s3_env, DynamoLocal, Moto, Redis};
+use common::services::{dynamo_env, s3_env, upload_dir, DynamoLocal, Moto, Redis};
 use common::store::{assert_item, generation, n, table_items};
-use common::{assert_same_results, read_csv, topsellers};
+use common::{assert_same_results, read_csv, topsellers, walk};
 
 const TREND: &str = "987654321";
-
-fn upload(moto: &Moto, lake: &Path) {
-    let client = s3_client(&moto.url());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        client.create_bucket().bucket("shop").send().await.unwrap();
-        for entry in walk(lake) {
-            let key = format!("purchases/{}", entry.strip_prefix(lake).unwrap().display());
-            client
-                .put_object()
-                .bucket("shop")
-                .key(key)
-                .body(std::fs::read(&entry).unwrap().into())
-                .send()
-                .await
-                .unwrap();
-        }
-    });
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
 
 struct Setup {
     tmp: tempfile::TempDir,
@@ -78,7 +43,7 @@ impl Setup {
             .assert()
             .success();
         let (db, redis, moto) = (DynamoLocal::start(), Redis::start(), Moto::start());
-        upload(&moto, &lake);
+        upload_dir(&moto.url(), &lake, "shop", "purchases");
         let config = tmp.path().join("topsellers.toml");
         std::fs::write(
             &config,

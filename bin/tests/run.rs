@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::services::{dynamo_env, s3_client, s3_env, DynamoLocal, Moto, Redis};
+use common::services::{dynamo_env, s3_env, upload_dir, DynamoLocal, Moto, Redis};
 use common::store::{assert_cache_matches, assert_table_matches, n, table_items};
-use common::{read_csv, topsellers};
+use common::{read_csv, topsellers, walk};
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
@@ -285,26 +285,7 @@ fn a_lake_in_s3_is_synced_then_published() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = gen(tmp.path(), "lake", "8", "20k");
     let (db, redis, moto) = (DynamoLocal::start(), Redis::start(), Moto::start());
-    let client = s3_client(&moto.url());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        client.create_bucket().bucket("shop").send().await.unwrap();
-        for entry in walk(&lake) {
-            let key = format!("purchases/{}", entry.strip_prefix(&lake).unwrap().display());
-            let body = std::fs::read(&entry).unwrap();
-            client
-                .put_object()
-                .bucket("shop")
-                .key(key)
-                .body(body.into())
-                .send()
-                .await
-                .unwrap();
-        }
-    });
+    upload_dir(&moto.url(), &lake, "shop", "purchases");
     let cfg = config(tmp.path(), "s3://shop/purchases/", &redis);
     let mut cmd = run(&db, &cfg, &[]);
     for (k, v) in s3_env(&moto.url()) {
@@ -325,17 +306,4 @@ fn a_lake_in_s3_is_synced_then_published() {
         &table_items(&db.url(), "topsellers"),
         &read_csv(&tmp.path().join("state/results.csv")),
     );
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -3,7 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, missing_docs)]
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
@@ -15,6 +15,20 @@ pub fn topsellers() -> Command {
     let mut cmd = Command::cargo_bin("topsellers").expect("the binary is built");
     cmd.env_remove("RUST_LOG");
     cmd
+}
+
+/// Every file under `dir`, recursively.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// One parsed results row.

@@ -94,6 +94,29 @@ pub fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
 }
 
 /// An S3 client for the test itself (uploads, changes, deletions).
+/// Creates `bucket` and uploads every file under `dir` to `<prefix>/<path>`.
+pub fn upload_dir(endpoint: &str, dir: &std::path::Path, bucket: &str, prefix: &str) {
+    let client = s3_client(endpoint);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        client.create_bucket().bucket(bucket).send().await.unwrap();
+        for entry in super::walk(dir) {
+            let key = format!("{prefix}/{}", entry.strip_prefix(dir).unwrap().display());
+            client
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(std::fs::read(&entry).unwrap().into())
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+}
+
 pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
     let creds = aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test");
     let conf = aws_sdk_s3::Config::builder()
