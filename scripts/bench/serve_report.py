@@ -13,6 +13,10 @@ from pathlib import Path
 GOAL_RPS, GOAL_P99_MS = 30_000, 10.0
 
 
+def threads(n: int) -> str:
+    return f"{n} serve thread{'s' if n != 1 else ''}"
+
+
 def main(work: Path, out: Path) -> None:
     meta = json.loads((work / "meta.json").read_text())
     runs = [json.loads(line) for line in (work / "runs.jsonl").read_text().splitlines() if line]
@@ -52,11 +56,11 @@ def main(work: Path, out: Path) -> None:
     lines += [
         "",
         f"Best with p99 ≤ {GOAL_P99_MS:g} ms: **{best['rps']:,.0f} req/s, p50 {best['p50_ms']:.2f} ms, "
-        f"p99 {best['p99_ms']:.2f} ms** ({best['serve_threads']} serve threads, "
+        f"p99 {best['p99_ms']:.2f} ms** ({threads(best['serve_threads'])}, "
         f"{best['connections']} connections): the goal (≥ {GOAL_RPS:,} req/s with p99 ≤ "
         f"{GOAL_P99_MS:g} ms) is {'met' if met else 'missed'}. Highest rate: "
-        f"{fastest['rps']:,.0f} req/s (p99 {fastest['p99_ms']:.2f} ms, {fastest['serve_threads']} "
-        f"serve threads, {fastest['connections']} connections).",
+        f"{fastest['rps']:,.0f} req/s (p99 {fastest['p99_ms']:.2f} ms, "
+        f"{threads(fastest['serve_threads'])}, {fastest['connections']} connections).",
         "",
         "## Ceiling: redis-benchmark",
         "",
@@ -79,7 +83,7 @@ def main(work: Path, out: Path) -> None:
             "",
             "## Cold start (Redis flushed, serve restarted)",
             "",
-            f"Same load ({c['serve_threads']} serve threads, {c['connections']} connections): "
+            f"Same load ({threads(c['serve_threads'])}, {c['connections']} connections): "
             f"{c['rps']:,.0f} req/s, p50 {c['p50_ms']:.2f} ms, p99 {c['p99_ms']:.2f} ms, "
             f"max {c['max_ms']:.1f} ms, {c['errors']} errors.",
             "",
