@@ -211,6 +211,29 @@ fn send(s: &mut TcpStream, target: &str, headers: &[(&str, &str)]) -> Response {
     }
 }
 
+/// Raises this process's soft limit of open files to `want` (at most the
+/// hard limit): 1,000 client sockets plus the proxy's would pass a default
+/// soft limit of 1,024. serve, started afterwards, inherits it.
+fn raise_open_files(want: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        if lim.rlim_cur < want as libc::rlim_t {
+            lim.rlim_cur = (want as libc::rlim_t).min(lim.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+        }
+    }
+    assert!(
+        lim.rlim_cur >= 2100,
+        "the stampede needs about 2,100 open files; the hard limit is {}",
+        lim.rlim_max
+    );
+}
+
 fn url(category: &str) -> String {
     let encoded: String = category
         .bytes()
@@ -417,6 +440,7 @@ fn redis_down_reads_dynamodb_and_both_down_is_503() {
 
 #[test]
 fn a_stampede_on_a_cold_key_makes_one_dynamodb_read_and_sigterm_drains() {
+    raise_open_files(4096);
     let p = published();
     let proxy = CountingProxy::start(p.db.port);
     let mut serve = Serve::start(&proxy.url(), &p.redis.url(), &["--dynamodb-timeout", "10s"]);
