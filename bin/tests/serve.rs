@@ -424,6 +424,10 @@ fn redis_down_reads_dynamodb_and_both_down_is_503() {
         "DynamoDB answers absences too"
     );
     assert!(serve.metric("topsellers_serve_redis_errors_total") >= 1.0);
+    assert!(
+        serve.metric("topsellers_serve_redis_skipped_total") >= 1.0,
+        "after a failure Redis is skipped for the back-off"
+    );
     assert!(serve.metric("topsellers_serve_dynamodb_reads_total") >= 3.0);
     let ready = serve.get("/readyz");
     assert_eq!(ready.status, 503);
