@@ -204,6 +204,11 @@ pub fn merge(a: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<RunCon
         Some(path) => read_file(path)?,
         None => Table::new(),
     };
+    // One file may configure both the job and the read API: the `[serve]`
+    // table belongs to `topsellers serve`.
+    if table.get("serve").is_some_and(Value::is_table) {
+        table.remove("serve");
+    }
     for (key, kind) in KEYS {
         if let Some(text) = env(&env_name(key)) {
             table.insert(key.to_string(), env_value(key, kind, &text)?);
@@ -294,6 +299,24 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(err.contains("top"), "{err}");
+    }
+
+    #[test]
+    fn a_serve_table_is_left_to_serve() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            "lake = \"/lake\"\n[serve]\ntable = \"shop\"\nmax_limit = 50\n",
+        )
+        .unwrap();
+        let c = merge(&args(&["--config", file.to_str().unwrap()]), &|_| None).unwrap();
+        assert_eq!(c.lake.as_deref(), Some("/lake"));
+        std::fs::write(&file, "serve = \"yes\"\n").unwrap();
+        let err = merge(&args(&["--config", file.to_str().unwrap()]), &|_| None)
+            .unwrap_err()
+            .0;
+        assert!(err.contains("serve"), "{err}");
     }
 
     #[test]
