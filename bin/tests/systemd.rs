@@ -99,7 +99,7 @@ fn fresh_units_run_an_incremental_cycle_every_minute() {
         std::fs::read_to_string(root().join("scripts/systemd/topsellers-fresh.service")).unwrap();
     for line in [
         "Type=oneshot",
-        "ExecStart=/usr/local/bin/topsellers run --config /etc/topsellers/topsellers.toml --incremental",
+        "ExecStart=/usr/local/bin/topsellers run --config /etc/topsellers/topsellers.toml --incremental --report /var/lib/topsellers/fresh-report.json --metrics-file /var/lib/node_exporter/textfile_collector/topsellers-fresh.prom",
         "User=topsellers",
         "ProtectSystem=strict",
     ] {

@@ -246,14 +246,41 @@ impl JobReport {
 
     /// Writes the metrics file atomically, with the compute's metrics (when
     /// the job computed) followed by the job's.
+    ///
+    /// An incremental run names every metric `topsellers_fresh_…` instead of
+    /// `topsellers_…`, so that node_exporter can collect the cycles' file
+    /// beside the full runs' without two series of one name, and each job's
+    /// last success alerts on its own.
     pub fn write_metrics(&self, path: &Path, now_ns: i64) -> Result<(), IoError> {
-        let previous = std::fs::read_to_string(path).unwrap_or_default();
+        let fresh = self.incremental.is_some();
+        let rename = |text: &str, from: &str, to: &str| -> String {
+            text.lines()
+                .map(|l| {
+                    let (lead, rest) = match l.strip_prefix("# HELP ").or(l.strip_prefix("# TYPE "))
+                    {
+                        Some(rest) => (&l[..7], rest),
+                        None => ("", l),
+                    };
+                    match rest.strip_prefix(from) {
+                        Some(tail) => format!("{lead}{to}{tail}\n"),
+                        None => format!("{l}\n"),
+                    }
+                })
+                .collect()
+        };
+        let mut previous = std::fs::read_to_string(path).unwrap_or_default();
+        if fresh {
+            previous = rename(&previous, "topsellers_fresh_", "topsellers_");
+        }
         let mut text = String::new();
         if let Some(c) = &self.compute {
             let as_of_ns = crate::timefmt::parse_rfc3339(&c.as_of).unwrap_or(0);
             text.push_str(&c.prometheus(as_of_ns, now_ns));
         }
         text.push_str(&self.prometheus(&previous, now_ns as f64 / 1e9));
+        if fresh {
+            text = rename(&text, "topsellers_", "topsellers_fresh_");
+        }
         write_atomically(path, |w| {
             w.write_all(text.as_bytes()).map_err(|e| e.to_string())
         })
@@ -263,6 +290,41 @@ impl JobReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn incremental_runs_write_fresh_metrics_and_carry_their_success_over() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("fresh.prom");
+        let mut job = JobReport {
+            job: "run",
+            status: "success",
+            incremental: Some(crate::incremental::CycleReport::default()),
+            ..JobReport::default()
+        };
+        job.write_metrics(&path, 100_000_000_000)
+            .unwrap_or_else(|e| panic!("{e}"));
+        job.status = "failed";
+        job.write_metrics(&path, 200_000_000_000)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            text.lines()
+                .all(|l| !l.starts_with("topsellers_") || l.starts_with("topsellers_fresh_")),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE topsellers_fresh_run_success gauge"),
+            "{text}"
+        );
+        assert_eq!(
+            previous_sample(&text, "topsellers_fresh_last_success_timestamp_seconds"),
+            Some(100.0)
+        );
+        assert_eq!(
+            previous_sample(&text, "topsellers_fresh_run_failures_total"),
+            Some(1.0)
+        );
+    }
 
     #[test]
     fn success_time_survives_failures() {
