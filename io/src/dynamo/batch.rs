@@ -74,6 +74,35 @@ pub struct CallStats {
     pub retries: u64,
 }
 
+impl CallStats {
+    /// Counts the next call of a batch loop. Every call after the first is a
+    /// retry of what DynamoDB left unprocessed: it waits out `backoff`
+    /// first, and fails once [`MAX_ROUNDS`] retries left `left` `noun` behind.
+    async fn next_round(
+        &mut self,
+        backoff: &mut Backoff,
+        table: &str,
+        what: &str,
+        left: usize,
+        noun: &str,
+    ) -> Result<(), IoError> {
+        if self.calls > 0 {
+            self.retries += 1;
+            if self.retries > u64::from(MAX_ROUNDS) {
+                return Err(IoError::Dynamo {
+                    table: table.to_string(),
+                    message: format!(
+                        "{what} left {left} {noun} unprocessed after {MAX_ROUNDS} retries"
+                    ),
+                });
+            }
+            backoff.wait().await;
+        }
+        self.calls += 1;
+        Ok(())
+    }
+}
+
 /// Reads up to [`GET_BATCH`] items by key, strongly consistent, retrying
 /// unprocessed keys. Missing keys are simply absent from the result. With
 /// `generation_only`, only `pk` and `generation` are returned (a fraction of
@@ -92,19 +121,9 @@ pub async fn batch_get(
         .collect();
     let mut backoff = default_backoff();
     while !pending.is_empty() {
-        if stats.calls > 0 {
-            stats.retries += 1;
-            if stats.retries > u64::from(MAX_ROUNDS) {
-                return Err(IoError::Dynamo {
-                    table: table.to_string(),
-                    message: format!(
-                        "BatchGetItem left {} keys unprocessed after {MAX_ROUNDS} retries",
-                        pending.len()
-                    ),
-                });
-            }
-            backoff.wait().await;
-        }
+        stats
+            .next_round(&mut backoff, table, "BatchGetItem", pending.len(), "keys")
+            .await?;
         let request = KeysAndAttributes::builder()
             .set_keys(Some(std::mem::take(&mut pending)))
             .consistent_read(true)
@@ -115,7 +134,6 @@ pub async fn batch_get(
             )
             .build()
             .map_err(|e| invalid(table, "BatchGetItem", e))?;
-        stats.calls += 1;
         let out = client
             .batch_get_item()
             .request_items(table, request)
@@ -154,20 +172,15 @@ pub async fn batch_write(
         .collect::<Result<Vec<_>, _>>()?;
     let mut backoff = default_backoff();
     while !pending.is_empty() {
-        if stats.calls > 0 {
-            stats.retries += 1;
-            if stats.retries > u64::from(MAX_ROUNDS) {
-                return Err(IoError::Dynamo {
-                    table: table.to_string(),
-                    message: format!(
-                        "BatchWriteItem left {} items unprocessed after {MAX_ROUNDS} retries",
-                        pending.len()
-                    ),
-                });
-            }
-            backoff.wait().await;
-        }
-        stats.calls += 1;
+        stats
+            .next_round(
+                &mut backoff,
+                table,
+                "BatchWriteItem",
+                pending.len(),
+                "items",
+            )
+            .await?;
         let out = client
             .batch_write_item()
             .request_items(table, std::mem::take(&mut pending))
