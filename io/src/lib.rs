@@ -65,5 +65,5 @@ pub use output::{
     RunResults, VariantTotals,
 };
 pub use report::{peak_rss_bytes, RunReport};
-pub use scan::{scan_lake, scan_where, ScanOptions, ScanOutput, ScanStats};
+pub use scan::{scan_files, scan_lake, ScanOptions, ScanOutput, ScanStats};
 pub use timefmt::{parse_rfc3339, rfc3339};

@@ -30,7 +30,7 @@ use topsellers_engine::{
 
 use crate::columns::{ColumnNames, ItemKind};
 use crate::decode::{BatchColumns, DecodeKeys, Scratch};
-use crate::discover::{discover_where, dt_range_ns, LakeFile};
+use crate::discover::{discover_where, dt_range_ns, Discovered, LakeFile};
 use crate::error::IoError;
 use crate::mmap::map_file;
 use crate::plan::{plan_file, FilePlan, Horizon, Part};
@@ -122,19 +122,6 @@ pub fn scan_lake(
     plan: &ScoringPlan,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ScanOutput, IoError> {
-    scan_where(root, opts, plan, None, progress)
-}
-
-/// [`scan_lake`] restricted to `categories` (when given): the incremental
-/// path recomputes only the categories whose window changed.
-pub fn scan_where(
-    root: &Path,
-    opts: &ScanOptions,
-    plan: &ScoringPlan,
-    categories: Option<&std::collections::BTreeSet<String>>,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<ScanOutput, IoError> {
-    let mut stats = ScanStats::default();
     let started = Instant::now();
     let horizon = Horizon::new(plan);
     // A dt=D folder holds D 00:00 <= ts < D+1 00:00; keep it if that range
@@ -143,16 +130,45 @@ pub fn scan_where(
         let (start, end) = dt_range_ns(dt);
         end - 1 > horizon.cutoff && start <= plan.as_of_ns
     };
-    let mut found = discover_where(root, &keep_dt)?;
+    let found = discover_where(root, &keep_dt)?;
     if found.files.is_empty() && found.partitions_pruned == 0 {
         return Err(IoError::EmptyLake {
             root: root.to_path_buf(),
         });
     }
-    if let Some(keep) = categories {
-        found.files.retain(|f| keep.contains(&f.category));
-        found.categories.retain(|c| keep.contains(c));
-    }
+    scan_found(found, started, opts, plan, progress)
+}
+
+/// Scores exactly `files` (already listed, with their partition values):
+/// the incremental path recomputes the categories whose window changed from
+/// the files its own discovery found, without walking the lake again.
+pub fn scan_files(
+    mut files: Vec<LakeFile>,
+    opts: &ScanOptions,
+    plan: &ScoringPlan,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<ScanOutput, IoError> {
+    // The order discovery gives, which fixes the fold order of the sums.
+    files.sort();
+    let mut categories: Vec<String> = files.iter().map(|f| f.category.clone()).collect();
+    categories.dedup();
+    let found = Discovered {
+        files,
+        partitions_pruned: 0,
+        categories,
+    };
+    scan_found(found, Instant::now(), opts, plan, progress)
+}
+
+fn scan_found(
+    found: Discovered,
+    started: Instant,
+    opts: &ScanOptions,
+    plan: &ScoringPlan,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<ScanOutput, IoError> {
+    let mut stats = ScanStats::default();
+    let horizon = Horizon::new(plan);
     let live: Vec<&LakeFile> = found.files.iter().collect();
     stats.files_found = live.len() as u64;
     stats.partitions_pruned = found.partitions_pruned;

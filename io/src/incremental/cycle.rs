@@ -13,9 +13,10 @@ use topsellers_engine::{
 use super::rows::{visit_rows, TimeSpan};
 use super::{fingerprint, load, CycleReport, FileEntry, Published, State};
 use crate::columns::ItemKind;
+use crate::discover::LakeFile;
 use crate::discover::{discover_where, dt_range_ns};
 use crate::error::IoError;
-use crate::scan::{scan_where, ScanOptions};
+use crate::scan::{scan_files, ScanOptions};
 use crate::timefmt::rfc3339;
 
 /// Where the lake and the state are.
@@ -43,6 +44,7 @@ pub struct CycleOutput {
 /// A lake file found by this cycle.
 struct Found {
     category: String,
+    dt: Option<chrono::NaiveDate>,
     path: PathBuf,
     size: u64,
     mtime_ns: i64,
@@ -169,6 +171,7 @@ fn discover(root: &Path, lo: i64, hi: i64) -> Result<Vec<Found>, IoError> {
                 .unwrap_or(f.path.clone());
             Ok(Found {
                 category: f.category,
+                dt: f.dt,
                 path,
                 size: meta.len(),
                 mtime_ns,
@@ -394,7 +397,7 @@ fn update(
             .iter()
             .filter(|f| only.contains(&f.category))
             .collect();
-        let (states, entries) = recompute_categories(opts, plan, &only, &files)?;
+        let (states, entries) = recompute_categories(opts, plan, &files)?;
         state.files.extend(entries);
         state.categories.extend(states);
     }
@@ -403,19 +406,26 @@ fn update(
     Ok(finish(plan, state, report.clone()))
 }
 
-/// Recomputes `only` in full: the fast scan chooses each window, then each
-/// category's in-window rows are read into its state.
+/// Recomputes the categories of `files` in full: the fast scan chooses each
+/// window, then each category's in-window rows are read into its state.
 #[allow(clippy::type_complexity)]
 fn recompute_categories(
     opts: &CycleOptions,
     plan: &ScoringPlan,
-    only: &BTreeSet<String>,
     files: &[&Found],
 ) -> Result<(BTreeMap<String, CategoryState>, Vec<(PathBuf, FileEntry)>), IoError> {
     let scanned = if files.is_empty() {
         Vec::new()
     } else {
-        scan_where(&opts.lake, &opts.scan, plan, Some(only), &|_| {})?.outcomes
+        let listed = files
+            .iter()
+            .map(|f| LakeFile {
+                category: f.category.clone(),
+                dt: f.dt,
+                path: opts.lake.join(&f.path),
+            })
+            .collect();
+        scan_files(listed, &opts.scan, plan, &|_| {})?.outcomes
     };
     let windows: HashMap<&str, i64> = scanned
         .iter()
@@ -480,9 +490,8 @@ fn rebuild(
     report.discover_s = started.elapsed().as_secs_f64();
     report.files_found = found.len() as u64;
     let started = Instant::now();
-    let all: BTreeSet<String> = found.iter().map(|f| f.category.clone()).collect();
     let files: Vec<&Found> = found.iter().collect();
-    let (categories, entries) = recompute_categories(opts, plan, &all, &files)?;
+    let (categories, entries) = recompute_categories(opts, plan, &files)?;
     report.recompute_s = started.elapsed().as_secs_f64();
     report.mode = "rebuild";
     report.rebuild_reason = Some(reason);
