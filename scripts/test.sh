@@ -28,6 +28,9 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "layers: pure crates free of tokio/AWS/Redis, no module import cycles"
+python3 "$root/scripts/check/layers.py"
+
 step "cargo test"
 cargo test --workspace --quiet
 
