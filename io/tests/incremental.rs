@@ -5,15 +5,11 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Arc;
 
-use arrow_array::{
-    ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
-};
-use parquet::arrow::ArrowWriter;
-use parquet::file::properties::WriterProperties;
 use proptest::prelude::*;
 use topsellers_engine::reference::check_outcome;
 use topsellers_engine::{CategoryOutcome, RowCounts, ScoringPlan, Variant};
@@ -87,39 +83,10 @@ fn write_file(
     let date = chrono::DateTime::from_timestamp_micros(day * DAY_US)
         .unwrap()
         .format("%Y-%m-%d");
-    let dir = lake.join(format!("category=c{category}/dt={date}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let items: ArrayRef = if strings {
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| format!("i{:03}", r.0)),
-        ))
-    } else {
-        Arc::new(Int64Array::from_iter_values(
-            rows.iter().map(|r| i64::from(r.0)),
-        ))
-    };
-    let batch = RecordBatch::try_from_iter([
-        ("item_id", items),
-        (
-            "ts",
-            Arc::new(
-                TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1))
-                    .with_timezone("UTC"),
-            ) as ArrayRef,
-        ),
-        (
-            "quantity",
-            Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.2))) as ArrayRef,
-        ),
-    ])
-    .unwrap();
-    let file = std::fs::File::create(dir.join(format!("part-{n:05}.parquet"))).unwrap();
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(16))
-        .build();
-    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    let path = lake.join(format!(
+        "category=c{category}/dt={date}/part-{n:05}.parquet"
+    ));
+    common::write_parquet(&path, rows, strings);
 }
 
 /// A file the test wrote: its category, day and rows (item, ts ns, quantity).

@@ -201,7 +201,26 @@ struct CategoryDelta {
     rows: u64,
     added: u64,
     expired: u64,
-    kind: Option<ItemKind>,
+    /// The id type of every file read for it.
+    kinds: Vec<ItemKind>,
+}
+
+/// Records `kind` as the lake's id type, or says it is another one. A full
+/// scan refuses a lake of mixed id types; the cycle's files are only part of
+/// it, so a disagreement rebuilds, and the rebuild's full scan of the lake
+/// decides (it refuses the lake, or finds the other type long gone).
+fn same_kind(lake_kind: &mut Option<ItemKind>, kind: ItemKind, what: &str) -> Result<(), Stop> {
+    match lake_kind {
+        Some(k) if *k != kind => Err(Stop::Mismatch(format!(
+            "{what} holds item ids that are {} where the state's are {}",
+            kind.name(),
+            k.name()
+        ))),
+        _ => {
+            *lake_kind = Some(kind);
+            Ok(())
+        }
+    }
 }
 
 fn update(
@@ -283,6 +302,7 @@ fn update(
                         t - 1,
                         &mut |_, _, _| {},
                     )?;
+                    d.kinds.push(read.kind);
                     d.entries.push((f.path.clone(), entry(f, read.span)));
                 }
                 d.recompute = Some("new in the lake".into());
@@ -348,7 +368,7 @@ fn update(
                     },
                 )?;
                 d.rows += read.rows_decoded;
-                d.kind = Some(read.kind);
+                d.kinds.push(read.kind);
                 d.entries.push((f.path.clone(), entry(f, read.span)));
             }
             match c.check_window(t, &plan.windows, plan.min_items) {
@@ -360,12 +380,12 @@ fn update(
         .collect::<Result<_, Stop>>()?;
     let mut recompute = BTreeMap::new();
     for (category, d) in deltas {
-        if d.kind
-            .is_some_and(|k| state.item_kind.is_some_and(|s| s != k))
-        {
-            return Err(Stop::Mismatch(format!(
-                "new files of category {category:?} hold another id type than the state"
-            )));
+        for &kind in &d.kinds {
+            same_kind(
+                &mut state.item_kind,
+                kind,
+                &format!("a new file of category {category:?}"),
+            )?;
         }
         report.files_new += d.entries.len() as u64;
         report.files_reread += d.reread;
@@ -397,7 +417,10 @@ fn update(
             .iter()
             .filter(|f| only.contains(&f.category))
             .collect();
-        let (states, entries) = recompute_categories(opts, plan, &files)?;
+        let (states, entries, kind) = recompute_categories(opts, plan, &files)?;
+        if let Some(kind) = kind {
+            same_kind(&mut state.item_kind, kind, "a category recomputed in full")?;
+        }
         state.files.extend(entries);
         state.categories.extend(states);
     }
@@ -406,16 +429,24 @@ fn update(
     Ok(finish(plan, state, report.clone()))
 }
 
+/// The states of categories recomputed in full, their files' entries, and
+/// the id type of those files (`None` without files).
+type Recomputed = (
+    BTreeMap<String, CategoryState>,
+    Vec<(PathBuf, FileEntry)>,
+    Option<ItemKind>,
+);
+
 /// Recomputes the categories of `files` in full: the fast scan chooses each
-/// window, then each category's in-window rows are read into its state.
-#[allow(clippy::type_complexity)]
+/// window (and refuses files of mixed id types), then each category's
+/// in-window rows are read into its state.
 fn recompute_categories(
     opts: &CycleOptions,
     plan: &ScoringPlan,
     files: &[&Found],
-) -> Result<(BTreeMap<String, CategoryState>, Vec<(PathBuf, FileEntry)>), IoError> {
-    let scanned = if files.is_empty() {
-        Vec::new()
+) -> Result<Recomputed, IoError> {
+    let (scanned, kind) = if files.is_empty() {
+        (Vec::new(), None)
     } else {
         let listed = files
             .iter()
@@ -425,7 +456,8 @@ fn recompute_categories(
                 path: opts.lake.join(&f.path),
             })
             .collect();
-        scan_files(listed, &opts.scan, plan, &|_| {})?.outcomes
+        let out = scan_files(listed, &opts.scan, plan, &|_| {})?;
+        (out.outcomes, out.item_kind)
     };
     let windows: HashMap<&str, i64> = scanned
         .iter()
@@ -472,7 +504,7 @@ fn recompute_categories(
         entries.push((path, e));
     }
     states.retain(|_, s| !s.is_empty());
-    Ok((states, entries))
+    Ok((states, entries, kind))
 }
 
 fn rebuild(
@@ -491,7 +523,7 @@ fn rebuild(
     report.files_found = found.len() as u64;
     let started = Instant::now();
     let files: Vec<&Found> = found.iter().collect();
-    let (categories, entries) = recompute_categories(opts, plan, &files)?;
+    let (categories, entries, item_kind) = recompute_categories(opts, plan, &files)?;
     report.recompute_s = started.elapsed().as_secs_f64();
     report.mode = "rebuild";
     report.rebuild_reason = Some(reason);
@@ -499,7 +531,7 @@ fn rebuild(
         fingerprint: fp.to_string(),
         lake: lake.to_path_buf(),
         as_of_ns: t,
-        item_kind: None,
+        item_kind,
         variants: plan.variants.len(),
         files: entries.into_iter().collect(),
         categories,
@@ -511,14 +543,6 @@ fn rebuild(
 /// The results of every category held, as a full scan reports them.
 fn finish(plan: &ScoringPlan, mut state: State, mut report: CycleReport) -> CycleOutput {
     state.variants = plan.variants.len();
-    if state.item_kind.is_none() {
-        state.item_kind = state.categories.values().find_map(|c| {
-            c.items().next().map(|(id, ..)| match id {
-                topsellers_engine::ItemId::Int(_) => ItemKind::Int,
-                topsellers_engine::ItemId::Str(_) => ItemKind::Str,
-            })
-        });
-    }
     let outcomes: Vec<CategoryOutcome> = state
         .categories
         .par_iter()

@@ -1,0 +1,108 @@
+//! Incremental cycles in the cases a random sequence of appends hardly
+//! reaches: the lake's id type, files rewritten in place, paths that are
+//! not UTF-8, a lake that cannot be resolved, what a new category costs.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use topsellers_engine::{ScoringPlan, Variant};
+use topsellers_io::incremental::{advance, save, CycleOptions, CycleOutput};
+use topsellers_io::{scan_lake, IoError, ScanOptions};
+
+const DAY_US: i64 = 86_400_000_000;
+const HOUR_US: i64 = 3_600_000_000;
+/// 2026-01-10T00:00:00Z, the day the test files hold.
+const DAY0_US: i64 = 1_768_003_200_000_000;
+
+struct Lake {
+    _dir: tempfile::TempDir,
+    opts: CycleOptions,
+}
+
+impl Lake {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = dir.path().join("lake");
+        std::fs::create_dir_all(&lake).unwrap();
+        let opts = CycleOptions {
+            lake,
+            state_path: dir.path().join("state.bin"),
+            scan: ScanOptions::default(),
+        };
+        Self { _dir: dir, opts }
+    }
+
+    /// The path of a file of `category` on the test's day.
+    fn file(&self, category: &str, name: &str) -> PathBuf {
+        self.opts
+            .lake
+            .join(format!("category={category}/dt=2026-01-10/{name}"))
+    }
+
+    /// One cycle at `hours` after the day began; the state is saved.
+    fn cycle(&self, hours: i64) -> Result<CycleOutput, IoError> {
+        let out = advance(&self.opts, &plan(hours))?;
+        save(&self.opts.state_path, &out.state).unwrap();
+        Ok(out)
+    }
+}
+
+fn plan(hours: i64) -> ScoringPlan {
+    ScoringPlan::new(
+        (DAY0_US + hours * HOUR_US) * 1000,
+        vec![Variant::from_half_life("default", 7.0 * 86_400.0).unwrap()],
+        2 * DAY_US * 1000,
+        20 * DAY_US * 1000,
+        Some(1),
+        10,
+    )
+    .unwrap()
+}
+
+/// Purchases of items `0..n` in the day's first hour.
+fn rows(n: u16) -> Vec<(u16, i64, i32)> {
+    (0..n).map(|i| (i, DAY0_US + i64::from(i), 1)).collect()
+}
+
+fn full_scan(lake: &Lake, hours: i64) -> Result<(), IoError> {
+    scan_lake(
+        &lake.opts.lake,
+        &ScanOptions::default(),
+        &plan(hours),
+        &|_| {},
+    )
+    .map(|_| ())
+}
+
+#[test]
+fn a_new_category_with_another_id_type_is_refused_like_a_full_scan() {
+    let lake = Lake::new();
+    common::write_parquet(&lake.file("a", "part-1.parquet"), &rows(3), false);
+    assert_eq!(lake.cycle(2).unwrap().report.mode, "rebuild");
+    common::write_parquet(&lake.file("b", "part-2.parquet"), &rows(3), true);
+    let full = full_scan(&lake, 3).unwrap_err();
+    assert!(matches!(full, IoError::MixedItemTypes { .. }), "{full}");
+    let cycle = lake.cycle(3).err().map(|e| e.to_string());
+    assert_eq!(cycle, Some(full.to_string()));
+}
+
+#[test]
+fn a_state_without_items_still_holds_its_id_type() {
+    let lake = Lake::new();
+    // Only purchases after as_of: the state holds no item, yet the lake's
+    // ids are integers.
+    let later: Vec<_> = rows(3)
+        .iter()
+        .map(|r| (r.0, r.1 + 20 * HOUR_US, 1))
+        .collect();
+    common::write_parquet(&lake.file("a", "part-1.parquet"), &later, false);
+    let first = lake.cycle(2).unwrap();
+    assert_eq!((first.report.mode, first.report.items), ("rebuild", 0));
+    common::write_parquet(&lake.file("b", "part-2.parquet"), &rows(3), true);
+    let full = full_scan(&lake, 3).unwrap_err();
+    let cycle = lake.cycle(3).err().map(|e| e.to_string());
+    assert_eq!(cycle, Some(full.to_string()));
+}
