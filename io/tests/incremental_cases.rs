@@ -106,3 +106,19 @@ fn a_state_without_items_still_holds_its_id_type() {
     let cycle = lake.cycle(3).err().map(|e| e.to_string());
     assert_eq!(cycle, Some(full.to_string()));
 }
+
+#[test]
+fn a_new_category_reads_its_files_only_to_recompute_it() {
+    let lake = Lake::new();
+    common::write_parquet(&lake.file("a", "part-1.parquet"), &rows(3), false);
+    assert_eq!(lake.cycle(2).unwrap().report.mode, "rebuild");
+    common::write_parquet(&lake.file("b", "part-2.parquet"), &rows(4), false);
+    let r = lake.cycle(3).unwrap().report;
+    assert_eq!(r.mode, "incremental", "{r:?}");
+    assert_eq!(r.recomputed.keys().collect::<Vec<_>>(), ["b"], "{r:?}");
+    assert_eq!((r.files_new, r.files_reread), (1, 0), "{r:?}");
+    // The full scan that chooses its window, then the read into its state:
+    // nothing before that.
+    assert_eq!((r.files_recomputed, r.file_reads), (1, 2), "{r:?}");
+    assert_eq!(r.items, 7, "{r:?}");
+}

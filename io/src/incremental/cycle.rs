@@ -198,6 +198,8 @@ struct CategoryDelta {
     /// Why it must be recomputed in full, if it must.
     recompute: Option<String>,
     reread: u64,
+    /// Reads of lake files.
+    reads: u64,
     rows: u64,
     added: u64,
     expired: u64,
@@ -270,6 +272,7 @@ fn update(
     for f in &found {
         if !state.files.contains_key(&f.path) {
             fresh.entry(f.category.as_str()).or_default().push(f);
+            report.files_new += 1;
         }
     }
     let names: BTreeSet<String> = state
@@ -293,18 +296,8 @@ fn update(
             let mut d = CategoryDelta::default();
             let news = fresh.get(category.as_str()).map_or(&[][..], |v| &v[..]);
             let Some(mut c) = prior.take() else {
-                // A category the state does not hold: recomputed in full.
-                for f in news {
-                    let read = visit_rows(
-                        &opts.lake.join(&f.path),
-                        columns,
-                        t,
-                        t - 1,
-                        &mut |_, _, _| {},
-                    )?;
-                    d.kinds.push(read.kind);
-                    d.entries.push((f.path.clone(), entry(f, read.span)));
-                }
+                // A category the state does not hold: recomputed in full,
+                // which reads its files (their entries and id type too).
                 d.recompute = Some("new in the lake".into());
                 return Ok((category.clone(), d));
             };
@@ -320,6 +313,7 @@ fn update(
                 let mature = span.max_ns > t1 && span.meets(mlo, mhi);
                 if expire {
                     d.reread += 1;
+                    d.reads += 1;
                     let read = visit_rows(
                         &opts.lake.join(path),
                         columns,
@@ -340,6 +334,7 @@ fn update(
                 }
                 if mature {
                     d.reread += u64::from(!expire);
+                    d.reads += 1;
                     let read = visit_rows(
                         &opts.lake.join(path),
                         columns,
@@ -357,6 +352,7 @@ fn update(
                 return Err(Stop::Mismatch(m));
             }
             for f in news {
+                d.reads += 1;
                 let read = visit_rows(
                     &opts.lake.join(&f.path),
                     columns,
@@ -387,8 +383,8 @@ fn update(
                 &format!("a new file of category {category:?}"),
             )?;
         }
-        report.files_new += d.entries.len() as u64;
         report.files_reread += d.reread;
+        report.file_reads += d.reads;
         report.rows_decoded += d.rows;
         report.purchases_added += d.added;
         report.purchases_expired += d.expired;
@@ -418,6 +414,8 @@ fn update(
             .filter(|f| only.contains(&f.category))
             .collect();
         let (states, entries, kind) = recompute_categories(opts, plan, &files)?;
+        report.files_recomputed = files.len() as u64;
+        report.file_reads += 2 * files.len() as u64;
         if let Some(kind) = kind {
             same_kind(&mut state.item_kind, kind, "a category recomputed in full")?;
         }
@@ -524,6 +522,8 @@ fn rebuild(
     let started = Instant::now();
     let files: Vec<&Found> = found.iter().collect();
     let (categories, entries, item_kind) = recompute_categories(opts, plan, &files)?;
+    report.files_recomputed = files.len() as u64;
+    report.file_reads = 2 * files.len() as u64;
     report.recompute_s = started.elapsed().as_secs_f64();
     report.mode = "rebuild";
     report.rebuild_reason = Some(reason);

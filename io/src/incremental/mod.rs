@@ -125,6 +125,12 @@ pub struct CycleReport {
     pub files_new: u64,
     /// Known files re-read for expired or matured purchases.
     pub files_reread: u64,
+    /// Files of the categories recomputed in full (each read by the full
+    /// scan, then once more into the category's state).
+    pub files_recomputed: u64,
+    /// Reads of lake files, all counted (a file re-read for both expired and
+    /// matured purchases counts twice, a recomputed file twice).
+    pub file_reads: u64,
     /// Rows decoded.
     pub rows_decoded: u64,
     /// Purchases added (new files and purchases that came of age).
