@@ -122,3 +122,42 @@ fn a_new_category_reads_its_files_only_to_recompute_it() {
     assert_eq!((r.files_recomputed, r.file_reads), (1, 2), "{r:?}");
     assert_eq!(r.items, 7, "{r:?}");
 }
+
+#[test]
+fn a_file_rewritten_with_its_size_and_mtime_is_noticed() {
+    let lake = Lake::new();
+    let path = lake.file("a", "part-1.parquet");
+    common::write_parquet(&path, &rows(3), false);
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!(lake.cycle(2).unwrap().report.mode, "rebuild");
+    // Item 2 becomes item 5: the same bytes but one, as `cp -p` or
+    // `rsync -t` would leave it (same size, same modification time).
+    let mut other = rows(3);
+    other[2].0 = 5;
+    common::write_parquet(&path, &other, false);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(meta.modified().unwrap())
+        .unwrap();
+    let now = std::fs::metadata(&path).unwrap();
+    assert_eq!(
+        (now.len(), now.modified().unwrap()),
+        (meta.len(), meta.modified().unwrap())
+    );
+    let out = lake.cycle(3).unwrap();
+    let r = &out.report;
+    assert_eq!(r.mode, "rebuild", "{r:?}");
+    let reason = r.rebuild_reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("part-1.parquet") && reason.contains("changed"),
+        "{reason}"
+    );
+    let top = &out.outcomes[0].scored.as_ref().unwrap().top[0];
+    assert!(
+        top.iter()
+            .any(|r| r.item == topsellers_engine::ItemId::Int(5)),
+        "{top:?}"
+    );
+}

@@ -10,7 +10,8 @@ use topsellers_engine::{
     CategoryOutcome, CategoryState, RowCounts, Scored, ScoringPlan, WindowCheck,
 };
 
-use super::rows::{visit_rows, TimeSpan};
+use super::identity::footer_crc;
+use super::rows::{visit_rows, FileRead, TimeSpan};
 use super::{fingerprint, load, CycleReport, FileEntry, Published, State};
 use crate::columns::ItemKind;
 use crate::discover::LakeFile;
@@ -180,12 +181,13 @@ fn discover(root: &Path, lo: i64, hi: i64) -> Result<Vec<Found>, IoError> {
         .collect()
 }
 
-fn entry(f: &Found, span: TimeSpan) -> FileEntry {
+fn entry(f: &Found, read: &FileRead) -> FileEntry {
     FileEntry {
         category: f.category.clone(),
         size: f.size,
         mtime_ns: f.mtime_ns,
-        span,
+        footer_crc: read.footer_crc,
+        span: read.span,
     }
 }
 
@@ -237,7 +239,6 @@ fn update(
     let wmax = plan.windows.max_ns();
     let started = Instant::now();
     let found = discover(&opts.lake, t1.saturating_sub(wmax), t)?;
-    report.discover_s = started.elapsed().as_secs_f64();
     report.files_found = found.len() as u64;
     let by_path: HashMap<&Path, &Found> = found.iter().map(|f| (f.path.as_path(), f)).collect();
     for (path, e) in &state.files {
@@ -257,6 +258,23 @@ fn update(
             _ => {}
         }
     }
+    // Same size and time: the footer says whether the content is the same.
+    let changed = state
+        .files
+        .par_iter()
+        .filter(|(path, _)| by_path.contains_key(path.as_path()))
+        .map(|(path, e)| {
+            let crc = footer_crc(&opts.lake.join(path))?;
+            Ok((crc != Some(e.footer_crc)).then_some(path))
+        })
+        .collect::<Result<Vec<_>, IoError>>()?;
+    if let Some(path) = changed.into_iter().flatten().next() {
+        return Err(Stop::Mismatch(format!(
+            "{} changed since it was folded into the state (its Parquet footer differs)",
+            path.display()
+        )));
+    }
+    report.discover_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
     // Per category: its known files (with spans) and its new files.
     let mut known: BTreeMap<&str, Vec<(PathBuf, TimeSpan)>> = BTreeMap::new();
@@ -365,7 +383,7 @@ fn update(
                 )?;
                 d.rows += read.rows_decoded;
                 d.kinds.push(read.kind);
-                d.entries.push((f.path.clone(), entry(f, read.span)));
+                d.entries.push((f.path.clone(), entry(f, &read)));
             }
             match c.check_window(t, &plan.windows, plan.min_items) {
                 WindowCheck::Keep => d.state = Some(c),
@@ -485,7 +503,7 @@ fn recompute_categories(
                     }
                 },
             )?;
-            Ok((s, (f.path.clone(), entry(f, read.span))))
+            Ok((s, (f.path.clone(), entry(f, &read))))
         })
         .collect::<Result<_, IoError>>()?;
     let mut states: BTreeMap<String, CategoryState> = BTreeMap::new();

@@ -18,6 +18,7 @@
 //!  load state ──(missing, damaged, other parameters, lake or as_of)──▶ full rebuild
 //!      │
 //!  discover lake ──(a folded-in file changed or vanished)──────────────▶ full rebuild
+//!      │          (size, modification time or Parquet footer)
 //!      │
 //!  per category, in parallel: decay → expire → came of age → new files
 //!      │
@@ -31,6 +32,7 @@
 //! plus one read of each category's in-window rows to build its state.
 
 mod cycle;
+mod identity;
 mod persist;
 mod rows;
 
@@ -55,6 +57,9 @@ pub struct FileEntry {
     pub size: u64,
     /// Modification time (ns) when folded in.
     pub mtime_ns: i64,
+    /// CRC-32 of its Parquet footer when folded in: what changes with the
+    /// content when size and time do not.
+    pub footer_crc: u32,
     /// Its purchase times.
     pub span: TimeSpan,
 }
@@ -145,7 +150,7 @@ pub struct CycleReport {
     pub items: u64,
     /// Seconds loading the state.
     pub load_s: f64,
-    /// Seconds discovering the lake.
+    /// Seconds discovering the lake (and checking the known files' footers).
     pub discover_s: f64,
     /// Seconds updating the state.
     pub update_s: f64,

@@ -3,10 +3,12 @@
 //! point leaves the last good state and a damaged file is detected rather
 //! than trusted.
 //!
-//! Layout (little endian): the magic `TSSTATE1`, a header (the parameters'
+//! Layout (little endian): the magic `TSSTATE` and the format's version
+//! (one ASCII digit), a header (the parameters'
 //! fingerprint, the lake, `as_of`, the id type), the files folded in, the
 //! categories with their items, the tops last published, then the CRC-32 of
-//! everything before it.
+//! everything before it. Each file folded in is stored with its size,
+//! modification time, footer CRC and time span.
 
 use std::collections::BTreeMap;
 
@@ -19,7 +21,9 @@ use crate::columns::ItemKind;
 use crate::error::IoError;
 use crate::output::write_atomically;
 
-const MAGIC: &[u8; 8] = b"TSSTATE1";
+/// The magic's last byte is the format's version, bumped with every change
+/// of the layout: a state of another version is rebuilt, never misread.
+const MAGIC: &[u8; 8] = b"TSSTATE2";
 
 struct Writer(Vec<u8>);
 
@@ -116,6 +120,7 @@ pub fn encode(state: &State) -> Vec<u8> {
         w.bytes(f.category.as_bytes());
         w.u64(f.size);
         w.i64(f.mtime_ns);
+        w.u64(u64::from(f.footer_crc));
         w.i64(f.span.min_ns);
         w.i64(f.span.max_ns);
     }
@@ -150,8 +155,16 @@ pub fn encode(state: &State) -> Vec<u8> {
 
 /// Reads a state back; any damage is an error saying where.
 pub fn decode(data: &[u8]) -> Result<State, String> {
-    if data.len() < MAGIC.len() + 4 || &data[..MAGIC.len()] != MAGIC {
+    let version = MAGIC.len() - 1;
+    if data.len() < MAGIC.len() + 4 || data[..version] != MAGIC[..version] {
         return Err("not a topsellers state file (bad magic)".into());
+    }
+    if data[version] != MAGIC[version] {
+        return Err(format!(
+            "the state file has format version {}, this version of topsellers keeps version {}",
+            char::from(data[version]),
+            char::from(MAGIC[version])
+        ));
     }
     let (body, tail) = data.split_at(data.len() - 4);
     let stored = u32::from_le_bytes(tail.try_into().map_err(|_| "short checksum")?);
@@ -179,6 +192,7 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
             category: r.string()?,
             size: r.u64()?,
             mtime_ns: r.i64()?,
+            footer_crc: u32::try_from(r.u64()?).map_err(|e| e.to_string())?,
             span: super::TimeSpan {
                 min_ns: r.i64()?,
                 max_ns: r.i64()?,
@@ -274,6 +288,7 @@ mod tests {
                 category: "toys".into(),
                 size: 123,
                 mtime_ns: 456,
+                footer_crc: 0xdead_beef,
                 span: TimeSpan {
                     min_ns: 1,
                     max_ns: 2,
@@ -319,5 +334,16 @@ mod tests {
                 "a truncated file is caught"
             );
         }
+    }
+
+    #[test]
+    fn a_state_of_another_format_version_is_refused() {
+        let mut bytes = encode(&sample(ItemKind::Int));
+        bytes[7] = b'1';
+        let body = bytes.len() - 4;
+        let crc = crc32fast::hash(&bytes[..body]);
+        bytes[body..].copy_from_slice(&crc.to_le_bytes());
+        let e = decode(&bytes).expect_err("version 1 is not read");
+        assert!(e.contains("format version 1"), "{e}");
     }
 }

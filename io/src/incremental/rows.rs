@@ -18,6 +18,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::file::statistics::Statistics;
 use topsellers_engine::ItemId;
 
+use super::identity::footer_crc_of;
 use crate::columns::{resolve, ColumnNames, ItemKind};
 use crate::decode::{as_i64, ts_values, BatchColumns};
 use crate::error::IoError;
@@ -62,6 +63,8 @@ pub struct FileRead {
     pub span: TimeSpan,
     /// Rows decoded.
     pub rows_decoded: u64,
+    /// The CRC-32 of its footer (see `identity`).
+    pub footer_crc: u32,
 }
 
 fn decode_err(path: &Path, row_group: usize, e: impl std::fmt::Display) -> IoError {
@@ -162,6 +165,8 @@ pub fn visit_rows(
         kind: cols.item_kind,
         span,
         rows_decoded,
+        // The footer was just decoded, so it is there.
+        footer_crc: footer_crc_of(&bytes).unwrap_or_default(),
     })
 }
 
