@@ -6,7 +6,9 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use topsellers_engine::{ScoringPlan, Variant};
 use topsellers_io::incremental::{advance, save, CycleOptions, CycleOutput};
@@ -24,8 +26,12 @@ struct Lake {
 
 impl Lake {
     fn new() -> Self {
+        Self::named(OsStr::new("lake"))
+    }
+
+    fn named(name: &OsStr) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let lake = dir.path().join("lake");
+        let lake = dir.path().join(name);
         std::fs::create_dir_all(&lake).unwrap();
         let opts = CycleOptions {
             lake,
@@ -36,10 +42,11 @@ impl Lake {
     }
 
     /// The path of a file of `category` on the test's day.
-    fn file(&self, category: &str, name: &str) -> PathBuf {
+    fn file(&self, category: &str, name: impl AsRef<Path>) -> PathBuf {
         self.opts
             .lake
-            .join(format!("category={category}/dt=2026-01-10/{name}"))
+            .join(format!("category={category}/dt=2026-01-10"))
+            .join(name)
     }
 
     /// One cycle at `hours` after the day began; the state is saved.
@@ -160,4 +167,19 @@ fn a_file_rewritten_with_its_size_and_mtime_is_noticed() {
             .any(|r| r.item == topsellers_engine::ItemId::Int(5)),
         "{top:?}"
     );
+}
+
+#[test]
+fn paths_that_are_not_utf8_survive_the_state() {
+    let odd = |b: &'static [u8]| OsStr::from_bytes(b);
+    for (lake, file) in [
+        (odd(b"lake"), odd(b"part-\xe9.parquet")),
+        (odd(b"lake-\xff"), odd(b"part-1.parquet")),
+    ] {
+        let lake = Lake::named(lake);
+        common::write_parquet(&lake.file("a", file), &rows(3), false);
+        assert_eq!(lake.cycle(2).unwrap().report.mode, "rebuild");
+        let r = lake.cycle(3).unwrap().report;
+        assert_eq!(r.mode, "incremental", "{file:?}: {r:?}");
+    }
 }

@@ -11,7 +11,8 @@
 //! modification time, footer CRC and time span.
 
 use std::collections::BTreeMap;
-
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use topsellers_engine::{CategoryState, ItemId};
@@ -40,6 +41,11 @@ impl Writer {
     fn bytes(&mut self, b: &[u8]) {
         self.u64(b.len() as u64);
         self.0.extend_from_slice(b);
+    }
+    /// A path as the OS holds it: a lossy conversion would name another
+    /// file, and every cycle would then rebuild.
+    fn path(&mut self, p: &Path) {
+        self.bytes(p.as_os_str().as_bytes());
     }
     fn id(&mut self, id: &ItemId) {
         match id {
@@ -89,6 +95,9 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<String, String> {
         String::from_utf8(self.bytes()?.to_vec()).map_err(|e| e.to_string())
     }
+    fn path(&mut self) -> Result<PathBuf, String> {
+        Ok(PathBuf::from(OsStr::from_bytes(self.bytes()?)))
+    }
     fn id(&mut self, kind: ItemKind) -> Result<ItemId, String> {
         Ok(match kind {
             ItemKind::Int => ItemId::Int(self.i64()?),
@@ -110,13 +119,13 @@ pub fn encode(state: &State) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(1 << 20));
     w.0.extend_from_slice(MAGIC);
     w.bytes(state.fingerprint.as_bytes());
-    w.bytes(state.lake.to_string_lossy().as_bytes());
+    w.path(&state.lake);
     w.i64(state.as_of_ns);
     w.u64(kind_code(state.item_kind));
     w.u64(state.variants as u64);
     w.u64(state.files.len() as u64);
     for (path, f) in &state.files {
-        w.bytes(path.to_string_lossy().as_bytes());
+        w.path(path);
         w.bytes(f.category.as_bytes());
         w.u64(f.size);
         w.i64(f.mtime_ns);
@@ -176,7 +185,7 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
         at: MAGIC.len(),
     };
     let fingerprint = r.string()?;
-    let lake = PathBuf::from(r.string()?);
+    let lake = r.path()?;
     let as_of_ns = r.i64()?;
     let item_kind = match r.u64()? {
         0 => None,
@@ -187,7 +196,7 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
     let variants = r.len()?;
     let mut files = BTreeMap::new();
     for _ in 0..r.len()? {
-        let path = PathBuf::from(r.string()?);
+        let path = r.path()?;
         let entry = FileEntry {
             category: r.string()?,
             size: r.u64()?,
@@ -294,6 +303,13 @@ mod tests {
                     max_ns: 2,
                 },
             },
+        );
+        let odd = state.files.values().next().cloned().expect("one file");
+        state.files.insert(
+            PathBuf::from(OsStr::from_bytes(
+                b"category=toys/dt=2026-10-14/\xe9.parquet",
+            )),
+            odd,
         );
         state.categories.insert("toys".into(), c);
         state.published.insert(
