@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use topsellers_engine::{ScoringPlan, Variant};
-use topsellers_io::incremental::{advance, save, CycleOptions, CycleOutput};
+use topsellers_io::incremental::{advance, prepare, save, CycleOptions, CycleOutput, Prior};
 use topsellers_io::{scan_lake, IoError, ScanOptions};
 
 const DAY_US: i64 = 86_400_000_000;
@@ -182,4 +182,21 @@ fn paths_that_are_not_utf8_survive_the_state() {
         let r = lake.cycle(3).unwrap().report;
         assert_eq!(r.mode, "incremental", "{file:?}: {r:?}");
     }
+}
+
+#[test]
+fn a_lake_that_cannot_be_resolved_is_reported_as_such() {
+    let lake = Lake::new();
+    common::write_parquet(&lake.file("a", "part-1.parquet"), &rows(3), false);
+    assert_eq!(lake.cycle(2).unwrap().report.mode, "rebuild");
+    // Before a sync brings it back, the local lake may be gone.
+    let moved = lake.opts.lake.with_extension("moved");
+    std::fs::rename(&lake.opts.lake, &moved).unwrap();
+    let Prior::Rebuild(reason) = prepare(&lake.opts, &plan(3)) else {
+        panic!("a state whose lake cannot be found is not usable");
+    };
+    let path = lake.opts.lake.display().to_string();
+    assert!(reason.contains(&path), "{reason}");
+    assert!(reason.contains("No such file or directory"), "{reason}");
+    assert!(!reason.contains("another lake"), "{reason}");
 }

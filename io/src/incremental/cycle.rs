@@ -84,7 +84,7 @@ impl Prior {
 /// for a usable state and everything for a rebuild.
 pub fn prepare(opts: &CycleOptions, plan: &ScoringPlan) -> Prior {
     let fp = fingerprint(plan, &opts.scan.columns);
-    let lake = std::fs::canonicalize(&opts.lake).ok();
+    let lake = std::fs::canonicalize(&opts.lake);
     match load(&opts.state_path) {
         Err(e) => Prior::Rebuild(format!(
             "the state file {} cannot be used: {e}",
@@ -94,16 +94,24 @@ pub fn prepare(opts: &CycleOptions, plan: &ScoringPlan) -> Prior {
         Ok(Some(s)) if s.fingerprint != fp => {
             Prior::Rebuild("the scoring parameters differ from the state's".to_string())
         }
-        Ok(Some(s)) if Some(&s.lake) != lake.as_ref() => Prior::Rebuild(format!(
-            "the state was built from another lake ({})",
-            s.lake.display()
-        )),
-        Ok(Some(s)) if s.as_of_ns > plan.as_of_ns => Prior::Rebuild(format!(
-            "as_of {} is before the state's {}",
-            rfc3339(plan.as_of_ns),
-            rfc3339(s.as_of_ns)
-        )),
-        Ok(Some(s)) => Prior::Usable(Box::new(s)),
+        Ok(Some(s)) => match lake {
+            // Not another lake: say why it cannot be resolved (the local copy
+            // of an S3 lake may be gone until the sync restores it).
+            Err(e) => Prior::Rebuild(format!(
+                "the lake {} cannot be resolved: {e}",
+                opts.lake.display()
+            )),
+            Ok(lake) if lake != s.lake => Prior::Rebuild(format!(
+                "the state was built from another lake ({})",
+                s.lake.display()
+            )),
+            Ok(_) if s.as_of_ns > plan.as_of_ns => Prior::Rebuild(format!(
+                "as_of {} is before the state's {}",
+                rfc3339(plan.as_of_ns),
+                rfc3339(s.as_of_ns)
+            )),
+            Ok(_) => Prior::Usable(Box::new(s)),
+        },
     }
 }
 
