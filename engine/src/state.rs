@@ -24,7 +24,9 @@
 //!   are known exactly; a window that would grow or shrink is reported and
 //!   the caller recomputes that category in full.
 
-use hashbrown::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::accumulate::Ranked;
 use crate::key::ItemId;
@@ -37,6 +39,50 @@ use crate::window::WindowLadder;
 pub fn weight(quantity: i64, ts_ns: i64, as_of_ns: i64, lambda_per_sec: f64) -> f64 {
     let age_s = as_of_ns.saturating_sub(ts_ns) as f64 / NANOS_PER_SEC as f64;
     quantity as f64 * (-lambda_per_sec * age_s).exp()
+}
+
+/// An item id borrowed from the rows being read: looking an item up in a
+/// state costs no allocation; only an item new to the state is copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKey<'a> {
+    /// An INT64 id.
+    Int(i64),
+    /// A UTF8 id.
+    Str(&'a str),
+}
+
+impl ItemKey<'_> {
+    /// The owned id.
+    pub fn to_id(self) -> ItemId {
+        match self {
+            ItemKey::Int(v) => ItemId::Int(v),
+            ItemKey::Str(s) => ItemId::Str(s.to_string()),
+        }
+    }
+}
+
+impl<'a> From<&'a ItemId> for ItemKey<'a> {
+    fn from(id: &'a ItemId) -> Self {
+        match id {
+            ItemId::Int(v) => ItemKey::Int(*v),
+            ItemId::Str(s) => ItemKey::Str(s),
+        }
+    }
+}
+
+impl Hash for ItemKey<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        match self {
+            ItemKey::Int(v) => {
+                h.write_u8(0);
+                h.write_i64(*v);
+            }
+            ItemKey::Str(s) => {
+                h.write_u8(1);
+                s.hash(h);
+            }
+        }
+    }
 }
 
 /// What the window rule says about a category after a cycle.
@@ -63,7 +109,9 @@ pub struct CategoryState {
     /// The window the state covers, `(as_of − window, as_of]`.
     pub window_ns: i64,
     variants: usize,
-    index: HashMap<ItemId, u32>,
+    /// Slots by the hash of their id (the ids themselves are in `ids`).
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     ids: Vec<ItemId>,
     count: Vec<u32>,
     newest: Vec<i64>,
@@ -132,7 +180,7 @@ impl CategoryState {
     /// Inserts an item as read back from storage. A repeated id is merged.
     pub fn insert(&mut self, item: ItemId, count: u32, newest_ns: i64, scores: &[f64]) {
         debug_assert_eq!(scores.len(), self.variants);
-        let slot = self.slot(item, newest_ns);
+        let slot = self.slot(ItemKey::from(&item), newest_ns);
         self.count[slot] += count;
         for (a, b) in self.scores[slot * self.variants..(slot + 1) * self.variants]
             .iter_mut()
@@ -142,15 +190,28 @@ impl CategoryState {
         }
     }
 
-    fn slot(&mut self, item: ItemId, ts_ns: i64) -> usize {
-        if let Some(&s) = self.index.get(&item) {
-            let s = s as usize;
+    /// The slot of `item`, if held.
+    fn find(&self, item: ItemKey<'_>) -> Option<usize> {
+        let hash = self.hasher.hash_one(item);
+        let ids = &self.ids;
+        self.index
+            .find(hash, |&s| ItemKey::from(&ids[s as usize]) == item)
+            .map(|&s| s as usize)
+    }
+
+    /// The slot of `item`, added (a copy of its id) when new.
+    fn slot(&mut self, item: ItemKey<'_>, ts_ns: i64) -> usize {
+        if let Some(s) = self.find(item) {
             self.newest[s] = self.newest[s].max(ts_ns);
             return s;
         }
         let s = self.ids.len();
-        self.index.insert(item.clone(), s as u32);
-        self.ids.push(item);
+        self.ids.push(item.to_id());
+        let (ids, hasher) = (&self.ids, &self.hasher);
+        self.index
+            .insert_unique(hasher.hash_one(item), s as u32, |&t| {
+                hasher.hash_one(ItemKey::from(&ids[t as usize]))
+            });
         self.count.push(0);
         self.newest.push(ts_ns);
         self.scores.resize(self.scores.len() + self.variants, 0.0);
@@ -169,7 +230,14 @@ impl CategoryState {
     }
 
     /// Counts a purchase (`as_of − window < ts ≤ as_of` is the caller's check).
-    pub fn add(&mut self, item: ItemId, ts_ns: i64, quantity: i64, as_of_ns: i64, lambdas: &[f64]) {
+    pub fn add(
+        &mut self,
+        item: ItemKey<'_>,
+        ts_ns: i64,
+        quantity: i64,
+        as_of_ns: i64,
+        lambdas: &[f64],
+    ) {
         let slot = self.slot(item, ts_ns);
         self.count[slot] += 1;
         let row = &mut self.scores[slot * self.variants..(slot + 1) * self.variants];
@@ -182,16 +250,15 @@ impl CategoryState {
     /// state with its last purchase.
     pub fn expire(
         &mut self,
-        item: &ItemId,
+        item: ItemKey<'_>,
         ts_ns: i64,
         quantity: i64,
         as_of_ns: i64,
         lambdas: &[f64],
     ) -> Result<(), NotHeld> {
-        let Some(&slot) = self.index.get(item) else {
-            return Err(NotHeld { item: item.clone() });
+        let Some(slot) = self.find(item) else {
+            return Err(NotHeld { item: item.to_id() });
         };
-        let slot = slot as usize;
         if self.count[slot] == 1 {
             self.remove(slot);
             return Ok(());
@@ -206,16 +273,22 @@ impl CategoryState {
 
     fn remove(&mut self, slot: usize) {
         let last = self.ids.len() - 1;
-        let gone = self.ids.swap_remove(slot);
-        self.index.remove(&gone);
+        let hash_of = |s: usize| self.hasher.hash_one(ItemKey::from(&self.ids[s]));
+        let (gone, moved) = (hash_of(slot), hash_of(last));
+        if let Ok(entry) = self.index.find_entry(gone, |&s| s as usize == slot) {
+            entry.remove();
+        }
+        if slot != last {
+            if let Some(s) = self.index.find_mut(moved, |&s| s as usize == last) {
+                *s = slot as u32;
+            }
+        }
+        self.ids.swap_remove(slot);
         self.count.swap_remove(slot);
         self.newest.swap_remove(slot);
         let v = self.variants;
         if slot != last {
             self.scores.copy_within(last * v..(last + 1) * v, slot * v);
-            if let Some(s) = self.index.get_mut(&self.ids[slot]) {
-                *s = slot as u32;
-            }
         }
         self.scores.truncate(last * v);
     }
@@ -275,22 +348,22 @@ mod tests {
         let lambdas = [f64::ln(2.0) / (7.0 * 86_400.0)];
         let mut s = CategoryState::new(30 * DAY, 1);
         let t1 = 100 * DAY;
-        s.add(ItemId::Int(1), t1 - 29 * DAY, 2, t1, &lambdas);
-        s.add(ItemId::Int(1), t1 - DAY, 1, t1, &lambdas);
-        s.add(ItemId::Int(2), t1 - 2 * DAY, 1, t1, &lambdas);
+        s.add(ItemKey::Int(1), t1 - 29 * DAY, 2, t1, &lambdas);
+        s.add(ItemKey::Int(1), t1 - DAY, 1, t1, &lambdas);
+        s.add(ItemKey::Int(2), t1 - 2 * DAY, 1, t1, &lambdas);
         assert_eq!((s.len(), s.counted()), (2, 3));
         let t2 = t1 + 2 * DAY;
         s.decay(&lambdas, t2 - t1);
-        s.expire(&ItemId::Int(1), t1 - 29 * DAY, 2, t2, &lambdas)
+        s.expire(ItemKey::Int(1), t1 - 29 * DAY, 2, t2, &lambdas)
             .expect("held");
         let want = weight(1, t1 - DAY, t2, lambdas[0]);
         let got = s.top(0, 10);
         assert_eq!(got[0].item, ItemId::Int(1));
         assert!((got[0].score - want).abs() <= 1e-15 * want);
-        s.expire(&ItemId::Int(2), t1 - 2 * DAY, 1, t2, &lambdas)
+        s.expire(ItemKey::Int(2), t1 - 2 * DAY, 1, t2, &lambdas)
             .expect("held");
         assert_eq!(s.len(), 1, "an item leaves with its last purchase");
-        assert!(s.expire(&ItemId::Int(2), 0, 1, t2, &lambdas).is_err());
+        assert!(s.expire(ItemKey::Int(2), 0, 1, t2, &lambdas).is_err());
     }
 
     #[test]
@@ -299,12 +372,12 @@ mod tests {
         let lambdas = [0.0];
         let now = 100 * DAY;
         let mut s = CategoryState::new(20 * DAY, 1);
-        s.add(ItemId::Int(1), now - 15 * DAY, 1, now, &lambdas);
-        s.add(ItemId::Int(2), now - 12 * DAY, 1, now, &lambdas);
+        s.add(ItemKey::Int(1), now - 15 * DAY, 1, now, &lambdas);
+        s.add(ItemKey::Int(2), now - 12 * DAY, 1, now, &lambdas);
         assert_eq!(s.check_window(now, &ladder, 2), WindowCheck::Keep);
         assert_eq!(s.check_window(now, &ladder, 3), WindowCheck::Changed);
-        s.add(ItemId::Int(2), now - DAY, 1, now, &lambdas);
-        s.add(ItemId::Int(3), now - DAY, 1, now, &lambdas);
+        s.add(ItemKey::Int(2), now - DAY, 1, now, &lambdas);
+        s.add(ItemKey::Int(3), now - DAY, 1, now, &lambdas);
         assert_eq!(
             s.check_window(now, &ladder, 2),
             WindowCheck::Changed,

@@ -347,7 +347,7 @@ fn update(
                         hi,
                         &mut |item, ts, q| {
                             d.expired += 1;
-                            if let Err(e) = c.expire(&item, ts, q, t, &lambdas) {
+                            if let Err(e) = c.expire(item, ts, q, t, &lambdas) {
                                 mismatch.get_or_insert(format!(
                                     "{}: item {} expires a purchase the state does not hold",
                                     path.display(),

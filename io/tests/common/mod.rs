@@ -15,6 +15,16 @@ use parquet::file::properties::WriterProperties;
 /// folders created, 16 rows a row group. Items are INT64, or the UTF8
 /// `i<item>` with `strings`.
 pub fn write_parquet(path: &Path, rows: &[(u16, i64, i32)], strings: bool) {
+    write_parquet_groups(path, rows, strings, 16);
+}
+
+/// [`write_parquet`] with `group_rows` rows a row group.
+pub fn write_parquet_groups(
+    path: &Path,
+    rows: &[(u16, i64, i32)],
+    strings: bool,
+    group_rows: usize,
+) {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).unwrap();
     }
@@ -44,7 +54,7 @@ pub fn write_parquet(path: &Path, rows: &[(u16, i64, i32)], strings: bool) {
     .unwrap();
     let file = std::fs::File::create(path).unwrap();
     let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(16))
+        .set_max_row_group_row_count(Some(group_rows))
         .build();
     let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
     w.write(&batch).unwrap();
