@@ -28,6 +28,7 @@
 //! ```
 
 mod accumulate;
+mod anchor;
 mod batch;
 mod counts;
 mod decay;

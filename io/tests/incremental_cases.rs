@@ -58,9 +58,13 @@ impl Lake {
 }
 
 fn plan(hours: i64) -> ScoringPlan {
+    plan_with(hours, 7.0 * 86_400.0)
+}
+
+fn plan_with(hours: i64, half_life_s: f64) -> ScoringPlan {
     ScoringPlan::new(
         (DAY0_US + hours * HOUR_US) * 1000,
-        vec![Variant::from_half_life("default", 7.0 * 86_400.0).unwrap()],
+        vec![Variant::from_half_life("default", half_life_s).unwrap()],
         2 * DAY_US * 1000,
         20 * DAY_US * 1000,
         Some(1),
@@ -199,4 +203,45 @@ fn a_lake_that_cannot_be_resolved_is_reported_as_such() {
     assert!(reason.contains(&path), "{reason}");
     assert!(reason.contains("No such file or directory"), "{reason}");
     assert!(!reason.contains("another lake"), "{reason}");
+}
+
+#[test]
+fn a_state_anchored_too_long_ago_is_recomputed() {
+    let lake = Lake::new();
+    let minute = 60.0;
+    let cycle = |hours| {
+        let out = advance(&lake.opts, &plan_with(hours, minute)).unwrap();
+        save(&lake.opts.state_path, &out.state).unwrap();
+        out
+    };
+    common::write_parquet(&lake.file("a", "part-1.parquet"), &rows(3), false);
+    assert_eq!(cycle(2).report.mode, "rebuild");
+    // 600 / ln 2 half-lives of a minute (14.4 h) later, the weights relative
+    // to the first cycle's time would outgrow an f64.
+    let late: Vec<_> = rows(3)
+        .iter()
+        .map(|r| (r.0, r.1 + 16 * HOUR_US, 1))
+        .collect();
+    common::write_parquet(&lake.file("a", "part-2.parquet"), &late, false);
+    let out = cycle(17);
+    let r = &out.report;
+    assert_eq!(r.mode, "incremental", "{r:?}");
+    assert!(r.recomputed["a"].contains("anchor"), "{r:?}");
+    let full = scan_lake(
+        &lake.opts.lake,
+        &ScanOptions::default(),
+        &plan_with(17, minute),
+        &|_| {},
+    )
+    .unwrap();
+    let want = full.outcomes[0].scored.as_ref().unwrap();
+    let got = out.outcomes[0].scored.as_ref().unwrap();
+    for (g, w) in got.top[0].iter().zip(&want.top[0]) {
+        assert_eq!(g.item, w.item);
+        assert!(
+            (g.score - w.score).abs() <= 1e-9 * w.score,
+            "{g:?} != {w:?}"
+        );
+    }
+    assert_eq!(got.top[0].len(), want.top[0].len());
 }

@@ -59,10 +59,10 @@ fn string_ids_cost_no_allocation_per_row() {
         .collect();
     common::write_parquet_groups(&path, &rows, true, ROWS);
     let (t, lambdas) = (1_000_000_000_000, [1e-6]);
-    let mut state = CategoryState::new(t, 1);
+    let mut state = CategoryState::new(t, t, 1);
     let before = ALLOCATIONS.with(Cell::get);
     let read = visit_rows(&path, &ColumnNames::default(), 0, t, &mut |item, ts, q| {
-        state.add(item, ts, q, t, &lambdas);
+        state.add(item, ts, q, &lambdas);
     })
     .unwrap();
     let allocations = ALLOCATIONS.with(Cell::get) - before;

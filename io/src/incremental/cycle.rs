@@ -327,7 +327,11 @@ fn update(
                 d.recompute = Some("new in the lake".into());
                 return Ok((category.clone(), d));
             };
-            c.decay(&lambdas, t - t1);
+            if c.reanchor_due(t, &lambdas) {
+                // Its weights would outgrow an f64: rebuilt, anchored at t.
+                d.recompute = Some("its scores' anchor is too old".into());
+                return Ok((category.clone(), d));
+            }
             let w = c.window_ns;
             let mut mismatch = None;
             // Taken back: counted at t1, outside the window at t.
@@ -347,7 +351,7 @@ fn update(
                         hi,
                         &mut |item, ts, q| {
                             d.expired += 1;
-                            if let Err(e) = c.expire(item, ts, q, t, &lambdas) {
+                            if let Err(e) = c.expire(item, ts, q, &lambdas) {
                                 mismatch.get_or_insert(format!(
                                     "{}: item {} expires a purchase the state does not hold",
                                     path.display(),
@@ -368,7 +372,7 @@ fn update(
                         mhi,
                         &mut |item, ts, q| {
                             d.added += 1;
-                            c.add(item, ts, q, t, &lambdas);
+                            c.add(item, ts, q, &lambdas);
                         },
                     )?;
                     d.rows += read.rows_decoded;
@@ -386,7 +390,7 @@ fn update(
                     t,
                     &mut |item, ts, q| {
                         d.added += 1;
-                        c.add(item, ts, q, t, &lambdas);
+                        c.add(item, ts, q, &lambdas);
                     },
                 )?;
                 d.rows += read.rows_decoded;
@@ -498,7 +502,7 @@ fn recompute_categories(
         .par_iter()
         .map(|f| {
             let w = windows.get(f.category.as_str()).copied();
-            let mut s = w.map(|w| CategoryState::new(w, variants));
+            let mut s = w.map(|w| CategoryState::new(w, t, variants));
             let (lo, hi) = w.map_or((t, t - 1), |w| (t.saturating_sub(w), t));
             let read = visit_rows(
                 &opts.lake.join(&f.path),
@@ -507,7 +511,7 @@ fn recompute_categories(
                 hi,
                 &mut |item, ts, q| {
                     if let Some(s) = s.as_mut() {
-                        s.add(item, ts, q, t, &lambdas);
+                        s.add(item, ts, q, &lambdas);
                     }
                 },
             )?;
@@ -520,7 +524,7 @@ fn recompute_categories(
         if let Some(part) = s {
             let merged = states
                 .entry(e.category.clone())
-                .or_insert_with(|| CategoryState::new(part.window_ns, variants));
+                .or_insert_with(|| CategoryState::new(part.window_ns, t, variants));
             for (id, count, newest, scores) in part.items() {
                 merged.insert(id.clone(), count, newest, scores);
             }
@@ -584,7 +588,12 @@ fn finish(plan: &ScoringPlan, mut state: State, mut report: CycleReport) -> Cycl
                 window_ns: c.window_ns,
                 counted: c.counted(),
                 distinct_items: c.len(),
-                top: (0..c.variants()).map(|v| c.top(v, plan.top)).collect(),
+                top: plan
+                    .variants
+                    .iter()
+                    .enumerate()
+                    .map(|(v, variant)| c.top(v, plan.top, plan.as_of_ns, variant.lambda_per_sec))
+                    .collect(),
             }),
         })
         .collect();

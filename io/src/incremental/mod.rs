@@ -20,7 +20,7 @@
 //!  discover lake ──(a folded-in file changed or vanished)──────────────▶ full rebuild
 //!      │          (size, modification time or Parquet footer)
 //!      │
-//!  per category, in parallel: decay → expire → came of age → new files
+//!  per category, in parallel: expire → came of age → new files
 //!      │
 //!  window rule: a category whose window must grow or shrink is recomputed
 //!  in full (the fast scan chooses its window, then its state is rebuilt)

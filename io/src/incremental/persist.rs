@@ -8,7 +8,9 @@
 //! fingerprint, the lake, `as_of`, the id type), the files folded in, the
 //! categories with their items, the tops last published, then the CRC-32 of
 //! everything before it. Each file folded in is stored with its size,
-//! modification time, footer CRC and time span.
+//! modification time, footer CRC and time span; each category with its
+//! window and anchor, and each item with its compensated anchored sums
+//! (`[sum, compensation]` per variant, see `topsellers_engine::CategoryState`).
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -24,7 +26,7 @@ use crate::output::write_atomically;
 
 /// The magic's last byte is the format's version, bumped with every change
 /// of the layout: a state of another version is rebuilt, never misread.
-const MAGIC: &[u8; 8] = b"TSSTATE2";
+const MAGIC: &[u8; 8] = b"TSSTATE3";
 
 struct Writer(Vec<u8>);
 
@@ -137,12 +139,13 @@ pub fn encode(state: &State) -> Vec<u8> {
     for (name, c) in &state.categories {
         w.bytes(name.as_bytes());
         w.i64(c.window_ns);
+        w.i64(c.anchor_ns());
         w.u64(c.len() as u64);
-        for (id, count, newest, scores) in c.items() {
+        for (id, count, newest, sums) in c.items() {
             w.id(id);
             w.u64(u64::from(count));
             w.i64(newest);
-            for &s in scores {
+            for &s in sums {
                 w.f64(s);
             }
         }
@@ -211,18 +214,20 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
     }
     let kind = item_kind.unwrap_or(ItemKind::Int);
     let mut categories = BTreeMap::new();
-    let mut scores = vec![0.0; variants];
+    // Per variant, the compensated sum: [sum, compensation].
+    let mut sums = vec![0.0; 2 * variants];
     for _ in 0..r.len()? {
         let name = r.string()?;
-        let mut c = CategoryState::new(r.i64()?, variants);
+        let (window_ns, anchor_ns) = (r.i64()?, r.i64()?);
+        let mut c = CategoryState::new(window_ns, anchor_ns, variants);
         for _ in 0..r.len()? {
             let id = r.id(kind)?;
             let count = u32::try_from(r.u64()?).map_err(|e| e.to_string())?;
             let newest = r.i64()?;
-            for s in scores.iter_mut() {
+            for s in sums.iter_mut() {
                 *s = r.f64()?;
             }
-            c.insert(id, count, newest, &scores);
+            c.insert(id, count, newest, &sums);
         }
         categories.insert(name, c);
     }
@@ -280,9 +285,9 @@ mod tests {
             ItemKind::Int => ItemId::Int(i),
             ItemKind::Str => ItemId::Str(format!("sku-{i}")),
         };
-        let mut c = CategoryState::new(30, 2);
-        c.insert(id(7), 3, 1_000, &[1.5, 0.25]);
-        c.insert(id(-2), 1, 900, &[0.1 + 0.2, 1e-300]);
+        let mut c = CategoryState::new(30, 1_000, 2);
+        c.insert(id(7), 3, 1_000, &[1.5, 1e-17, 0.25, 0.0]);
+        c.insert(id(-2), 1, 900, &[0.1 + 0.2, -3e-18, 1e-300, 0.0]);
         let mut state = State {
             fingerprint: "v1;x".into(),
             lake: PathBuf::from("/lake"),
