@@ -12,7 +12,7 @@ use topsellers_engine::{
 
 use super::identity::footer_crc;
 use super::rows::{visit_rows, FileRead, TimeSpan};
-use super::{fingerprint, load, CycleReport, FileEntry, Published, State};
+use super::{fingerprint, load, CycleReport, FileEntry, State};
 use crate::columns::ItemKind;
 use crate::discover::LakeFile;
 use crate::discover::{discover_where, dt_range_ns};
@@ -34,7 +34,7 @@ pub struct CycleOptions {
 /// A finished cycle: the state to save once the results are published, and
 /// the results.
 pub struct CycleOutput {
-    /// The state at the plan's `as_of` (its `published` still the old one).
+    /// The state at the plan's `as_of`.
     pub state: State,
     /// Every category's results, as a full scan returns them.
     pub outcomes: Vec<CategoryOutcome>,
@@ -135,24 +135,23 @@ pub fn advance_from(
     let fp = fingerprint(plan, &opts.scan.columns);
     let lake = std::fs::canonicalize(&opts.lake).map_err(|e| IoError::io(&opts.lake, e))?;
     let mut report = CycleReport::default();
-    let (reason, published) = match prior {
+    let reason = match prior {
         Prior::Usable(state) => {
             report.from_as_of = Some(rfc3339(state.as_of_ns));
-            let published = state.published.clone();
             match update(opts, plan, &lake, &fp, *state, &mut report) {
                 Ok(out) => return Ok(out),
                 Err(Stop::Io(e)) => return Err(e),
-                Err(Stop::Mismatch(reason)) => (reason, published),
+                Err(Stop::Mismatch(reason)) => reason,
             }
         }
-        Prior::Rebuild(reason) => (reason, BTreeMap::new()),
+        Prior::Rebuild(reason) => reason,
     };
     tracing::warn!(%reason, "rebuilding the incremental state with a full recompute");
     let mut report = CycleReport {
         from_as_of: report.from_as_of,
         ..CycleReport::default()
     };
-    rebuild(opts, plan, &lake, &fp, reason, published, &mut report)
+    rebuild(opts, plan, &lake, &fp, reason, &mut report)
 }
 
 /// Lists the lake's files whose partitions meet `(lo, hi]`, with size and
@@ -541,7 +540,6 @@ fn rebuild(
     lake: &Path,
     fp: &str,
     reason: String,
-    published: BTreeMap<(String, String), Published>,
     report: &mut CycleReport,
 ) -> Result<CycleOutput, IoError> {
     let t = plan.as_of_ns;
@@ -565,7 +563,6 @@ fn rebuild(
         variants: plan.variants.len(),
         files: entries.into_iter().collect(),
         categories,
-        published,
     };
     Ok(finish(plan, state, report.clone()))
 }

@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
-use topsellers_engine::{CategoryState, ItemId, ScoringPlan};
+use topsellers_engine::{CategoryState, ScoringPlan};
 
 pub use cycle::{advance, advance_from, prepare, CycleOptions, CycleOutput, Prior};
 pub use persist::{decode, encode, load, save};
@@ -64,15 +64,6 @@ pub struct FileEntry {
     pub span: TimeSpan,
 }
 
-/// The top of a (variant, category) as last published.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Published {
-    /// The generation it was published at.
-    pub generation: i64,
-    /// The ranked ids.
-    pub items: Vec<ItemId>,
-}
-
 /// The whole persistent state.
 #[derive(Debug, Clone, Default)]
 pub struct State {
@@ -88,10 +79,9 @@ pub struct State {
     pub variants: usize,
     /// Files folded in, by path relative to the lake.
     pub files: BTreeMap<PathBuf, FileEntry>,
-    /// Category states, with at least one item each.
+    /// Category states, with at least one item each. What is published is
+    /// not remembered here: the publish compares with what DynamoDB holds.
     pub categories: BTreeMap<String, CategoryState>,
-    /// Tops as last published, by (variant, category).
-    pub published: BTreeMap<(String, String), Published>,
 }
 
 /// What the scores of a state depend on, besides the data: the variants

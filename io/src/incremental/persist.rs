@@ -6,7 +6,7 @@
 //! Layout (little endian): the magic `TSSTATE` and the format's version
 //! (one ASCII digit), a header (the parameters'
 //! fingerprint, the lake, `as_of`, the id type), the files folded in, the
-//! categories with their items, the tops last published, then the CRC-32 of
+//! categories with their items, then the CRC-32 of
 //! everything before it. Each file folded in is stored with its size,
 //! modification time, footer CRC and time span; each category with its
 //! window and anchor, and each item with its compensated anchored sums
@@ -19,14 +19,14 @@ use std::path::{Path, PathBuf};
 
 use topsellers_engine::{CategoryState, ItemId};
 
-use super::{FileEntry, Published, State};
+use super::{FileEntry, State};
 use crate::columns::ItemKind;
 use crate::error::IoError;
 use crate::output::write_atomically;
 
 /// The magic's last byte is the format's version, bumped with every change
 /// of the layout: a state of another version is rebuilt, never misread.
-const MAGIC: &[u8; 8] = b"TSSTATE3";
+const MAGIC: &[u8; 8] = b"TSSTATE4";
 
 struct Writer(Vec<u8>);
 
@@ -150,16 +150,6 @@ pub fn encode(state: &State) -> Vec<u8> {
             }
         }
     }
-    w.u64(state.published.len() as u64);
-    for ((variant, category), p) in &state.published {
-        w.bytes(variant.as_bytes());
-        w.bytes(category.as_bytes());
-        w.i64(p.generation);
-        w.u64(p.items.len() as u64);
-        for id in &p.items {
-            w.id(id);
-        }
-    }
     let crc = crc32fast::hash(&w.0);
     w.0.extend_from_slice(&crc.to_le_bytes());
     w.0
@@ -231,15 +221,6 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
         }
         categories.insert(name, c);
     }
-    let mut published = BTreeMap::new();
-    for _ in 0..r.len()? {
-        let key = (r.string()?, r.string()?);
-        let generation = r.i64()?;
-        let items = (0..r.len()?)
-            .map(|_| r.id(kind))
-            .collect::<Result<_, _>>()?;
-        published.insert(key, Published { generation, items });
-    }
     if r.at != body.len() {
         return Err(format!("{} unexpected bytes at the end", body.len() - r.at));
     }
@@ -251,7 +232,6 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
         variants,
         files,
         categories,
-        published,
     })
 }
 
@@ -317,13 +297,6 @@ mod tests {
             odd,
         );
         state.categories.insert("toys".into(), c);
-        state.published.insert(
-            ("default".into(), "toys".into()),
-            Published {
-                generation: 42,
-                items: vec![id(7), id(-2)],
-            },
-        );
         state
     }
 
@@ -335,7 +308,6 @@ mod tests {
             let back = decode(&bytes).expect("decodes");
             assert_eq!(encode(&back), bytes, "the same bytes again");
             assert_eq!(back.files, state.files);
-            assert_eq!(back.published, state.published);
             let items: Vec<_> = back.categories["toys"]
                 .items()
                 .map(|(i, c, n, s)| (i.clone(), c, n, s.to_vec()))
