@@ -10,7 +10,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::services::{dynamo_env, s3_env, upload_dir, DynamoLocal, Moto, Redis};
+use common::services::{dynamo_client, dynamo_env, s3_env, upload_dir, DynamoLocal, Moto, Redis};
 use common::store::{assert_item, generation, n, table_items};
 use common::{assert_same_results, read_csv, topsellers, walk};
 
@@ -257,4 +257,93 @@ fn new_purchases_reach_the_site_within_one_cycle() {
         n(&table_items(&s.db.url(), "topsellers")["#manifest#default"]["generation"]),
         generation("2026-10-15T02:00:00Z").to_string()
     );
+}
+
+/// Overwrites the stored item `key` with its ranking reversed, at
+/// `generation`: a write the incremental state never saw.
+fn reverse_behind_the_state(endpoint: &str, key: &str, generation: i64) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let mut item = table_items(endpoint, "topsellers").remove(key).unwrap();
+    for list in ["items", "scores"] {
+        if let Some(AttributeValue::L(values)) = item.get_mut(list) {
+            values.reverse();
+        }
+    }
+    item.insert(
+        "generation".into(),
+        AttributeValue::N(generation.to_string()),
+    );
+    let client = dynamo_client(endpoint);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(
+            client
+                .put_item()
+                .table_name("topsellers")
+                .set_item(Some(item))
+                .send(),
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_cycle_publishes_what_the_store_does_not_hold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    topsellers()
+        .args([
+            "gen",
+            "--purchases",
+            "20k",
+            "--categories",
+            "4",
+            "--days",
+            "20",
+        ])
+        .args(["--seed", "3", "--layout", "category/dt", "--out"])
+        .arg(&lake)
+        .assert()
+        .success();
+    let db = DynamoLocal::start();
+    let config = tmp.path().join("topsellers.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"lake = "{dir}/lake"
+variants = ["default=7d"]
+out = "{dir}/state/results.csv"
+lock_file = "{dir}/state/run.lock"
+table = "topsellers"
+create_table = true
+incremental = true
+"#,
+            dir = tmp.path().display(),
+        ),
+    )
+    .unwrap();
+    let run = |as_of: &str| {
+        topsellers()
+            .envs(dynamo_env(&db.url()))
+            .args(["run", "--as-of", as_of, "--config"])
+            .arg(&config)
+            .assert()
+            .success();
+        read_csv(&tmp.path().join("state/results.csv"))
+    };
+    // A is published, then B is written behind the state's back (a full
+    // run, or a publish whose state was never saved), then the cycle
+    // computes A again: the store holds B, so A must be written.
+    let first = run("2026-10-15T00:00:00Z");
+    let (group, want) = first.iter().find(|(_, g)| g.2.len() > 1).unwrap();
+    let key = format!("{}#{}", group.0, group.1);
+    reverse_behind_the_state(&db.url(), &key, generation("2026-10-15T00:00:30Z"));
+    let second = run("2026-10-15T00:01:00Z");
+    let now = &second[group];
+    let ids = |g: &(String, String, Vec<common::Row>)| -> Vec<String> {
+        g.2.iter().map(|r| r.item.clone()).collect()
+    };
+    assert_eq!(ids(now), ids(want), "the cycle computes A again");
+    assert_item(&key, &table_items(&db.url(), "topsellers")[&key], now);
 }

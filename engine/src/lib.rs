@@ -28,6 +28,7 @@
 //! ```
 
 mod accumulate;
+mod anchor;
 mod batch;
 mod counts;
 mod decay;
@@ -49,6 +50,6 @@ pub use error::EngineError;
 pub use key::{BytesInterner, IntInterner, Interner, ItemId, KeyColumn, Offset, StrColumn};
 pub use parallel::{aggregate_units, MERGE_GROUP};
 pub use params::{ScoringPlan, Variant, NANOS_PER_SEC, SECS_PER_DAY};
-pub use state::{weight, CategoryState, NotHeld, WindowCheck};
+pub use state::{weight, CategoryState, ItemKey, NotHeld, WindowCheck};
 pub use topk::top_n;
 pub use window::WindowLadder;

@@ -5,14 +5,11 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
 
-use arrow_array::{
-    ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
-};
-use parquet::arrow::ArrowWriter;
-use parquet::file::properties::WriterProperties;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
 use proptest::prelude::*;
 use topsellers_engine::reference::check_outcome;
 use topsellers_engine::{CategoryOutcome, RowCounts, ScoringPlan, Variant};
@@ -23,7 +20,7 @@ const DAY_US: i64 = 86_400_000_000;
 const DAY_NS: i64 = DAY_US * 1000;
 
 /// Rows (item, ts µs, quantity) by (category, day).
-type Groups = std::collections::BTreeMap<(u8, i64), Vec<(u16, i64, i32)>>;
+type Groups = BTreeMap<(u8, i64), Vec<(u16, i64, i32)>>;
 /// 2026-01-01T00:00:00Z.
 const START_US: i64 = 1_767_225_600_000_000;
 
@@ -86,42 +83,47 @@ fn write_file(
     let date = chrono::DateTime::from_timestamp_micros(day * DAY_US)
         .unwrap()
         .format("%Y-%m-%d");
-    let dir = lake.join(format!("category=c{category}/dt={date}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let items: ArrayRef = if strings {
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| format!("i{:03}", r.0)),
-        ))
-    } else {
-        Arc::new(Int64Array::from_iter_values(
-            rows.iter().map(|r| i64::from(r.0)),
-        ))
-    };
-    let batch = RecordBatch::try_from_iter([
-        ("item_id", items),
-        (
-            "ts",
-            Arc::new(
-                TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1))
-                    .with_timezone("UTC"),
-            ) as ArrayRef,
-        ),
-        (
-            "quantity",
-            Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.2))) as ArrayRef,
-        ),
-    ])
-    .unwrap();
-    let file = std::fs::File::create(dir.join(format!("part-{n:05}.parquet"))).unwrap();
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(16))
-        .build();
-    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    let path = lake.join(format!(
+        "category=c{category}/dt={date}/part-{n:05}.parquet"
+    ));
+    common::write_parquet(&path, rows, strings);
 }
 
-fn append(lake: &Path, files: &mut usize, as_of_us: i64, purchases: &[Purchase], strings: bool) {
+/// A file the test wrote: its category, day and rows (item, ts ns, quantity).
+struct Written {
+    category: String,
+    day: i64,
+    rows: Vec<(u16, i64, i32)>,
+}
+
+impl Written {
+    /// Whether discovery lists it for a cycle looking at `(lo, hi]`.
+    fn listed(&self, lo: i64, hi: i64) -> bool {
+        let (start, end) = (self.day * DAY_NS, (self.day + 1) * DAY_NS);
+        end - 1 > lo && start <= hi
+    }
+
+    /// Its valid purchases with `lo < ts <= hi`.
+    fn purchases(&self, lo: i64, hi: i64) -> u64 {
+        let inside = |r: &&(u16, i64, i32)| r.2 > 0 && r.1 > lo && r.1 <= hi;
+        self.rows.iter().filter(inside).count() as u64
+    }
+
+    /// Whether its time span meets `(lo, hi]`.
+    fn meets(&self, lo: i64, hi: i64) -> bool {
+        let max = self.rows.iter().map(|r| r.1).max().unwrap_or(i64::MIN);
+        let min = self.rows.iter().map(|r| r.1).min().unwrap_or(i64::MAX);
+        max > lo && min <= hi
+    }
+}
+
+fn append(
+    lake: &Path,
+    files: &mut Vec<Written>,
+    as_of_us: i64,
+    purchases: &[Purchase],
+    strings: bool,
+) {
     let mut groups = Groups::new();
     for p in purchases {
         let ts = as_of_us + i64::from(p.hours) * 3_600_000_000 - 1;
@@ -131,9 +133,52 @@ fn append(lake: &Path, files: &mut usize, as_of_us: i64, purchases: &[Purchase],
             .push((p.item, ts, p.quantity));
     }
     for ((category, day), rows) in groups {
-        *files += 1;
-        write_file(lake, *files, category, day, &rows, strings);
+        write_file(lake, files.len() + 1, category, day, &rows, strings);
+        files.push(Written {
+            category: format!("c{category}"),
+            day,
+            rows: rows.iter().map(|r| (r.0, r.1 * 1000, r.2)).collect(),
+        });
     }
+}
+
+/// What an incremental cycle from `t1` to `t` must report, from the files
+/// the test wrote (`known`: those folded into the state; `windows`: the
+/// state's categories and windows): the files found and new, the known
+/// files re-read, the purchases added and taken back.
+fn expected(
+    files: &[Written],
+    known: &BTreeSet<usize>,
+    windows: &BTreeMap<String, i64>,
+    (t1, t): (i64, i64),
+) -> [u64; 5] {
+    let found: Vec<usize> = (0..files.len())
+        .filter(|&i| files[i].listed(t1 - 20 * DAY_NS, t))
+        .collect();
+    let (mut reread, mut added, mut expired) = (0, 0, 0);
+    for &i in &found {
+        let f = &files[i];
+        let Some(&w) = windows.get(&f.category) else {
+            continue;
+        };
+        if !known.contains(&i) {
+            added += f.purchases(t - w, t);
+            continue;
+        }
+        let (lo, hi) = (t1 - w, (t - w).min(t1));
+        let (mlo, mhi) = (t1.max(t - w), t);
+        let expire = hi > lo && f.meets(lo, hi);
+        let mature = f.meets(t1, i64::MAX) && f.meets(mlo, mhi);
+        if expire {
+            expired += f.purchases(lo, hi);
+        }
+        if mature {
+            added += f.purchases(mlo, mhi);
+        }
+        reread += u64::from(expire || mature);
+    }
+    let new = found.iter().filter(|i| !known.contains(i)).count() as u64;
+    [found.len() as u64, new, reread, added, expired]
 }
 
 fn plan(as_of_ns: i64, min_items: usize) -> ScoringPlan {
@@ -166,7 +211,9 @@ fn run_steps(
         state_path: dir.path().join("state.bin"),
         scan: ScanOptions::default(),
     };
-    let (mut as_of_us, mut files) = (START_US, 0);
+    let (mut as_of_us, mut files) = (START_US, Vec::new());
+    // The state as the test knows it: as_of, files folded in, windows.
+    let mut state: Option<(i64, BTreeSet<usize>, BTreeMap<String, i64>)> = None;
     for (i, s) in steps.iter().enumerate() {
         append(&lake, &mut files, as_of_us, &s.purchases, strings);
         as_of_us += i64::from(s.advance_hours) * 3_600_000_000;
@@ -176,13 +223,41 @@ fn run_steps(
             bytes[at] ^= 0x55;
             std::fs::write(&opts.state_path, bytes).unwrap();
         }
-        if files == 0 {
+        if files.is_empty() {
             continue;
         }
         let p = plan(as_of_us * 1000, min_items);
         let got = advance(&opts, &p).unwrap();
-        if s.damage && i > 0 {
-            prop_assert_eq!(got.report.mode, "rebuild");
+        let r = &got.report;
+        let t = as_of_us * 1000;
+        let prior = state.take().filter(|_| !s.damage);
+        // The files the state holds after the cycle: those its discovery listed.
+        let listed_from = prior.as_ref().map_or(t, |p| p.0) - 20 * DAY_NS;
+        match prior {
+            // A cycle that rebuilt without a reason would fail here.
+            Some((t1, known, windows)) => {
+                prop_assert_eq!(r.mode, "incremental", "step {}: {:?}", i, r);
+                let got_counts = [
+                    r.files_found,
+                    r.files_new,
+                    r.files_reread,
+                    r.purchases_added,
+                    r.purchases_expired,
+                ];
+                prop_assert_eq!(
+                    got_counts,
+                    expected(&files, &known, &windows, (t1, t)),
+                    "step {}: [found, new, reread, added, expired] ({:?})",
+                    i,
+                    r
+                );
+            }
+            None => {
+                prop_assert_eq!(r.mode, "rebuild", "step {}: {:?}", i, r);
+                let found = files.iter().filter(|f| f.listed(t - 20 * DAY_NS, t));
+                prop_assert_eq!(r.files_found, found.count() as u64);
+                prop_assert_eq!((r.files_new, r.purchases_added), (0, 0));
+            }
         }
         let mut want = scan_lake(&lake, &ScanOptions::default(), &p, &|_| {})
             .unwrap()
@@ -218,6 +293,15 @@ fn run_steps(
         );
         modes.push(got.report.mode);
         save(&opts.state_path, &got.state).unwrap();
+        let known = (0..files.len())
+            .filter(|&i| files[i].listed(listed_from, t))
+            .collect();
+        let windows = got
+            .outcomes
+            .iter()
+            .filter_map(|o| Some((o.category.clone(), o.scored.as_ref()?.window_ns)))
+            .collect();
+        state = Some((t, known, windows));
     }
     Ok(modes)
 }

@@ -1,6 +1,7 @@
 //! What publishing a run would change (`run --dry-run`): categories added and
 //! removed, categories whose ranking changed with the items that moved, and
-//! categories whose scores alone changed.
+//! categories whose scores alone changed. An incremental run reads the same
+//! stored groups ([`stored_groups`]) to publish only what the store lacks.
 
 use std::collections::{HashMap, HashSet};
 
@@ -85,6 +86,56 @@ pub fn moves(live: &StoredGroup, new: &ResultGroup, top: usize) -> Vec<Move> {
     moved
 }
 
+/// A stored group as read: decoded, or why it cannot be.
+pub type Stored = Result<StoredGroup, String>;
+
+/// What `table` holds under `keys` (strongly consistent reads, [`GET_BATCH`]
+/// keys a call, `concurrency` calls at once), by key; a key absent from the
+/// map is not stored.
+async fn read_groups(
+    client: &Client,
+    table: &str,
+    keys: &[String],
+    concurrency: usize,
+) -> Result<HashMap<String, Stored>, IoError> {
+    let reads: Vec<_> = futures::stream::iter(keys.chunks(GET_BATCH))
+        .map(|chunk| batch_get(client, table, chunk, false))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    let mut stored = HashMap::new();
+    for item in reads.into_iter().flat_map(|(items, _)| items) {
+        if let Some(AttributeValue::S(k)) = item.get("pk") {
+            stored.insert(k.clone(), decode_group(&item));
+        }
+    }
+    Ok(stored)
+}
+
+/// What `table` holds for every group of `set`, by key (see
+/// [`group_key`]); a missing table holds nothing. What an incremental run
+/// compares its results with, rather than a memory of what it published,
+/// which a crash after the writes or another run's publish would leave
+/// wrong.
+pub async fn stored_groups(
+    client: &Client,
+    table: &str,
+    set: &ResultSet,
+    concurrency: usize,
+) -> Result<HashMap<String, Stored>, IoError> {
+    match super::table::ensure_table(client, table, false).await {
+        Ok(_) => {}
+        Err(IoError::MissingTable { .. }) => return Ok(HashMap::new()),
+        Err(e) => return Err(e),
+    }
+    let keys: Vec<String> = set
+        .groups
+        .iter()
+        .map(|g| group_key(&g.variant, &g.category))
+        .collect();
+    read_groups(client, table, &keys, concurrency).await
+}
+
 /// Compares `set` with what `table` holds, over the first `top` positions of
 /// each category. A missing table counts as empty.
 pub async fn diff(
@@ -128,17 +179,7 @@ pub async fn diff(
             .iter()
             .map(|g| group_key(variant, &g.category))
             .collect();
-        let reads: Vec<_> = futures::stream::iter(keys.chunks(GET_BATCH))
-            .map(|chunk| batch_get(client, table, chunk, false))
-            .buffer_unordered(concurrency.max(1))
-            .try_collect()
-            .await?;
-        let mut stored = HashMap::new();
-        for item in reads.into_iter().flat_map(|(items, _)| items) {
-            if let Some(AttributeValue::S(k)) = item.get("pk") {
-                stored.insert(k.clone(), decode_group(&item));
-            }
-        }
+        let stored = read_groups(client, table, &keys, concurrency).await?;
         for (g, key) in groups.iter().zip(&keys) {
             match stored.get(key) {
                 None => d.added.push(g.category.clone()),

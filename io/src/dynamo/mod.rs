@@ -24,7 +24,7 @@ use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::Region;
 
 pub use batch::{get_item, scan_keys, Backoff, NOT_NEWER};
-pub use diff::{diff, moves, CategoryChange, Move, VariantDiff};
+pub use diff::{diff, moves, stored_groups, CategoryChange, Move, Stored, VariantDiff};
 pub use item::{
     decode_group, decode_manifest, encode_group, encode_manifest, group_key, manifest_key, number,
     same_content, Item, Manifest, StoredGroup, PK,

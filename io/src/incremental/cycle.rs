@@ -10,8 +10,9 @@ use topsellers_engine::{
     CategoryOutcome, CategoryState, RowCounts, Scored, ScoringPlan, WindowCheck,
 };
 
-use super::rows::{visit_rows, TimeSpan};
-use super::{fingerprint, load, CycleReport, FileEntry, Published, State};
+use super::identity::footer_crc;
+use super::rows::{visit_rows, FileRead, TimeSpan};
+use super::{fingerprint, load, CycleReport, FileEntry, State};
 use crate::columns::ItemKind;
 use crate::discover::LakeFile;
 use crate::discover::{discover_where, dt_range_ns};
@@ -33,7 +34,7 @@ pub struct CycleOptions {
 /// A finished cycle: the state to save once the results are published, and
 /// the results.
 pub struct CycleOutput {
-    /// The state at the plan's `as_of` (its `published` still the old one).
+    /// The state at the plan's `as_of`.
     pub state: State,
     /// Every category's results, as a full scan returns them.
     pub outcomes: Vec<CategoryOutcome>,
@@ -83,7 +84,7 @@ impl Prior {
 /// for a usable state and everything for a rebuild.
 pub fn prepare(opts: &CycleOptions, plan: &ScoringPlan) -> Prior {
     let fp = fingerprint(plan, &opts.scan.columns);
-    let lake = std::fs::canonicalize(&opts.lake).ok();
+    let lake = std::fs::canonicalize(&opts.lake);
     match load(&opts.state_path) {
         Err(e) => Prior::Rebuild(format!(
             "the state file {} cannot be used: {e}",
@@ -93,16 +94,24 @@ pub fn prepare(opts: &CycleOptions, plan: &ScoringPlan) -> Prior {
         Ok(Some(s)) if s.fingerprint != fp => {
             Prior::Rebuild("the scoring parameters differ from the state's".to_string())
         }
-        Ok(Some(s)) if Some(&s.lake) != lake.as_ref() => Prior::Rebuild(format!(
-            "the state was built from another lake ({})",
-            s.lake.display()
-        )),
-        Ok(Some(s)) if s.as_of_ns > plan.as_of_ns => Prior::Rebuild(format!(
-            "as_of {} is before the state's {}",
-            rfc3339(plan.as_of_ns),
-            rfc3339(s.as_of_ns)
-        )),
-        Ok(Some(s)) => Prior::Usable(Box::new(s)),
+        Ok(Some(s)) => match lake {
+            // Not another lake: say why it cannot be resolved (the local copy
+            // of an S3 lake may be gone until the sync restores it).
+            Err(e) => Prior::Rebuild(format!(
+                "the lake {} cannot be resolved: {e}",
+                opts.lake.display()
+            )),
+            Ok(lake) if lake != s.lake => Prior::Rebuild(format!(
+                "the state was built from another lake ({})",
+                s.lake.display()
+            )),
+            Ok(_) if s.as_of_ns > plan.as_of_ns => Prior::Rebuild(format!(
+                "as_of {} is before the state's {}",
+                rfc3339(plan.as_of_ns),
+                rfc3339(s.as_of_ns)
+            )),
+            Ok(_) => Prior::Usable(Box::new(s)),
+        },
     }
 }
 
@@ -126,24 +135,23 @@ pub fn advance_from(
     let fp = fingerprint(plan, &opts.scan.columns);
     let lake = std::fs::canonicalize(&opts.lake).map_err(|e| IoError::io(&opts.lake, e))?;
     let mut report = CycleReport::default();
-    let (reason, published) = match prior {
+    let reason = match prior {
         Prior::Usable(state) => {
             report.from_as_of = Some(rfc3339(state.as_of_ns));
-            let published = state.published.clone();
             match update(opts, plan, &lake, &fp, *state, &mut report) {
                 Ok(out) => return Ok(out),
                 Err(Stop::Io(e)) => return Err(e),
-                Err(Stop::Mismatch(reason)) => (reason, published),
+                Err(Stop::Mismatch(reason)) => reason,
             }
         }
-        Prior::Rebuild(reason) => (reason, BTreeMap::new()),
+        Prior::Rebuild(reason) => reason,
     };
     tracing::warn!(%reason, "rebuilding the incremental state with a full recompute");
     let mut report = CycleReport {
         from_as_of: report.from_as_of,
         ..CycleReport::default()
     };
-    rebuild(opts, plan, &lake, &fp, reason, published, &mut report)
+    rebuild(opts, plan, &lake, &fp, reason, &mut report)
 }
 
 /// Lists the lake's files whose partitions meet `(lo, hi]`, with size and
@@ -180,12 +188,13 @@ fn discover(root: &Path, lo: i64, hi: i64) -> Result<Vec<Found>, IoError> {
         .collect()
 }
 
-fn entry(f: &Found, span: TimeSpan) -> FileEntry {
+fn entry(f: &Found, read: &FileRead) -> FileEntry {
     FileEntry {
         category: f.category.clone(),
         size: f.size,
         mtime_ns: f.mtime_ns,
-        span,
+        footer_crc: read.footer_crc,
+        span: read.span,
     }
 }
 
@@ -198,10 +207,31 @@ struct CategoryDelta {
     /// Why it must be recomputed in full, if it must.
     recompute: Option<String>,
     reread: u64,
+    /// Reads of lake files.
+    reads: u64,
     rows: u64,
     added: u64,
     expired: u64,
-    kind: Option<ItemKind>,
+    /// The id type of every file read for it.
+    kinds: Vec<ItemKind>,
+}
+
+/// Records `kind` as the lake's id type, or says it is another one. A full
+/// scan refuses a lake of mixed id types; the cycle's files are only part of
+/// it, so a disagreement rebuilds, and the rebuild's full scan of the lake
+/// decides (it refuses the lake, or finds the other type long gone).
+fn same_kind(lake_kind: &mut Option<ItemKind>, kind: ItemKind, what: &str) -> Result<(), Stop> {
+    match lake_kind {
+        Some(k) if *k != kind => Err(Stop::Mismatch(format!(
+            "{what} holds item ids that are {} where the state's are {}",
+            kind.name(),
+            k.name()
+        ))),
+        _ => {
+            *lake_kind = Some(kind);
+            Ok(())
+        }
+    }
 }
 
 fn update(
@@ -216,7 +246,6 @@ fn update(
     let wmax = plan.windows.max_ns();
     let started = Instant::now();
     let found = discover(&opts.lake, t1.saturating_sub(wmax), t)?;
-    report.discover_s = started.elapsed().as_secs_f64();
     report.files_found = found.len() as u64;
     let by_path: HashMap<&Path, &Found> = found.iter().map(|f| (f.path.as_path(), f)).collect();
     for (path, e) in &state.files {
@@ -236,6 +265,23 @@ fn update(
             _ => {}
         }
     }
+    // Same size and time: the footer says whether the content is the same.
+    let changed = state
+        .files
+        .par_iter()
+        .filter(|(path, _)| by_path.contains_key(path.as_path()))
+        .map(|(path, e)| {
+            let crc = footer_crc(&opts.lake.join(path))?;
+            Ok((crc != Some(e.footer_crc)).then_some(path))
+        })
+        .collect::<Result<Vec<_>, IoError>>()?;
+    if let Some(path) = changed.into_iter().flatten().next() {
+        return Err(Stop::Mismatch(format!(
+            "{} changed since it was folded into the state (its Parquet footer differs)",
+            path.display()
+        )));
+    }
+    report.discover_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
     // Per category: its known files (with spans) and its new files.
     let mut known: BTreeMap<&str, Vec<(PathBuf, TimeSpan)>> = BTreeMap::new();
@@ -251,6 +297,7 @@ fn update(
     for f in &found {
         if !state.files.contains_key(&f.path) {
             fresh.entry(f.category.as_str()).or_default().push(f);
+            report.files_new += 1;
         }
     }
     let names: BTreeSet<String> = state
@@ -274,21 +321,16 @@ fn update(
             let mut d = CategoryDelta::default();
             let news = fresh.get(category.as_str()).map_or(&[][..], |v| &v[..]);
             let Some(mut c) = prior.take() else {
-                // A category the state does not hold: recomputed in full.
-                for f in news {
-                    let read = visit_rows(
-                        &opts.lake.join(&f.path),
-                        columns,
-                        t,
-                        t - 1,
-                        &mut |_, _, _| {},
-                    )?;
-                    d.entries.push((f.path.clone(), entry(f, read.span)));
-                }
+                // A category the state does not hold: recomputed in full,
+                // which reads its files (their entries and id type too).
                 d.recompute = Some("new in the lake".into());
                 return Ok((category.clone(), d));
             };
-            c.decay(&lambdas, t - t1);
+            if c.reanchor_due(t, &lambdas) {
+                // Its weights would outgrow an f64: rebuilt, anchored at t.
+                d.recompute = Some("its scores' anchor is too old".into());
+                return Ok((category.clone(), d));
+            }
             let w = c.window_ns;
             let mut mismatch = None;
             // Taken back: counted at t1, outside the window at t.
@@ -300,6 +342,7 @@ fn update(
                 let mature = span.max_ns > t1 && span.meets(mlo, mhi);
                 if expire {
                     d.reread += 1;
+                    d.reads += 1;
                     let read = visit_rows(
                         &opts.lake.join(path),
                         columns,
@@ -307,7 +350,7 @@ fn update(
                         hi,
                         &mut |item, ts, q| {
                             d.expired += 1;
-                            if let Err(e) = c.expire(&item, ts, q, t, &lambdas) {
+                            if let Err(e) = c.expire(item, ts, q, &lambdas) {
                                 mismatch.get_or_insert(format!(
                                     "{}: item {} expires a purchase the state does not hold",
                                     path.display(),
@@ -320,6 +363,7 @@ fn update(
                 }
                 if mature {
                     d.reread += u64::from(!expire);
+                    d.reads += 1;
                     let read = visit_rows(
                         &opts.lake.join(path),
                         columns,
@@ -327,7 +371,7 @@ fn update(
                         mhi,
                         &mut |item, ts, q| {
                             d.added += 1;
-                            c.add(item, ts, q, t, &lambdas);
+                            c.add(item, ts, q, &lambdas);
                         },
                     )?;
                     d.rows += read.rows_decoded;
@@ -337,6 +381,7 @@ fn update(
                 return Err(Stop::Mismatch(m));
             }
             for f in news {
+                d.reads += 1;
                 let read = visit_rows(
                     &opts.lake.join(&f.path),
                     columns,
@@ -344,12 +389,12 @@ fn update(
                     t,
                     &mut |item, ts, q| {
                         d.added += 1;
-                        c.add(item, ts, q, t, &lambdas);
+                        c.add(item, ts, q, &lambdas);
                     },
                 )?;
                 d.rows += read.rows_decoded;
-                d.kind = Some(read.kind);
-                d.entries.push((f.path.clone(), entry(f, read.span)));
+                d.kinds.push(read.kind);
+                d.entries.push((f.path.clone(), entry(f, &read)));
             }
             match c.check_window(t, &plan.windows, plan.min_items) {
                 WindowCheck::Keep => d.state = Some(c),
@@ -360,15 +405,15 @@ fn update(
         .collect::<Result<_, Stop>>()?;
     let mut recompute = BTreeMap::new();
     for (category, d) in deltas {
-        if d.kind
-            .is_some_and(|k| state.item_kind.is_some_and(|s| s != k))
-        {
-            return Err(Stop::Mismatch(format!(
-                "new files of category {category:?} hold another id type than the state"
-            )));
+        for &kind in &d.kinds {
+            same_kind(
+                &mut state.item_kind,
+                kind,
+                &format!("a new file of category {category:?}"),
+            )?;
         }
-        report.files_new += d.entries.len() as u64;
         report.files_reread += d.reread;
+        report.file_reads += d.reads;
         report.rows_decoded += d.rows;
         report.purchases_added += d.added;
         report.purchases_expired += d.expired;
@@ -397,7 +442,12 @@ fn update(
             .iter()
             .filter(|f| only.contains(&f.category))
             .collect();
-        let (states, entries) = recompute_categories(opts, plan, &files)?;
+        let (states, entries, kind) = recompute_categories(opts, plan, &files)?;
+        report.files_recomputed = files.len() as u64;
+        report.file_reads += 2 * files.len() as u64;
+        if let Some(kind) = kind {
+            same_kind(&mut state.item_kind, kind, "a category recomputed in full")?;
+        }
         state.files.extend(entries);
         state.categories.extend(states);
     }
@@ -406,16 +456,24 @@ fn update(
     Ok(finish(plan, state, report.clone()))
 }
 
+/// The states of categories recomputed in full, their files' entries, and
+/// the id type of those files (`None` without files).
+type Recomputed = (
+    BTreeMap<String, CategoryState>,
+    Vec<(PathBuf, FileEntry)>,
+    Option<ItemKind>,
+);
+
 /// Recomputes the categories of `files` in full: the fast scan chooses each
-/// window, then each category's in-window rows are read into its state.
-#[allow(clippy::type_complexity)]
+/// window (and refuses files of mixed id types), then each category's
+/// in-window rows are read into its state.
 fn recompute_categories(
     opts: &CycleOptions,
     plan: &ScoringPlan,
     files: &[&Found],
-) -> Result<(BTreeMap<String, CategoryState>, Vec<(PathBuf, FileEntry)>), IoError> {
-    let scanned = if files.is_empty() {
-        Vec::new()
+) -> Result<Recomputed, IoError> {
+    let (scanned, kind) = if files.is_empty() {
+        (Vec::new(), None)
     } else {
         let listed = files
             .iter()
@@ -425,7 +483,8 @@ fn recompute_categories(
                 path: opts.lake.join(&f.path),
             })
             .collect();
-        scan_files(listed, &opts.scan, plan, &|_| {})?.outcomes
+        let out = scan_files(listed, &opts.scan, plan, &|_| {})?;
+        (out.outcomes, out.item_kind)
     };
     let windows: HashMap<&str, i64> = scanned
         .iter()
@@ -442,7 +501,7 @@ fn recompute_categories(
         .par_iter()
         .map(|f| {
             let w = windows.get(f.category.as_str()).copied();
-            let mut s = w.map(|w| CategoryState::new(w, variants));
+            let mut s = w.map(|w| CategoryState::new(w, t, variants));
             let (lo, hi) = w.map_or((t, t - 1), |w| (t.saturating_sub(w), t));
             let read = visit_rows(
                 &opts.lake.join(&f.path),
@@ -451,11 +510,11 @@ fn recompute_categories(
                 hi,
                 &mut |item, ts, q| {
                     if let Some(s) = s.as_mut() {
-                        s.add(item, ts, q, t, &lambdas);
+                        s.add(item, ts, q, &lambdas);
                     }
                 },
             )?;
-            Ok((s, (f.path.clone(), entry(f, read.span))))
+            Ok((s, (f.path.clone(), entry(f, &read))))
         })
         .collect::<Result<_, IoError>>()?;
     let mut states: BTreeMap<String, CategoryState> = BTreeMap::new();
@@ -464,7 +523,7 @@ fn recompute_categories(
         if let Some(part) = s {
             let merged = states
                 .entry(e.category.clone())
-                .or_insert_with(|| CategoryState::new(part.window_ns, variants));
+                .or_insert_with(|| CategoryState::new(part.window_ns, t, variants));
             for (id, count, newest, scores) in part.items() {
                 merged.insert(id.clone(), count, newest, scores);
             }
@@ -472,7 +531,7 @@ fn recompute_categories(
         entries.push((path, e));
     }
     states.retain(|_, s| !s.is_empty());
-    Ok((states, entries))
+    Ok((states, entries, kind))
 }
 
 fn rebuild(
@@ -481,7 +540,6 @@ fn rebuild(
     lake: &Path,
     fp: &str,
     reason: String,
-    published: BTreeMap<(String, String), Published>,
     report: &mut CycleReport,
 ) -> Result<CycleOutput, IoError> {
     let t = plan.as_of_ns;
@@ -491,7 +549,9 @@ fn rebuild(
     report.files_found = found.len() as u64;
     let started = Instant::now();
     let files: Vec<&Found> = found.iter().collect();
-    let (categories, entries) = recompute_categories(opts, plan, &files)?;
+    let (categories, entries, item_kind) = recompute_categories(opts, plan, &files)?;
+    report.files_recomputed = files.len() as u64;
+    report.file_reads = 2 * files.len() as u64;
     report.recompute_s = started.elapsed().as_secs_f64();
     report.mode = "rebuild";
     report.rebuild_reason = Some(reason);
@@ -499,11 +559,10 @@ fn rebuild(
         fingerprint: fp.to_string(),
         lake: lake.to_path_buf(),
         as_of_ns: t,
-        item_kind: None,
+        item_kind,
         variants: plan.variants.len(),
         files: entries.into_iter().collect(),
         categories,
-        published,
     };
     Ok(finish(plan, state, report.clone()))
 }
@@ -511,14 +570,6 @@ fn rebuild(
 /// The results of every category held, as a full scan reports them.
 fn finish(plan: &ScoringPlan, mut state: State, mut report: CycleReport) -> CycleOutput {
     state.variants = plan.variants.len();
-    if state.item_kind.is_none() {
-        state.item_kind = state.categories.values().find_map(|c| {
-            c.items().next().map(|(id, ..)| match id {
-                topsellers_engine::ItemId::Int(_) => ItemKind::Int,
-                topsellers_engine::ItemId::Str(_) => ItemKind::Str,
-            })
-        });
-    }
     let outcomes: Vec<CategoryOutcome> = state
         .categories
         .par_iter()
@@ -534,7 +585,12 @@ fn finish(plan: &ScoringPlan, mut state: State, mut report: CycleReport) -> Cycl
                 window_ns: c.window_ns,
                 counted: c.counted(),
                 distinct_items: c.len(),
-                top: (0..c.variants()).map(|v| c.top(v, plan.top)).collect(),
+                top: plan
+                    .variants
+                    .iter()
+                    .enumerate()
+                    .map(|(v, variant)| c.top(v, plan.top, plan.as_of_ns, variant.lambda_per_sec))
+                    .collect(),
             }),
         })
         .collect();

@@ -18,8 +18,9 @@
 //!  load state ──(missing, damaged, other parameters, lake or as_of)──▶ full rebuild
 //!      │
 //!  discover lake ──(a folded-in file changed or vanished)──────────────▶ full rebuild
+//!      │          (size, modification time or Parquet footer)
 //!      │
-//!  per category, in parallel: decay → expire → came of age → new files
+//!  per category, in parallel: expire → came of age → new files
 //!      │
 //!  window rule: a category whose window must grow or shrink is recomputed
 //!  in full (the fast scan chooses its window, then its state is rebuilt)
@@ -31,6 +32,7 @@
 //! plus one read of each category's in-window rows to build its state.
 
 mod cycle;
+mod identity;
 mod persist;
 mod rows;
 
@@ -38,7 +40,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
-use topsellers_engine::{CategoryState, ItemId, ScoringPlan};
+use topsellers_engine::{CategoryState, ScoringPlan};
 
 pub use cycle::{advance, advance_from, prepare, CycleOptions, CycleOutput, Prior};
 pub use persist::{decode, encode, load, save};
@@ -55,17 +57,11 @@ pub struct FileEntry {
     pub size: u64,
     /// Modification time (ns) when folded in.
     pub mtime_ns: i64,
+    /// CRC-32 of its Parquet footer when folded in: what changes with the
+    /// content when size and time do not.
+    pub footer_crc: u32,
     /// Its purchase times.
     pub span: TimeSpan,
-}
-
-/// The top of a (variant, category) as last published.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Published {
-    /// The generation it was published at.
-    pub generation: i64,
-    /// The ranked ids.
-    pub items: Vec<ItemId>,
 }
 
 /// The whole persistent state.
@@ -83,10 +79,9 @@ pub struct State {
     pub variants: usize,
     /// Files folded in, by path relative to the lake.
     pub files: BTreeMap<PathBuf, FileEntry>,
-    /// Category states, with at least one item each.
+    /// Category states, with at least one item each. What is published is
+    /// not remembered here: the publish compares with what DynamoDB holds.
     pub categories: BTreeMap<String, CategoryState>,
-    /// Tops as last published, by (variant, category).
-    pub published: BTreeMap<(String, String), Published>,
 }
 
 /// What the scores of a state depend on, besides the data: the variants
@@ -125,6 +120,12 @@ pub struct CycleReport {
     pub files_new: u64,
     /// Known files re-read for expired or matured purchases.
     pub files_reread: u64,
+    /// Files of the categories recomputed in full (each read by the full
+    /// scan, then once more into the category's state).
+    pub files_recomputed: u64,
+    /// Reads of lake files, all counted (a file re-read for both expired and
+    /// matured purchases counts twice, a recomputed file twice).
+    pub file_reads: u64,
     /// Rows decoded.
     pub rows_decoded: u64,
     /// Purchases added (new files and purchases that came of age).
@@ -139,7 +140,7 @@ pub struct CycleReport {
     pub items: u64,
     /// Seconds loading the state.
     pub load_s: f64,
-    /// Seconds discovering the lake.
+    /// Seconds discovering the lake (and checking the known files' footers).
     pub discover_s: f64,
     /// Seconds updating the state.
     pub update_s: f64,

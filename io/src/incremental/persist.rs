@@ -3,23 +3,30 @@
 //! point leaves the last good state and a damaged file is detected rather
 //! than trusted.
 //!
-//! Layout (little endian): the magic `TSSTATE1`, a header (the parameters'
+//! Layout (little endian): the magic `TSSTATE` and the format's version
+//! (one ASCII digit), a header (the parameters'
 //! fingerprint, the lake, `as_of`, the id type), the files folded in, the
-//! categories with their items, the tops last published, then the CRC-32 of
-//! everything before it.
+//! categories with their items, then the CRC-32 of
+//! everything before it. Each file folded in is stored with its size,
+//! modification time, footer CRC and time span; each category with its
+//! window and anchor, and each item with its compensated anchored sums
+//! (`[sum, compensation]` per variant, see `topsellers_engine::CategoryState`).
 
 use std::collections::BTreeMap;
-
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use topsellers_engine::{CategoryState, ItemId};
 
-use super::{FileEntry, Published, State};
+use super::{FileEntry, State};
 use crate::columns::ItemKind;
 use crate::error::IoError;
 use crate::output::write_atomically;
 
-const MAGIC: &[u8; 8] = b"TSSTATE1";
+/// The magic's last byte is the format's version, bumped with every change
+/// of the layout: a state of another version is rebuilt, never misread.
+const MAGIC: &[u8; 8] = b"TSSTATE4";
 
 struct Writer(Vec<u8>);
 
@@ -36,6 +43,11 @@ impl Writer {
     fn bytes(&mut self, b: &[u8]) {
         self.u64(b.len() as u64);
         self.0.extend_from_slice(b);
+    }
+    /// A path as the OS holds it: a lossy conversion would name another
+    /// file, and every cycle would then rebuild.
+    fn path(&mut self, p: &Path) {
+        self.bytes(p.as_os_str().as_bytes());
     }
     fn id(&mut self, id: &ItemId) {
         match id {
@@ -85,6 +97,9 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<String, String> {
         String::from_utf8(self.bytes()?.to_vec()).map_err(|e| e.to_string())
     }
+    fn path(&mut self) -> Result<PathBuf, String> {
+        Ok(PathBuf::from(OsStr::from_bytes(self.bytes()?)))
+    }
     fn id(&mut self, kind: ItemKind) -> Result<ItemId, String> {
         Ok(match kind {
             ItemKind::Int => ItemId::Int(self.i64()?),
@@ -106,16 +121,17 @@ pub fn encode(state: &State) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(1 << 20));
     w.0.extend_from_slice(MAGIC);
     w.bytes(state.fingerprint.as_bytes());
-    w.bytes(state.lake.to_string_lossy().as_bytes());
+    w.path(&state.lake);
     w.i64(state.as_of_ns);
     w.u64(kind_code(state.item_kind));
     w.u64(state.variants as u64);
     w.u64(state.files.len() as u64);
     for (path, f) in &state.files {
-        w.bytes(path.to_string_lossy().as_bytes());
+        w.path(path);
         w.bytes(f.category.as_bytes());
         w.u64(f.size);
         w.i64(f.mtime_ns);
+        w.u64(u64::from(f.footer_crc));
         w.i64(f.span.min_ns);
         w.i64(f.span.max_ns);
     }
@@ -123,24 +139,15 @@ pub fn encode(state: &State) -> Vec<u8> {
     for (name, c) in &state.categories {
         w.bytes(name.as_bytes());
         w.i64(c.window_ns);
+        w.i64(c.anchor_ns());
         w.u64(c.len() as u64);
-        for (id, count, newest, scores) in c.items() {
+        for (id, count, newest, sums) in c.items() {
             w.id(id);
             w.u64(u64::from(count));
             w.i64(newest);
-            for &s in scores {
+            for &s in sums {
                 w.f64(s);
             }
-        }
-    }
-    w.u64(state.published.len() as u64);
-    for ((variant, category), p) in &state.published {
-        w.bytes(variant.as_bytes());
-        w.bytes(category.as_bytes());
-        w.i64(p.generation);
-        w.u64(p.items.len() as u64);
-        for id in &p.items {
-            w.id(id);
         }
     }
     let crc = crc32fast::hash(&w.0);
@@ -150,8 +157,16 @@ pub fn encode(state: &State) -> Vec<u8> {
 
 /// Reads a state back; any damage is an error saying where.
 pub fn decode(data: &[u8]) -> Result<State, String> {
-    if data.len() < MAGIC.len() + 4 || &data[..MAGIC.len()] != MAGIC {
+    let version = MAGIC.len() - 1;
+    if data.len() < MAGIC.len() + 4 || data[..version] != MAGIC[..version] {
         return Err("not a topsellers state file (bad magic)".into());
+    }
+    if data[version] != MAGIC[version] {
+        return Err(format!(
+            "the state file has format version {}, this version of topsellers keeps version {}",
+            char::from(data[version]),
+            char::from(MAGIC[version])
+        ));
     }
     let (body, tail) = data.split_at(data.len() - 4);
     let stored = u32::from_le_bytes(tail.try_into().map_err(|_| "short checksum")?);
@@ -163,7 +178,7 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
         at: MAGIC.len(),
     };
     let fingerprint = r.string()?;
-    let lake = PathBuf::from(r.string()?);
+    let lake = r.path()?;
     let as_of_ns = r.i64()?;
     let item_kind = match r.u64()? {
         0 => None,
@@ -174,11 +189,12 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
     let variants = r.len()?;
     let mut files = BTreeMap::new();
     for _ in 0..r.len()? {
-        let path = PathBuf::from(r.string()?);
+        let path = r.path()?;
         let entry = FileEntry {
             category: r.string()?,
             size: r.u64()?,
             mtime_ns: r.i64()?,
+            footer_crc: u32::try_from(r.u64()?).map_err(|e| e.to_string())?,
             span: super::TimeSpan {
                 min_ns: r.i64()?,
                 max_ns: r.i64()?,
@@ -188,29 +204,22 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
     }
     let kind = item_kind.unwrap_or(ItemKind::Int);
     let mut categories = BTreeMap::new();
-    let mut scores = vec![0.0; variants];
+    // Per variant, the compensated sum: [sum, compensation].
+    let mut sums = vec![0.0; 2 * variants];
     for _ in 0..r.len()? {
         let name = r.string()?;
-        let mut c = CategoryState::new(r.i64()?, variants);
+        let (window_ns, anchor_ns) = (r.i64()?, r.i64()?);
+        let mut c = CategoryState::new(window_ns, anchor_ns, variants);
         for _ in 0..r.len()? {
             let id = r.id(kind)?;
             let count = u32::try_from(r.u64()?).map_err(|e| e.to_string())?;
             let newest = r.i64()?;
-            for s in scores.iter_mut() {
+            for s in sums.iter_mut() {
                 *s = r.f64()?;
             }
-            c.insert(id, count, newest, &scores);
+            c.insert(id, count, newest, &sums);
         }
         categories.insert(name, c);
-    }
-    let mut published = BTreeMap::new();
-    for _ in 0..r.len()? {
-        let key = (r.string()?, r.string()?);
-        let generation = r.i64()?;
-        let items = (0..r.len()?)
-            .map(|_| r.id(kind))
-            .collect::<Result<_, _>>()?;
-        published.insert(key, Published { generation, items });
     }
     if r.at != body.len() {
         return Err(format!("{} unexpected bytes at the end", body.len() - r.at));
@@ -223,7 +232,6 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
         variants,
         files,
         categories,
-        published,
     })
 }
 
@@ -257,9 +265,9 @@ mod tests {
             ItemKind::Int => ItemId::Int(i),
             ItemKind::Str => ItemId::Str(format!("sku-{i}")),
         };
-        let mut c = CategoryState::new(30, 2);
-        c.insert(id(7), 3, 1_000, &[1.5, 0.25]);
-        c.insert(id(-2), 1, 900, &[0.1 + 0.2, 1e-300]);
+        let mut c = CategoryState::new(30, 1_000, 2);
+        c.insert(id(7), 3, 1_000, &[1.5, 1e-17, 0.25, 0.0]);
+        c.insert(id(-2), 1, 900, &[0.1 + 0.2, -3e-18, 1e-300, 0.0]);
         let mut state = State {
             fingerprint: "v1;x".into(),
             lake: PathBuf::from("/lake"),
@@ -274,20 +282,21 @@ mod tests {
                 category: "toys".into(),
                 size: 123,
                 mtime_ns: 456,
+                footer_crc: 0xdead_beef,
                 span: TimeSpan {
                     min_ns: 1,
                     max_ns: 2,
                 },
             },
         );
-        state.categories.insert("toys".into(), c);
-        state.published.insert(
-            ("default".into(), "toys".into()),
-            Published {
-                generation: 42,
-                items: vec![id(7), id(-2)],
-            },
+        let odd = state.files.values().next().cloned().expect("one file");
+        state.files.insert(
+            PathBuf::from(OsStr::from_bytes(
+                b"category=toys/dt=2026-10-14/\xe9.parquet",
+            )),
+            odd,
         );
+        state.categories.insert("toys".into(), c);
         state
     }
 
@@ -299,7 +308,6 @@ mod tests {
             let back = decode(&bytes).expect("decodes");
             assert_eq!(encode(&back), bytes, "the same bytes again");
             assert_eq!(back.files, state.files);
-            assert_eq!(back.published, state.published);
             let items: Vec<_> = back.categories["toys"]
                 .items()
                 .map(|(i, c, n, s)| (i.clone(), c, n, s.to_vec()))
@@ -319,5 +327,16 @@ mod tests {
                 "a truncated file is caught"
             );
         }
+    }
+
+    #[test]
+    fn a_state_of_another_format_version_is_refused() {
+        let mut bytes = encode(&sample(ItemKind::Int));
+        bytes[7] = b'1';
+        let body = bytes.len() - 4;
+        let crc = crc32fast::hash(&bytes[..body]);
+        bytes[body..].copy_from_slice(&crc.to_le_bytes());
+        let e = decode(&bytes).expect_err("version 1 is not read");
+        assert!(e.contains("format version 1"), "{e}");
     }
 }

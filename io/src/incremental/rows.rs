@@ -16,8 +16,9 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::arrow::ProjectionMask;
 use parquet::file::statistics::Statistics;
-use topsellers_engine::ItemId;
+use topsellers_engine::ItemKey;
 
+use super::identity::footer_crc_of;
 use crate::columns::{resolve, ColumnNames, ItemKind};
 use crate::decode::{as_i64, ts_values, BatchColumns};
 use crate::error::IoError;
@@ -50,8 +51,9 @@ impl TimeSpan {
     }
 }
 
-/// One purchase as read: item, time (ns), quantity (≥ 1).
-pub type Visit<'a> = dyn FnMut(ItemId, i64, i64) + 'a;
+/// One purchase as read: item (borrowed from the decoded rows), time (ns),
+/// quantity (≥ 1).
+pub type Visit<'a> = dyn FnMut(ItemKey<'_>, i64, i64) + 'a;
 
 /// What reading a file found.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +64,8 @@ pub struct FileRead {
     pub span: TimeSpan,
     /// Rows decoded.
     pub rows_decoded: u64,
+    /// The CRC-32 of its footer (see `identity`).
+    pub footer_crc: u32,
 }
 
 fn decode_err(path: &Path, row_group: usize, e: impl std::fmt::Display) -> IoError {
@@ -162,6 +166,8 @@ pub fn visit_rows(
         kind: cols.item_kind,
         span,
         rows_decoded,
+        // The footer was just decoded, so it is there.
+        footer_crc: footer_crc_of(&bytes).unwrap_or_default(),
     })
 }
 
@@ -223,13 +229,13 @@ impl<'a> Rows<'a> {
         }
     }
 
-    fn item(&self, i: usize) -> Option<ItemId> {
+    fn item(&self, i: usize) -> Option<ItemKey<'a>> {
         let items = self.cols.items;
         if !items.is_valid(i) {
             return None;
         }
         if let Some(ints) = self.ints {
-            return Some(ItemId::Int(ints[i]));
+            return Some(ItemKey::Int(ints[i]));
         }
         let s = match items.data_type() {
             DataType::Utf8 => items.as_string::<i32>().value(i),
@@ -237,6 +243,6 @@ impl<'a> Rows<'a> {
             DataType::Utf8View => items.as_string_view().value(i),
             _ => return None,
         };
-        Some(ItemId::Str(s.to_string()))
+        Some(ItemKey::Str(s))
     }
 }

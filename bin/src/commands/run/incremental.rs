@@ -1,16 +1,16 @@
 //! `run --incremental`: one cycle of the persistent state in place of the
 //! full compute, the full recompute beside it with `--verify`, and the
-//! choice of what to publish (only the categories whose top changed).
+//! choice of what to publish (only the categories whose top differs from
+//! what DynamoDB holds).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use topsellers_engine::reference::check_outcome;
 use topsellers_engine::{CategoryOutcome, RowCounts};
-use topsellers_io::incremental::{
-    advance_from, prepare, CycleOptions, CycleReport, Prior, Published, State,
-};
+use topsellers_io::dynamo::{group_key, Stored};
+use topsellers_io::incremental::{advance_from, prepare, CycleOptions, CycleReport, Prior, State};
 use topsellers_io::{
     scan_lake, write_results, ResultSet, RunReport, RunResults, ScanOptions, ScanStats,
 };
@@ -166,43 +166,38 @@ fn verify(got: &[CategoryOutcome], mut want: Vec<CategoryOutcome>) -> Result<()>
     Ok(())
 }
 
-/// The groups of `set` to publish: those whose ranked ids differ from what
-/// the state last published, or whose live copy is older than
-/// `republish_after_ns`.
-pub fn changed_groups(set: &ResultSet, state: &State, republish_after_ns: i64) -> BTreeSet<usize> {
+/// The groups of `set` to publish, from what DynamoDB holds (`stored`, by
+/// key): those it does not hold, whose ranked ids differ from the stored
+/// ones, or whose stored copy is older than `republish_after_ns`. A group a
+/// newer run wrote is left to it. Deciding from a memory of what was
+/// published would go wrong after a crash between the writes and saving
+/// that memory, or after another run's publish: A → B (live) → A would keep
+/// B live.
+pub fn changed_groups(
+    set: &ResultSet,
+    stored: &HashMap<String, Stored>,
+    republish_after_ns: i64,
+) -> BTreeSet<usize> {
     let generation = set.generation();
     let stale_ms = republish_after_ns / 1_000_000;
     set.groups
         .iter()
         .enumerate()
-        .filter(|(_, g)| {
-            match state
-                .published
-                .get(&(g.variant.clone(), g.category.clone()))
-            {
-                None => true,
-                Some(p) => {
-                    generation - p.generation > stale_ms
-                        || p.items.len() != g.items.len()
-                        || p.items.iter().zip(&g.items).any(|(a, b)| *a != b.item)
+        .filter(
+            |(_, g)| match stored.get(&group_key(&g.variant, &g.category)) {
+                None | Some(Err(_)) => true,
+                Some(Ok(live)) if live.generation > generation => false,
+                Some(Ok(live)) => {
+                    generation - live.generation > stale_ms
+                        || live.items.len() != g.items.len()
+                        || live
+                            .items
+                            .iter()
+                            .zip(&g.items)
+                            .any(|(a, b)| a.item != b.item)
                 }
-            }
-        })
+            },
+        )
         .map(|(i, _)| i)
         .collect()
-}
-
-/// Records the groups DynamoDB now holds at this run's generation.
-pub fn record_published(state: &mut State, set: &ResultSet, live: &[usize]) {
-    for &i in live {
-        if let Some(g) = set.groups.get(i) {
-            state.published.insert(
-                (g.variant.clone(), g.category.clone()),
-                Published {
-                    generation: set.generation(),
-                    items: g.items.iter().map(|r| r.item.clone()).collect(),
-                },
-            );
-        }
-    }
 }

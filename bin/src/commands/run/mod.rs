@@ -138,7 +138,7 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
         job.sync = Some(synced?);
     }
     let started = Instant::now();
-    let (computed, mut cycle_state) = match (&opts.incremental, prior.take()) {
+    let (computed, cycle_state) = match (&opts.incremental, prior.take()) {
         (Some(inc), Some(prior)) => {
             let cycle = incremental::cycle(&opts.compute, inc, prior);
             let rows = cycle.as_ref().map_or(0, |c| c.report.rows_decoded);
@@ -228,11 +228,17 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
         }
         tracing::warn!("publishing despite the refusals (--force)");
     }
-    let (Some(inc), Some(state)) = (&opts.incremental, cycle_state.as_mut()) else {
+    let (Some(inc), Some(state)) = (&opts.incremental, cycle_state.as_ref()) else {
         return publish::publish_and_warm(&rt, &opts.publish, &set, job);
     };
     let mut settings = opts.publish.clone();
-    let changed = incremental::changed_groups(&set, state, inc.republish_after_ns);
+    let stored = rt
+        .block_on(async {
+            let client = dynamo::client().await;
+            dynamo::stored_groups(&client, table, &set, opts.publish.dynamo.concurrency).await
+        })
+        .with_context(|| format!("cannot read what {table} holds"))?;
+    let changed = incremental::changed_groups(&set, &stored, inc.republish_after_ns);
     tracing::info!(
         changed = changed.len(),
         groups = set.groups.len(),
@@ -240,12 +246,6 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
     );
     settings.dynamo.only_groups = Some(changed);
     publish::publish_and_warm(&rt, &settings, &set, job)?;
-    let live = job
-        .publish
-        .as_ref()
-        .map(|p| p.live_groups.clone())
-        .unwrap_or_default();
-    incremental::record_published(state, &set, &live);
     let started = Instant::now();
     let saved = topsellers_io::incremental::save(&inc.state_file, state);
     stage(
