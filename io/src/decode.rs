@@ -21,10 +21,28 @@ use crate::columns::ColumnNames;
 use crate::error::IoError;
 
 /// Reused buffers for widening narrow integer columns.
-#[derive(Default)]
 pub struct Scratch {
     items: Vec<i64>,
     quantity: Vec<i64>,
+}
+
+// Written out so that tests can count the buffers made.
+#[allow(clippy::derivable_impls)]
+impl Default for Scratch {
+    fn default() -> Self {
+        #[cfg(test)]
+        SCRATCH_MADE.with(|n| n.set(n.get() + 1));
+        Self {
+            items: Vec::new(),
+            quantity: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Scratch buffers made on this thread, for tests of their reuse.
+    pub(crate) static SCRATCH_MADE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 fn validity(array: &dyn Array) -> Option<Validity<'_>> {
