@@ -187,8 +187,10 @@ impl<I: Interner> CategoryAccumulator<I> {
         staged.clear();
         for i in start..end {
             // Start fetching the hash bucket of a row a little ahead, so the
-            // cache misses of successive probes overlap.
-            if i + PREFETCH_DISTANCE < end {
+            // cache misses of successive probes overlap (only for interners
+            // that prefetch: reading a string key ahead costs bounds checks
+            // and a slice for nothing).
+            if I::PREFETCHES && i + PREFETCH_DISTANCE < end {
                 self.interner
                     .prefetch(batch.items.key(i + PREFETCH_DISTANCE));
             }
@@ -348,5 +350,56 @@ impl<I: Interner> CategoryAccumulator<I> {
             distinct_items,
             top,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::key::BytesInterner;
+    use crate::params::Variant;
+
+    const DAY_NS: i64 = 86_400 * NANOS_PER_SEC;
+
+    /// String keys that count how often the hot loop reads one.
+    struct CountedKeys {
+        keys: Vec<String>,
+        reads: Cell<usize>,
+    }
+
+    impl KeyColumn<BytesInterner> for CountedKeys {
+        fn len(&self) -> usize {
+            self.keys.len()
+        }
+        fn key(&self, i: usize) -> &[u8] {
+            self.reads.set(self.reads.get() + 1);
+            self.keys[i].as_bytes()
+        }
+    }
+
+    #[test]
+    fn reads_each_key_once_when_the_interner_does_not_prefetch() {
+        let plan = ScoringPlan::new(
+            100 * DAY_NS,
+            vec![Variant::from_half_life("v", 86_400.0).expect("valid")],
+            30 * DAY_NS,
+            365 * DAY_NS,
+            None,
+            10,
+        )
+        .expect("valid plan");
+        let n = 2 * BLOCK + 100;
+        let keys = CountedKeys {
+            keys: (0..n).map(|i| format!("sku-{}", i % 500)).collect(),
+            reads: Cell::new(0),
+        };
+        let ts_ms = vec![99 * 86_400_000; n];
+        let mut acc = CategoryAccumulator::<BytesInterner>::new(&plan);
+        acc.add(&plan, &Batch::new(&keys, &ts_ms, 1_000_000));
+        assert_eq!(acc.len(), 500);
+        // The look-ahead read feeds only a prefetch, a no-op for this interner.
+        assert_eq!(keys.reads.get(), n, "key reads for {n} rows");
     }
 }

@@ -8,17 +8,47 @@
 //! and a probe cannot start before the previous row is done. This table lets
 //! the loop [`prefetch`](IntTable::prefetch) the bucket of a row a few rows
 //! ahead, so the misses overlap. Linear probing over 16-byte buckets (key,
-//! slot + 1) keeps each probe sequence inside one or two cache lines;
+//! slot, epoch) keeps each probe sequence inside one or two cache lines;
 //! Fibonacci hashing spreads the ids; the table doubles at half load.
+//!
+//! # Clearing
+//!
+//! Work units reuse emptied tables, and one large unit can grow a table to
+//! millions of buckets. A bucket is live only if it carries the table's
+//! current epoch, so [`clear`](IntTable::clear) just moves to the next epoch:
+//! it costs nothing whatever the capacity, where zeroing the buckets cost a
+//! pass over all of them after every unit.
+
+/// One bucket: 16 bytes, like the `(i64, u32)` pair it replaces.
+#[derive(Debug, Clone, Copy, Default)]
+struct Bucket {
+    key: i64,
+    slot: u32,
+    /// The table epoch the entry was written in; `0` (fresh memory) is never
+    /// a live epoch.
+    epoch: u32,
+}
 
 /// Key → slot map with prefetching.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IntTable {
-    /// `(key, slot + 1)`; a stored `0` marks an empty bucket.
-    buckets: Vec<(i64, u32)>,
+    buckets: Vec<Bucket>,
     /// `64 − log2(buckets.len())`.
     shift: u32,
     len: usize,
+    /// Buckets of this epoch are live; every other one is empty.
+    epoch: u32,
+}
+
+impl Default for IntTable {
+    fn default() -> Self {
+        Self {
+            buckets: Vec::new(),
+            shift: 0,
+            len: 0,
+            epoch: 1,
+        }
+    }
 }
 
 const FIBONACCI: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -47,10 +77,16 @@ impl IntTable {
         self.buckets.len()
     }
 
-    /// Forgets every key, keeping the allocation.
+    /// Forgets every key, keeping the allocation, in constant time.
     pub fn clear(&mut self) {
-        self.buckets.fill((0, 0));
         self.len = 0;
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            // Once in 2^32 clears the epochs run out: start over from clean
+            // buckets, so that no stale entry can look live.
+            self.buckets.fill(Bucket::default());
+            self.epoch = 1;
+        }
     }
 
     /// Hints the CPU to fetch `key`'s bucket.
@@ -75,16 +111,21 @@ impl IntTable {
             self.grow();
         }
         let mask = self.buckets.len() - 1;
+        let epoch = self.epoch;
         let mut i = self.home(key);
         loop {
-            let (k, s) = self.buckets[i];
-            if s == 0 {
-                self.buckets[i] = (key, next + 1);
+            let b = self.buckets[i];
+            if b.epoch != epoch {
+                self.buckets[i] = Bucket {
+                    key,
+                    slot: next,
+                    epoch,
+                };
                 self.len += 1;
                 return next;
             }
-            if k == key {
-                return s - 1;
+            if b.key == key {
+                return b.slot;
             }
             i = (i + 1) & mask;
         }
@@ -93,15 +134,16 @@ impl IntTable {
     #[cold]
     fn grow(&mut self) {
         let size = (self.buckets.len() * 2).max(MIN_BUCKETS);
-        let old = std::mem::replace(&mut self.buckets, vec![(0, 0); size]);
+        let old = std::mem::replace(&mut self.buckets, vec![Bucket::default(); size]);
         self.shift = 64 - size.trailing_zeros();
         let mask = size - 1;
-        for (k, s) in old.into_iter().filter(|b| b.1 != 0) {
-            let mut i = self.home(k);
-            while self.buckets[i].1 != 0 {
+        let epoch = self.epoch;
+        for b in old.into_iter().filter(|b| b.epoch == epoch) {
+            let mut i = self.home(b.key);
+            while self.buckets[i].epoch == epoch {
                 i = (i + 1) & mask;
             }
-            self.buckets[i] = (k, s);
+            self.buckets[i] = b;
         }
     }
 }
@@ -125,6 +167,50 @@ mod tests {
             }
             prop_assert_eq!(t.len(), m.len());
         }
+
+        #[test]
+        fn forgets_every_key_at_each_clear(
+            rounds in proptest::collection::vec(
+                proptest::collection::vec(any::<i64>().prop_map(|k| k % 3000), 0..3000),
+                1..6,
+            ),
+            // Near the end of the epochs, the clears wrap around.
+            epoch in prop_oneof![Just(1u32), Just(u32::MAX - 2)],
+        ) {
+            let mut t = IntTable { epoch, ..IntTable::default() };
+            for keys in rounds {
+                let mut m: HashMap<i64, u32> = HashMap::new();
+                for k in keys {
+                    let next = m.len() as u32;
+                    let want = *m.entry(k).or_insert(next);
+                    prop_assert_eq!(t.get_or_insert(k, next), want);
+                }
+                prop_assert_eq!(t.len(), m.len());
+                t.clear();
+            }
+        }
+    }
+
+    /// Buckets that still hold an entry, live or not.
+    fn written_buckets(t: &IntTable) -> usize {
+        t.buckets.iter().filter(|b| b.epoch != 0).count()
+    }
+
+    #[test]
+    fn clear_does_not_sweep_the_buckets() {
+        // One large unit grows the table; clearing it for the next unit must
+        // not cost a pass over the whole bucket array.
+        let mut t = IntTable::default();
+        for k in 0..100_000 {
+            t.get_or_insert(k, k as u32);
+        }
+        t.clear();
+        assert_eq!(written_buckets(&t), 100_000, "clear wrote the buckets");
+        assert!(t.is_empty());
+        assert_eq!(t.get_or_insert(99_999, 0), 0);
+        assert_eq!(t.get_or_insert(5, 1), 1);
+        assert_eq!(t.get_or_insert(99_999, 2), 0);
+        assert_eq!(t.len(), 2);
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub trait Interner: Default + Send {
     fn size_bytes(&self) -> usize;
     /// Forgets every key, keeping the allocated capacity for reuse.
     fn clear(&mut self);
+    /// Whether [`prefetch`](Interner::prefetch) does anything. When it does
+    /// not, the hot loop skips reading the key of a row ahead just to hint it.
+    const PREFETCHES: bool = false;
     /// Hints that `key` will be interned soon (a no-op by default).
     #[inline(always)]
     fn prefetch(&self, _key: Self::Key<'_>) {}
@@ -71,6 +74,7 @@ pub struct IntInterner {
 
 impl Interner for IntInterner {
     type Key<'k> = i64;
+    const PREFETCHES: bool = true;
 
     #[inline]
     fn intern(&mut self, key: i64) -> u32 {

@@ -2,6 +2,8 @@
 //! random small lakes (sparse categories forcing every window step, exact
 //! ties, nulls, bad quantities, future events, several variants, string and
 //! integer ids), and gives bit-identical results for 1, 2 and 7 threads.
+//! Large cases take units past the hot loop's 2,048-row blocks and thousands
+//! of distinct items, so that the id tables grow while rows are added.
 
 #![allow(clippy::unwrap_used)]
 
@@ -22,12 +24,13 @@ struct Row {
     quantity: Option<i64>,
 }
 
-fn row() -> impl Strategy<Value = Row> {
+/// A row of one of `items` items.
+fn row(items: u16) -> impl Strategy<Value = Row> {
     // Ages on whole hours make exact ties common; some land after as_of, some
     // beyond the largest window (20 days).
     let age_h = prop_oneof![4 => 0i64..24 * 3, 3 => 0i64..24 * 22, 1 => -48i64..0];
     (
-        prop::option::weighted(0.95, 0u16..14),
+        prop::option::weighted(0.95, 0u16..items),
         prop::option::weighted(0.95, age_h),
         prop::option::weighted(0.8, -1i64..4),
     )
@@ -47,19 +50,38 @@ struct Lake {
     top: usize,
 }
 
+/// Small lakes: up to 120 rows of 14 items per category, up to 5 cuts.
 fn lake() -> impl Strategy<Value = Lake> {
-    let category = prop::collection::vec(row(), 0..120).prop_flat_map(|rows| {
+    lake_of(0..120, 14, 0..6, 1..5, 1..7)
+}
+
+/// Large lakes: 4,200 to 7,000 rows of up to 3,000 items per category, at
+/// most one cut, so that a unit has more than one 2,048-row block and
+/// more distinct items than a fresh id table holds; `min_items` up to 3,000
+/// makes some windows grow.
+fn large_lake() -> impl Strategy<Value = Lake> {
+    lake_of(4_200..7_000, 3_000, 0..2, 1..3, 1..3_000)
+}
+
+fn lake_of(
+    rows: std::ops::Range<usize>,
+    items: u16,
+    cuts: std::ops::Range<usize>,
+    categories: std::ops::Range<usize>,
+    min_items: std::ops::Range<usize>,
+) -> impl Strategy<Value = Lake> {
+    let category = prop::collection::vec(row(items), rows).prop_flat_map(move |rows| {
         let n = rows.len();
-        (Just(rows), prop::collection::vec(0..=n, 0..6))
+        (Just(rows), prop::collection::vec(0..=n, cuts.clone()))
     });
     (
-        prop::collection::vec(category, 1..5),
+        prop::collection::vec(category, categories),
         any::<bool>(),
         prop::collection::vec(
             prop_oneof![Just(12u32), Just(24), Just(24 * 7), 1u32..500],
             1..4,
         ),
-        1usize..7,
+        min_items,
         1usize..8,
     )
         .prop_map(
@@ -114,8 +136,9 @@ fn bitmap(valid: impl Iterator<Item = bool>) -> Vec<u8> {
 }
 
 fn string_id(item: u16) -> String {
-    // Lengths vary so that bytewise order differs from numeric order.
-    format!("sku-{}", u32::from(item) * 7 % 23)
+    // One id per item (7,919 is prime to 65,521); lengths vary so that
+    // bytewise order differs from numeric order.
+    format!("sku-{}", u32::from(item) * 7_919 % 65_521)
 }
 
 /// Runs the fast path on one category, split into units at `cuts`.
@@ -260,22 +283,51 @@ fn run_all(lake: &Lake, strings: bool, threads: usize) -> Vec<CategoryOutcome> {
     })
 }
 
+/// The fast path on 1 thread matches the reference, and 2 and 7 threads give
+/// bit-identical results.
+fn check_lake(lake: &Lake, strings: bool) -> Result<(), TestCaseError> {
+    let plan = plan(lake);
+    let one = run_all(lake, strings, 1);
+    for (c, (rows, _)) in lake.categories.iter().enumerate() {
+        let want = reference(&plan, lake, &format!("c{c}"), rows, strings);
+        if let Err(e) = check_outcome(&one[c], &want, 1e-9) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+    for threads in [2, 7] {
+        prop_assert_eq!(
+            &run_all(lake, strings, threads),
+            &one,
+            "threads = {}",
+            threads
+        );
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
     #[test]
     fn fast_path_matches_reference(lake in lake(), strings in any::<bool>()) {
-        let plan = plan(&lake);
-        let one = run_all(&lake, strings, 1);
-        for (c, (rows, _)) in lake.categories.iter().enumerate() {
-            let want = reference(&plan, &lake, &format!("c{c}"), rows, strings);
-            if let Err(e) = check_outcome(&one[c], &want, 1e-9) {
-                prop_assert!(false, "{}", e);
-            }
-        }
-        for threads in [2, 7] {
-            prop_assert_eq!(&run_all(&lake, strings, threads), &one, "threads = {}", threads);
-        }
+        check_lake(&lake, strings)?;
+    }
+}
+
+proptest! {
+    // Each case is thousands of rows: fewer cases, and shrinking stays short.
+    #![proptest_config(ProptestConfig { cases: 16, max_shrink_iters: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fast_path_matches_reference_on_large_units(lake in large_lake(), strings in any::<bool>()) {
+        let largest = lake.categories.iter().map(|(rows, cuts)| {
+            let mut bounds = vec![0];
+            bounds.extend(cuts);
+            bounds.push(rows.len());
+            bounds.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0)
+        });
+        prop_assert!(largest.min().unwrap_or(0) > 2_048, "a unit spans more than one block");
+        check_lake(&lake, strings)?;
     }
 }
 

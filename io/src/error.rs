@@ -51,6 +51,23 @@ pub enum IoError {
         /// The decoder's complaint.
         message: String,
     },
+    /// An unsigned 64-bit integer above `i64::MAX`: ids and quantities are
+    /// held as `i64`, and clamping it would merge distinct items.
+    #[error(
+        "{path}: row group {row_group}: column {column:?} holds {value}, above i64::MAX ({max}), \
+         the largest id or quantity supported; the file is refused rather than merged with other ids",
+        max = i64::MAX
+    )]
+    IntegerTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The row group.
+        row_group: usize,
+        /// The column (as configured).
+        column: String,
+        /// The first value out of range.
+        value: u64,
+    },
     /// A required column is missing.
     #[error("{path}: no column named {column:?} (columns: {available})")]
     MissingColumn {

@@ -266,33 +266,4 @@ impl Selectors {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classifies_blocks_by_time() {
-        let h = Horizon {
-            as_of: 100,
-            inner_cutoff: 70,
-            cutoff: 0,
-        };
-        assert_eq!(h.classify(101, 200), Pass::Skip);
-        assert_eq!(h.classify(-50, 0), Pass::Skip);
-        assert_eq!(h.classify(90, 100), Pass::First);
-        assert_eq!(h.classify(60, 71), Pass::First);
-        assert_eq!(h.classify(1, 70), Pass::Second);
-        assert_eq!(h.classify(0, 1), Pass::Second);
-    }
-
-    #[test]
-    fn selectors_merge_runs() {
-        let mut s = Selectors::default();
-        s.push(10, false);
-        s.push(5, true);
-        s.push(5, true);
-        match s.finish() {
-            Part::Pages(sel) => assert_eq!(sel.row_count(), 10),
-            other => panic!("{other:?}"),
-        }
-    }
-}
+mod tests;

@@ -9,7 +9,6 @@
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
-use arrow_array::Array;
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
@@ -143,7 +142,7 @@ pub fn visit_rows(
             rows_decoded += batch.num_rows() as u64;
             let cols = BatchColumns::locate(&batch, names, cols.ts_unit_ns)
                 .ok_or_else(|| decode_err(path, rg, "projected columns missing"))?;
-            let rows = Rows::new(&cols, &mut scratch).map_err(|e| decode_err(path, rg, e))?;
+            let rows = Rows::new(&cols, &mut scratch, path, rg)?;
             for i in 0..batch.num_rows() {
                 let Some(t) = rows.ts(i) else { continue };
                 if spans_unknown {
@@ -187,28 +186,42 @@ struct Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
-    fn new(cols: &'a BatchColumns<'a>, scratch: &'a mut Scratch) -> Result<Self, String> {
-        let unexpected = |what: &str, a: &dyn Array| {
-            format!("{what} decoded as unexpected type {}", a.data_type())
-        };
+    fn new(
+        cols: &'a BatchColumns<'a>,
+        scratch: &'a mut Scratch,
+        path: &Path,
+        row_group: usize,
+    ) -> Result<Self, IoError> {
+        let names = cols.names;
         let ints = if cols.items.data_type().is_integer() {
             Some(
                 as_i64(cols.items, &mut scratch.items)
-                    .ok_or_else(|| unexpected("item column", cols.items))?,
+                    .map_err(|e| e.at(path, row_group, &names.item, cols.items))?,
             )
         } else {
             None
         };
         let quantity = match cols.quantity {
-            Some(q) => {
-                Some(as_i64(q, &mut scratch.quantity).ok_or_else(|| unexpected("quantity", q))?)
-            }
+            Some(q) => Some(
+                as_i64(q, &mut scratch.quantity)
+                    .map_err(|e| e.at(path, row_group, &names.quantity, q))?,
+            ),
             None => None,
         };
+        let ts = ts_values(cols.ts).ok_or_else(|| {
+            decode_err(
+                path,
+                row_group,
+                format_args!(
+                    "time column decoded as unexpected type {}",
+                    cols.ts.data_type()
+                ),
+            )
+        })?;
         Ok(Self {
             cols,
             ints,
-            ts: ts_values(cols.ts).ok_or_else(|| unexpected("time column", cols.ts))?,
+            ts,
             quantity,
         })
     }
