@@ -26,6 +26,7 @@
 //! ```
 
 mod entry;
+mod flight;
 mod local;
 mod metrics;
 mod readpath;
