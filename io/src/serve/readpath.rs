@@ -107,18 +107,20 @@ impl ReadPath {
         variant: &str,
         category: &str,
     ) -> Result<Cached, IoError> {
+        let read = (
+            self.clone(),
+            key.clone(),
+            variant.to_string(),
+            category.to_string(),
+        );
         let joined = self.inflight.join(
             &key,
             // A read that landed while this request waited on Redis left
             // its answer here (before its flight ended).
             || self.local.get(&key),
             |landing| {
-                self.clone().fetch(
-                    key.clone(),
-                    variant.to_string(),
-                    category.to_string(),
-                    landing,
-                )
+                let (this, key, variant, category) = read;
+                this.fetch(key, variant, category, landing)
             },
         );
         let flight = match joined {
