@@ -428,7 +428,7 @@ pub struct ServeArgs {
     /// How long an unknown (variant, category) is remembered in-process [default: 1s].
     #[arg(long, env = "TOPSELLERS_SERVE_NEGATIVE_TTL")]
     pub negative_ttl: Option<String>,
-    /// Keys the in-process cache holds at most [default: 100k].
+    /// Keys the in-process cache holds at most, and unknown keys apart [default: 100k].
     #[arg(long, env = "TOPSELLERS_SERVE_LOCAL_KEYS")]
     pub local_keys: Option<String>,
     /// Longest wait for one Redis call [default: 250ms].

@@ -26,6 +26,7 @@
 //! ```
 
 mod entry;
+mod expiring;
 mod flight;
 mod local;
 mod metrics;
@@ -60,7 +61,8 @@ pub struct ReadPathOptions {
     pub local_ttl: Duration,
     /// How long an unknown key is remembered in-process (zero: not at all).
     pub negative_ttl: Duration,
-    /// Keys the in-process cache holds at most.
+    /// Entries the in-process cache holds at most, and apart from them,
+    /// unknown keys at most (a full cache drops its oldest keys).
     pub local_capacity: usize,
 }
 
