@@ -23,13 +23,31 @@ pub enum Cached {
     Missing,
 }
 
+/// Where the cache reads the time: the monotonic clock in `serve`, a clock
+/// the test moves in tests (so that expiry is tested without sleeping).
+pub trait Clock: Send + Sync {
+    /// The current instant.
+    fn now(&self) -> Instant;
+}
+
+/// [`Instant::now`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
 /// TTL maps from Redis key to [`Cached`], bounded in size.
 #[derive(Debug)]
-pub struct LocalCache {
+pub struct LocalCache<C = SystemClock> {
     found: RwLock<Expiring<Arc<Entry>>>,
     missing: RwLock<Expiring<()>>,
     found_on: bool,
     missing_on: bool,
+    clock: C,
 }
 
 // A poisoned lock only means a panic elsewhere while inserting; the map
@@ -47,11 +65,19 @@ impl LocalCache {
     /// disables either), holding at most `capacity` entries and, apart,
     /// at most `capacity` absences.
     pub fn new(ttl: Duration, negative_ttl: Duration, capacity: usize) -> Self {
+        Self::with_clock(ttl, negative_ttl, capacity, SystemClock)
+    }
+}
+
+impl<C: Clock> LocalCache<C> {
+    /// [`LocalCache::new`] reading the time from `clock`.
+    pub fn with_clock(ttl: Duration, negative_ttl: Duration, capacity: usize, clock: C) -> Self {
         Self {
             found: RwLock::new(Expiring::new(ttl, capacity)),
             missing: RwLock::new(Expiring::new(negative_ttl, capacity)),
             found_on: !ttl.is_zero(),
             missing_on: !negative_ttl.is_zero(),
+            clock,
         }
     }
 
@@ -60,7 +86,7 @@ impl LocalCache {
         if !self.found_on && !self.missing_on {
             return None;
         }
-        let now = Instant::now();
+        let now = self.clock.now();
         if self.found_on {
             if let Some(entry) = read(&self.found).get(key, now) {
                 return Some(Cached::Found(entry));
@@ -83,7 +109,7 @@ impl LocalCache {
                 if self.found_on {
                     let mut found = write(&self.found);
                     // Read under the lock: insertion order stays expiry order.
-                    found.insert(key, entry, Instant::now());
+                    found.insert(key, entry, self.clock.now());
                 }
             }
             Cached::Missing => {
@@ -92,7 +118,7 @@ impl LocalCache {
                 }
                 if self.missing_on {
                     let mut missing = write(&self.missing);
-                    missing.insert(key, (), Instant::now());
+                    missing.insert(key, (), self.clock.now());
                 }
             }
         }
@@ -107,6 +133,8 @@ impl LocalCache {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
     use crate::dynamo::StoredGroup;
 
@@ -123,15 +151,46 @@ mod tests {
         ))
     }
 
+    /// A clock that moves only when told.
+    struct ManualClock(Mutex<Instant>);
+
+    impl ManualClock {
+        fn new() -> Self {
+            Self(Mutex::new(Instant::now()))
+        }
+
+        fn advance(&self, by: Duration) {
+            *self.0.lock().unwrap() += by;
+        }
+    }
+
+    impl Clock for ManualClock {
+        fn now(&self) -> Instant {
+            *self.0.lock().unwrap()
+        }
+    }
+
     #[test]
     fn entries_expire_and_absences_keep_their_own_ttl() {
-        let c = LocalCache::new(Duration::from_millis(50), Duration::ZERO, 10);
+        let ms = Duration::from_millis;
+        let c = LocalCache::with_clock(ms(50), ms(20), 10, ManualClock::new());
         c.put("a", Cached::Found(entry()));
         c.put("b", Cached::Missing);
         assert!(matches!(c.get("a"), Some(Cached::Found(_))));
+        assert!(matches!(c.get("b"), Some(Cached::Missing)));
+        c.clock.advance(ms(19));
+        assert!(c.get("a").is_some() && c.get("b").is_some());
+        c.clock.advance(ms(1));
+        assert!(c.get("b").is_none(), "the absence expired at its own TTL");
+        assert!(c.get("a").is_some());
+        c.clock.advance(ms(29));
+        assert!(c.get("a").is_some(), "1 ms before its TTL");
+        c.clock.advance(ms(1));
+        assert!(c.get("a").is_none(), "expired at its TTL");
+
+        let c = LocalCache::new(Duration::from_secs(5), Duration::ZERO, 10);
+        c.put("b", Cached::Missing);
         assert!(c.get("b").is_none(), "negative TTL 0 keeps no absence");
-        std::thread::sleep(Duration::from_millis(80));
-        assert!(c.get("a").is_none());
         let c = LocalCache::new(Duration::ZERO, Duration::from_secs(5), 10);
         c.put("a", Cached::Found(entry()));
         c.put("b", Cached::Missing);
