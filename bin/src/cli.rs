@@ -449,6 +449,12 @@ pub struct ServeArgs {
     /// Longest wait for in-flight requests after SIGTERM/SIGINT [default: 10s].
     #[arg(long, env = "TOPSELLERS_SERVE_DRAIN_TIMEOUT")]
     pub drain_timeout: Option<String>,
+    /// Longest a top-sellers request may take; past it, 503 [default: 5s].
+    #[arg(long, env = "TOPSELLERS_SERVE_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
+    /// Top-sellers requests served at once; more get 503 at once [default: 4096].
+    #[arg(long, env = "TOPSELLERS_SERVE_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<String>,
     /// Tokio worker threads [default: all cores].
     #[arg(long, env = "TOPSELLERS_THREADS")]
     pub threads: Option<String>,

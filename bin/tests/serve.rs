@@ -2,7 +2,9 @@
 //! on free ports: hits, read-through misses that repopulate Redis, Redis or
 //! DynamoDB down, both down, ETag and 304, hostile parameters, a stampede
 //! on a cold key (one DynamoDB read, counted by a proxy in front of
-//! DynamoDB Local as well as by the server), and SIGTERM draining.
+//! DynamoDB Local as well as by the server), SIGTERM draining, and the
+//! request timeout and in-flight limit (DynamoDB's answers held at the
+//! proxy).
 
 #![allow(clippy::unwrap_used)]
 
@@ -538,6 +540,73 @@ fn a_stampede_on_a_cold_key_makes_one_dynamodb_read_and_sigterm_drains() {
         serve.log().contains("finishing in-flight requests"),
         "{}",
         serve.log()
+    );
+}
+
+#[test]
+fn a_slow_request_times_out_and_requests_past_the_limit_are_refused() {
+    let p = published();
+    let proxy = CountingProxy::start(p.db.port);
+    let _: () = redis_cmd(&p.redis, &mut redis::cmd("FLUSHALL"));
+    proxy.responses.close();
+
+    // DynamoDB's answer held: 503 once the request timeout (default) runs out.
+    let quick = Serve::start(&proxy.url(), &p.redis.url(), &["--dynamodb-timeout", "60s"]);
+    let r = quick.get(&url("toys"));
+    assert_eq!(r.status, 503, "{r:?}");
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("took longer"),
+        "{r:?}"
+    );
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(
+        quick.metric("topsellers_serve_requests_total{route=\"top_sellers\",status=\"503\"}"),
+        1.0
+    );
+
+    // One request in flight at most: a second is refused while the first
+    // waits on DynamoDB; probes and metrics are not limited.
+    let one = Serve::start(
+        &proxy.url(),
+        &p.redis.url(),
+        &[
+            "--max-in-flight",
+            "1",
+            "--request-timeout",
+            "60s",
+            "--dynamodb-timeout",
+            "60s",
+        ],
+    );
+    let port = one.port;
+    let first = std::thread::spawn(move || request(port, &url("c00001"), &[]));
+    assert!(
+        proxy.responses.wait_for_waiting(2, Duration::from_secs(30)),
+        "the first request's read never reached DynamoDB"
+    );
+    let second = one.get(&url("c00002"));
+    assert_eq!(second.status, 503, "{second:?}");
+    assert!(
+        second.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("in flight"),
+        "{second:?}"
+    );
+    assert_eq!(one.get("/healthz").status, 200);
+    assert!(
+        one.metric("topsellers_serve_requests_total{route=\"top_sellers\",status=\"503\"}") == 1.0
+    );
+    proxy.responses.open();
+    let first = first.join().unwrap();
+    assert_eq!(
+        (first.status, &first.json()["category"]),
+        (200, &serde_json::json!("c00001"))
+    );
+    assert_eq!(
+        one.get(&url("c00002")).status,
+        200,
+        "served once the first is done"
     );
 }
 
