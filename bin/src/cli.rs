@@ -437,7 +437,7 @@ pub struct ServeArgs {
     /// How long Redis is skipped after a failed call [default: 1s].
     #[arg(long, env = "TOPSELLERS_SERVE_REDIS_BACKOFF")]
     pub redis_backoff: Option<String>,
-    /// Longest wait for a DynamoDB read [default: 1s].
+    /// Longest wait for one DynamoDB attempt; a read retries once [default: 1s].
     #[arg(long, env = "TOPSELLERS_SERVE_DYNAMODB_TIMEOUT")]
     pub dynamodb_timeout: Option<String>,
     /// Longest TTL of the Redis keys written back after a DynamoDB read [default: 24h].

@@ -611,6 +611,31 @@ fn a_slow_request_times_out_and_requests_past_the_limit_are_refused() {
 }
 
 #[test]
+fn a_stalled_dynamodb_attempt_is_retried() {
+    let p = published();
+    let proxy = CountingProxy::start(p.db.port);
+    let _: () = redis_cmd(&p.redis, &mut redis::cmd("FLUSHALL"));
+    // --dynamodb-timeout 1s per attempt (the default), two attempts.
+    let serve = Serve::start(&proxy.url(), &p.redis.url(), &["--request-timeout", "60s"]);
+    proxy.responses.close();
+    let port = serve.port;
+    let asked = std::thread::spawn(move || request(port, &url("toys"), &[]));
+    // The first attempt's answer stays held past its timeout; once the
+    // retry's answer is at the gate too, both pass.
+    let retried = proxy.responses.wait_for_waiting(2, Duration::from_secs(15));
+    proxy.responses.open();
+    let r = asked.join().unwrap();
+    assert!(retried, "no second GetItem attempt was made: {r:?}");
+    assert_eq!(
+        (r.status, &r.json()["category"]),
+        (200, &serde_json::json!("toys")),
+        "{r:?}"
+    );
+    assert_eq!(proxy.get_items(), 2);
+    assert_eq!(serve.metric("topsellers_serve_dynamodb_reads_total"), 1.0);
+}
+
+#[test]
 fn bad_settings_are_usage_errors() {
     for (args, why) in [
         (vec!["--table", "x"], "table name"),

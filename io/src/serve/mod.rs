@@ -55,7 +55,8 @@ pub struct ReadPathOptions {
     pub redis_ttl: Duration,
     /// Written-back TTLs are drawn from `[ttl·(1 − jitter), ttl]`.
     pub redis_ttl_jitter: f64,
-    /// Longest wait for one DynamoDB attempt (and for the whole read).
+    /// Longest wait for one DynamoDB attempt; a read makes two at most, so
+    /// it waits twice this and a back-off of at most 100 ms.
     pub dynamo_timeout: Duration,
     /// TTL of the in-process cache (zero disables it).
     pub local_ttl: Duration,

@@ -21,7 +21,7 @@ use super::metrics::ReadMetrics;
 use super::redis_cache::{Got, RedisCache};
 use super::ReadPathOptions;
 use crate::cache::cache_key;
-use crate::dynamo::{decode_group, get_item, group_key, read_client};
+use crate::dynamo::{decode_group, get_item, group_key, read_client, read_deadline};
 use crate::error::IoError;
 
 /// Whether each backing service answered a readiness probe.
@@ -37,7 +37,8 @@ pub struct Readiness {
 pub struct ReadPath {
     table: String,
     dynamo: aws_sdk_dynamodb::Client,
-    dynamo_timeout: Duration,
+    /// The bound of one DynamoDB call, its retry included.
+    dynamo_deadline: Duration,
     redis: RedisCache,
     local: LocalCache,
     inflight: Arc<Flights<Cached>>,
@@ -52,7 +53,7 @@ impl ReadPath {
         Ok(Arc::new(Self {
             table: opts.table.clone(),
             dynamo: read_client(opts.dynamo_timeout).await,
-            dynamo_timeout: opts.dynamo_timeout,
+            dynamo_deadline: read_deadline(opts.dynamo_timeout),
             redis: RedisCache::new(
                 &opts.redis_url,
                 opts.redis_timeout,
@@ -153,14 +154,14 @@ impl ReadPath {
         ReadMetrics::inc(&m.dynamo_reads);
         let pk = group_key(&variant, &category);
         let got = tokio::time::timeout(
-            self.dynamo_timeout,
+            self.dynamo_deadline,
             get_item(&self.dynamo, &self.table, &pk),
         )
         .await;
         let result = match got {
             Err(_) => Err(format!(
                 "GetItem {pk:?}: no answer within {} ms",
-                self.dynamo_timeout.as_millis()
+                self.dynamo_deadline.as_millis()
             )),
             Ok(Err(e)) => Err(e.to_string()),
             Ok(Ok(None)) => Ok(Cached::Missing),
@@ -201,14 +202,14 @@ impl ReadPath {
     pub async fn readiness(&self) -> Readiness {
         let dynamo = async {
             let call = self.dynamo.describe_table().table_name(&self.table).send();
-            match tokio::time::timeout(self.dynamo_timeout, call).await {
+            match tokio::time::timeout(self.dynamo_deadline, call).await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => {
                     Err(crate::dynamo::failed(&self.table, "DescribeTable", e).to_string())
                 }
                 Err(_) => Err(format!(
                     "DescribeTable: no answer within {} ms",
-                    self.dynamo_timeout.as_millis()
+                    self.dynamo_deadline.as_millis()
                 )),
             }
         };
