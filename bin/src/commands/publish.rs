@@ -175,7 +175,7 @@ fn warm(
         .iter()
         .map(|(k, b)| (k.len() + b.len()) as u64)
         .sum();
-    let result = rt.block_on(cache::warm(redis, &entries));
+    let result = rt.block_on(cache::warm(redis, set.generation(), &entries));
     job.stages.push(Stage {
         name: "cache",
         seconds: started.elapsed().as_secs_f64(),
@@ -185,7 +185,7 @@ fn warm(
     });
     job.cache = Some(match result {
         Ok(w) => {
-            tracing::info!(server = %w.server, keys = w.keys, seconds = format!("{:.3}", w.seconds), "Redis warmed");
+            tracing::info!(server = %w.server, keys = w.keys, newer_kept = w.newer_kept, seconds = format!("{:.3}", w.seconds), "Redis warmed");
             CacheOutcome {
                 ok: true,
                 warm: Some(w),

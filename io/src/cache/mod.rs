@@ -1,8 +1,10 @@
 //! Redis, the cache in front of DynamoDB (SPEC section 5): one key per
 //! (variant, category) holding exactly the read API's JSON body, with a
-//! jittered TTL, written in pipelines right after DynamoDB accepted a run.
+//! jittered TTL, written in pipelines right after DynamoDB accepted a run,
+//! never over the body of a newer run ([`guarded`]).
 
 mod body;
+pub(crate) mod guarded;
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +39,8 @@ pub struct WarmReport {
     pub server: String,
     /// Keys written.
     pub keys: u64,
+    /// Keys left alone because Redis held a newer run's body for them.
+    pub newer_kept: u64,
     /// Pipelines sent.
     pub pipelines: u64,
     /// The longest TTL, seconds.
@@ -94,10 +98,24 @@ pub fn entries(set: &ResultSet, groups: &[usize]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Writes `entries` (key, body) with `SET key body EX ttl`, in pipelines.
-pub async fn warm(opts: &WarmOptions, entries: &[(String, String)]) -> Result<WarmReport, IoError> {
+/// Writes `entries` (key, body), the bodies of run `generation`, each
+/// with a jittered TTL, in pipelines; a key holding a newer run's body is
+/// left alone ([`guarded`]).
+pub async fn warm(
+    opts: &WarmOptions,
+    generation: i64,
+    entries: &[(String, String)],
+) -> Result<WarmReport, IoError> {
     let started = Instant::now();
+    let fail = |message: String| IoError::Redis {
+        url: redacted(&opts.url),
+        message,
+    };
     let mut con = connect(&opts.url).await?;
+    guarded::script()
+        .load_async(&mut con)
+        .await
+        .map_err(|e| fail(format!("SCRIPT LOAD: {e}")))?;
     let ttl_s = opts.ttl.as_secs().max(1);
     let jitter = opts.jitter;
     let mut rng = rand::rng();
@@ -109,20 +127,18 @@ pub async fn warm(opts: &WarmOptions, entries: &[(String, String)]) -> Result<Wa
     for chunk in entries.chunks(PIPELINE) {
         let mut pipe = redis::pipe();
         for (key, body) in chunk {
-            pipe.cmd("SET")
-                .arg(key)
-                .arg(body)
-                .arg("EX")
-                .arg(jittered_ttl(ttl_s, jitter, &mut rng))
-                .ignore();
+            let ttl = jittered_ttl(ttl_s, jitter, &mut rng);
+            pipe.add_command(guarded::evalsha(key, body.as_bytes(), generation, ttl));
         }
-        pipe.exec_async(&mut con)
-            .await
-            .map_err(|e| IoError::Redis {
-                url: redacted(&opts.url),
-                message: format!("pipelined SET after {} keys: {e}", report.keys),
-            })?;
-        report.keys += chunk.len() as u64;
+        let written: Vec<i64> = pipe.query_async(&mut con).await.map_err(|e| {
+            fail(format!(
+                "pipelined write after {} keys: {e}",
+                report.keys + report.newer_kept
+            ))
+        })?;
+        let kept = written.iter().filter(|&&w| w == 0).count() as u64;
+        report.keys += chunk.len() as u64 - kept;
+        report.newer_kept += kept;
         report.pipelines += 1;
     }
     report.seconds = started.elapsed().as_secs_f64();

@@ -175,7 +175,10 @@ impl ReadPath {
                 self.local.put(&key, Cached::Found(entry.clone()));
                 let (this, entry) = (self.clone(), entry.clone());
                 tokio::spawn(async move {
-                    this.redis.set(&key, &entry.body, &this.metrics).await;
+                    let m = &this.metrics;
+                    this.redis
+                        .fill(&key, &entry.body, entry.generation, m)
+                        .await;
                     landing.land();
                 });
             }
