@@ -236,6 +236,57 @@ fn warming_never_replaces_a_newer_body() {
     assert_eq!(r["cache"]["warm"]["newer_kept"], 1, "{r}");
 }
 
+#[test]
+fn a_failed_warm_up_deletes_the_keys_it_could_not_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let older = results(tmp.path(), "2026-10-14T00:00:00Z");
+    let newer = results(tmp.path(), AS_OF);
+    let want = read_csv(&newer);
+    let (db, redis) = (DynamoLocal::start(), Redis::start());
+    publish(&db, &older, &redis.url(), &["--create-table"])
+        .assert()
+        .success();
+    assert_eq!(redis.dump().len(), want.len());
+    // Redis now refuses every write (out of memory, nothing to evict) but
+    // still deletes.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let config = |con: &mut redis::Connection, k: &str, v: &str| {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(k)
+            .arg(v)
+            .query(con)
+            .unwrap();
+    };
+    config(&mut con, "maxmemory-policy", "noeviction");
+    config(&mut con, "maxmemory", "1");
+    let report = tmp.path().join("report.json");
+    publish(&db, &newer, &redis.url(), &["--report"])
+        .arg(&report)
+        .assert()
+        .success()
+        .stderr(contains("Redis warm-up failed"));
+    config(&mut con, "maxmemory", "0");
+    let older_left: Vec<String> = redis
+        .dump()
+        .into_iter()
+        .filter(|(_, body)| body.contains("\"generation\":1791936000000,"))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        older_left.is_empty(),
+        "{} keys still hold the previous run, e.g. {:?}",
+        older_left.len(),
+        older_left.first()
+    );
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["status"], "success");
+    assert_eq!(r["cache"]["ok"], false, "{r}");
+    assert_eq!(r["cache"]["warm"]["deleted"], want.len(), "{r}");
+    assert_eq!(r["cache"]["warm"]["maybe_stale"], 0, "{r}");
+}
+
 /// A results CSV of `categories` × `items` rows (publishing it takes a while).
 fn big_results(path: &Path, categories: usize, items: usize) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());

@@ -5,20 +5,19 @@
 
 mod body;
 pub(crate) mod guarded;
+mod warm;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::Rng;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::Serialize;
 
 pub use body::{api_body, cache_key};
+pub use warm::warm;
 
 use crate::error::IoError;
 use crate::output::ResultSet;
-
-/// Keys per pipeline.
-const PIPELINE: usize = 1000;
 
 /// How to warm the cache.
 #[derive(Debug, Clone)]
@@ -41,6 +40,12 @@ pub struct WarmReport {
     pub keys: u64,
     /// Keys left alone because Redis held a newer run's body for them.
     pub newer_kept: u64,
+    /// After a failure: keys not known to be written, deleted so that the
+    /// site reads them through from DynamoDB.
+    pub deleted: u64,
+    /// After a failure: keys neither written nor deleted (Redis could not
+    /// be reached), which may serve the previous run until their TTL.
+    pub maybe_stale: u64,
     /// Pipelines sent.
     pub pipelines: u64,
     /// The longest TTL, seconds.
@@ -96,53 +101,6 @@ pub fn entries(set: &ResultSet, groups: &[usize]) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-/// Writes `entries` (key, body), the bodies of run `generation`, each
-/// with a jittered TTL, in pipelines; a key holding a newer run's body is
-/// left alone ([`guarded`]).
-pub async fn warm(
-    opts: &WarmOptions,
-    generation: i64,
-    entries: &[(String, String)],
-) -> Result<WarmReport, IoError> {
-    let started = Instant::now();
-    let fail = |message: String| IoError::Redis {
-        url: redacted(&opts.url),
-        message,
-    };
-    let mut con = connect(&opts.url).await?;
-    guarded::script()
-        .load_async(&mut con)
-        .await
-        .map_err(|e| fail(format!("SCRIPT LOAD: {e}")))?;
-    let ttl_s = opts.ttl.as_secs().max(1);
-    let jitter = opts.jitter;
-    let mut rng = rand::rng();
-    let mut report = WarmReport {
-        server: redacted(&opts.url),
-        ttl_s,
-        ..WarmReport::default()
-    };
-    for chunk in entries.chunks(PIPELINE) {
-        let mut pipe = redis::pipe();
-        for (key, body) in chunk {
-            let ttl = jittered_ttl(ttl_s, jitter, &mut rng);
-            pipe.add_command(guarded::evalsha(key, body.as_bytes(), generation, ttl));
-        }
-        let written: Vec<i64> = pipe.query_async(&mut con).await.map_err(|e| {
-            fail(format!(
-                "pipelined write after {} keys: {e}",
-                report.keys + report.newer_kept
-            ))
-        })?;
-        let kept = written.iter().filter(|&&w| w == 0).count() as u64;
-        report.keys += chunk.len() as u64 - kept;
-        report.newer_kept += kept;
-        report.pipelines += 1;
-    }
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
 }
 
 #[cfg(test)]
