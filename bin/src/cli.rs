@@ -428,7 +428,7 @@ pub struct ServeArgs {
     /// How long an unknown (variant, category) is remembered in-process [default: 1s].
     #[arg(long, env = "TOPSELLERS_SERVE_NEGATIVE_TTL")]
     pub negative_ttl: Option<String>,
-    /// Keys the in-process cache holds at most [default: 100k].
+    /// Keys the in-process cache holds at most, and unknown keys apart [default: 100k].
     #[arg(long, env = "TOPSELLERS_SERVE_LOCAL_KEYS")]
     pub local_keys: Option<String>,
     /// Longest wait for one Redis call [default: 250ms].
@@ -437,7 +437,7 @@ pub struct ServeArgs {
     /// How long Redis is skipped after a failed call [default: 1s].
     #[arg(long, env = "TOPSELLERS_SERVE_REDIS_BACKOFF")]
     pub redis_backoff: Option<String>,
-    /// Longest wait for a DynamoDB read [default: 1s].
+    /// Longest wait for one DynamoDB attempt; a read retries once [default: 1s].
     #[arg(long, env = "TOPSELLERS_SERVE_DYNAMODB_TIMEOUT")]
     pub dynamodb_timeout: Option<String>,
     /// Longest TTL of the Redis keys written back after a DynamoDB read [default: 24h].
@@ -449,6 +449,12 @@ pub struct ServeArgs {
     /// Longest wait for in-flight requests after SIGTERM/SIGINT [default: 10s].
     #[arg(long, env = "TOPSELLERS_SERVE_DRAIN_TIMEOUT")]
     pub drain_timeout: Option<String>,
+    /// Longest a top-sellers request may take; past it, 503 [default: 5s].
+    #[arg(long, env = "TOPSELLERS_SERVE_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
+    /// Top-sellers requests served at once; more get 503 at once [default: 4096].
+    #[arg(long, env = "TOPSELLERS_SERVE_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<String>,
     /// Tokio worker threads [default: all cores].
     #[arg(long, env = "TOPSELLERS_THREADS")]
     pub threads: Option<String>,

@@ -191,6 +191,102 @@ fn redis_down_is_a_warning_and_a_metric() {
     );
 }
 
+#[test]
+fn warming_never_replaces_a_newer_body() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = results(tmp.path(), AS_OF);
+    let want = read_csv(&csv);
+    let (db, redis) = (DynamoLocal::start(), Redis::start());
+    // A newer run's body already in Redis for one key: that run was
+    // published and warmed while this one was on its way.
+    let ((variant, category), _) = want.iter().next().unwrap();
+    let key = format!("topsellers:v1:{variant}:{category}");
+    let newer = format!(
+        r#"{{"category":"{category}","variant":"{variant}","as_of":"2026-10-16T00:00:00Z","generation":1792108800000,"items":[]}}"#
+    );
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(&newer)
+        .query(&mut con)
+        .unwrap();
+    let report = tmp.path().join("report.json");
+    publish(&db, &csv, &redis.url(), &["--create-table", "--report"])
+        .arg(&report)
+        .assert()
+        .success();
+    let cached = redis.dump();
+    assert!(
+        cached[&key] == newer,
+        "the warm-up replaced a newer body: {:.100}…",
+        cached[&key]
+    );
+    assert_eq!(cached.len(), want.len());
+    for (k, body) in &cached {
+        if *k != key {
+            assert!(
+                body.contains("\"generation\":1792022400000,"),
+                "{k}: {body}"
+            );
+        }
+    }
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["cache"]["ok"], true, "{r}");
+    assert_eq!(r["cache"]["warm"]["newer_kept"], 1, "{r}");
+}
+
+#[test]
+fn a_failed_warm_up_deletes_the_keys_it_could_not_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let older = results(tmp.path(), "2026-10-14T00:00:00Z");
+    let newer = results(tmp.path(), AS_OF);
+    let want = read_csv(&newer);
+    let (db, redis) = (DynamoLocal::start(), Redis::start());
+    publish(&db, &older, &redis.url(), &["--create-table"])
+        .assert()
+        .success();
+    assert_eq!(redis.dump().len(), want.len());
+    // Redis now refuses every write (out of memory, nothing to evict) but
+    // still deletes.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let config = |con: &mut redis::Connection, k: &str, v: &str| {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(k)
+            .arg(v)
+            .query(con)
+            .unwrap();
+    };
+    config(&mut con, "maxmemory-policy", "noeviction");
+    config(&mut con, "maxmemory", "1");
+    let report = tmp.path().join("report.json");
+    publish(&db, &newer, &redis.url(), &["--report"])
+        .arg(&report)
+        .assert()
+        .success()
+        .stderr(contains("Redis warm-up failed"));
+    config(&mut con, "maxmemory", "0");
+    let older_left: Vec<String> = redis
+        .dump()
+        .into_iter()
+        .filter(|(_, body)| body.contains("\"generation\":1791936000000,"))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        older_left.is_empty(),
+        "{} keys still hold the previous run, e.g. {:?}",
+        older_left.len(),
+        older_left.first()
+    );
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["status"], "success");
+    assert_eq!(r["cache"]["ok"], false, "{r}");
+    assert_eq!(r["cache"]["warm"]["deleted"], want.len(), "{r}");
+    assert_eq!(r["cache"]["warm"]["maybe_stale"], 0, "{r}");
+}
+
 /// A results CSV of `categories` × `items` rows (publishing it takes a while).
 fn big_results(path: &Path, categories: usize, items: usize) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());

@@ -2,7 +2,9 @@
 //! on free ports: hits, read-through misses that repopulate Redis, Redis or
 //! DynamoDB down, both down, ETag and 304, hostile parameters, a stampede
 //! on a cold key (one DynamoDB read, counted by a proxy in front of
-//! DynamoDB Local as well as by the server), and SIGTERM draining.
+//! DynamoDB Local as well as by the server), SIGTERM draining, and the
+//! request timeout and in-flight limit (DynamoDB's answers held at the
+//! proxy).
 
 #![allow(clippy::unwrap_used)]
 
@@ -20,11 +22,18 @@ use common::topsellers;
 
 const AS_OF: &str = "2026-10-15T00:00:00Z";
 const GENERATION: i64 = 1_792_022_400_000;
+const NEWER_AS_OF: &str = "2026-10-16T00:00:00Z";
+const NEWER_GENERATION: i64 = 1_792_108_800_000;
 const BOARDS: &str = "Toys & Games/Boards";
 
 /// A results CSV: variants `default` and `fast`, categories `toys`,
 /// [`BOARDS`] and `c00000`…`c00009`, five items each.
 fn write_results(path: &Path) {
+    write_results_as_of(path, AS_OF);
+}
+
+/// [`write_results`] of the run at `as_of`.
+fn write_results_as_of(path: &Path, as_of: &str) {
     let mut f = std::fs::File::create(path).unwrap();
     writeln!(f, "variant,category,rank,item_id,score,window_s,as_of").unwrap();
     let mut categories = vec!["toys".to_string(), BOARDS.to_string()];
@@ -36,7 +45,7 @@ fn write_results(path: &Path) {
                 let item = c * 100 + r + if variant == "fast" { 7 } else { 0 };
                 writeln!(
                     f,
-                    "{variant},{category},{},{item},{score:?},2592000,{AS_OF}",
+                    "{variant},{category},{},{item},{score:?},2592000,{as_of}",
                     r + 1
                 )
                 .unwrap();
@@ -538,6 +547,171 @@ fn a_stampede_on_a_cold_key_makes_one_dynamodb_read_and_sigterm_drains() {
         serve.log().contains("finishing in-flight requests"),
         "{}",
         serve.log()
+    );
+}
+
+#[test]
+fn a_slow_request_times_out_and_requests_past_the_limit_are_refused() {
+    let p = published();
+    let proxy = CountingProxy::start(p.db.port);
+    let _: () = redis_cmd(&p.redis, &mut redis::cmd("FLUSHALL"));
+    proxy.responses.close();
+
+    // DynamoDB's answer held: 503 once the request timeout (default) runs out.
+    let quick = Serve::start(&proxy.url(), &p.redis.url(), &["--dynamodb-timeout", "60s"]);
+    let r = quick.get(&url("toys"));
+    assert_eq!(r.status, 503, "{r:?}");
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("took longer"),
+        "{r:?}"
+    );
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(
+        quick.metric("topsellers_serve_requests_total{route=\"top_sellers\",status=\"503\"}"),
+        1.0
+    );
+
+    // One request in flight at most: a second is refused while the first
+    // waits on DynamoDB; probes and metrics are not limited.
+    let one = Serve::start(
+        &proxy.url(),
+        &p.redis.url(),
+        &[
+            "--max-in-flight",
+            "1",
+            "--request-timeout",
+            "60s",
+            "--dynamodb-timeout",
+            "60s",
+        ],
+    );
+    let port = one.port;
+    let first = std::thread::spawn(move || request(port, &url("c00001"), &[]));
+    assert!(
+        proxy.responses.wait_for_waiting(2, Duration::from_secs(30)),
+        "the first request's read never reached DynamoDB"
+    );
+    let second = one.get(&url("c00002"));
+    assert_eq!(second.status, 503, "{second:?}");
+    assert!(
+        second.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("in flight"),
+        "{second:?}"
+    );
+    assert_eq!(one.get("/healthz").status, 200);
+    assert!(
+        one.metric("topsellers_serve_requests_total{route=\"top_sellers\",status=\"503\"}") == 1.0
+    );
+    proxy.responses.open();
+    let first = first.join().unwrap();
+    assert_eq!(
+        (first.status, &first.json()["category"]),
+        (200, &serde_json::json!("c00001"))
+    );
+    assert_eq!(
+        one.get(&url("c00002")).status,
+        200,
+        "served once the first is done"
+    );
+}
+
+#[test]
+fn a_stalled_dynamodb_attempt_is_retried() {
+    let p = published();
+    let proxy = CountingProxy::start(p.db.port);
+    let _: () = redis_cmd(&p.redis, &mut redis::cmd("FLUSHALL"));
+    // --dynamodb-timeout 1s per attempt (the default), two attempts.
+    let serve = Serve::start(&proxy.url(), &p.redis.url(), &["--request-timeout", "60s"]);
+    proxy.responses.close();
+    let port = serve.port;
+    let asked = std::thread::spawn(move || request(port, &url("toys"), &[]));
+    // The first attempt's answer stays held past its timeout; once the
+    // retry's answer is at the gate too, both pass.
+    let retried = proxy.responses.wait_for_waiting(2, Duration::from_secs(15));
+    proxy.responses.open();
+    let r = asked.join().unwrap();
+    assert!(retried, "no second GetItem attempt was made: {r:?}");
+    assert_eq!(
+        (r.status, &r.json()["category"]),
+        (200, &serde_json::json!("toys")),
+        "{r:?}"
+    );
+    assert_eq!(proxy.get_items(), 2);
+    assert_eq!(serve.metric("topsellers_serve_dynamodb_reads_total"), 1.0);
+}
+
+#[test]
+fn a_late_read_through_fill_never_replaces_a_newer_body() {
+    let p = published();
+    let proxy = CountingProxy::start(p.db.port);
+    let serve = Serve::start(
+        &proxy.url(),
+        &p.redis.url(),
+        &[
+            "--local-ttl",
+            "0",
+            "--dynamodb-timeout",
+            "60s",
+            "--request-timeout",
+            "120s",
+        ],
+    );
+    let key = "topsellers:v1:default:toys";
+    let _: i64 = redis_cmd(&p.redis, redis::cmd("DEL").arg(key));
+
+    // A miss reads generation G from DynamoDB; its answer is held.
+    proxy.responses.close();
+    let port = serve.port;
+    let late = std::thread::spawn(move || request(port, &url("toys"), &[]));
+    assert!(
+        proxy.responses.wait_for_waiting(1, Duration::from_secs(30)),
+        "the read never reached DynamoDB"
+    );
+    // Meanwhile G+1 is published: DynamoDB, then Redis.
+    let csv = p._tmp.path().join("newer.csv");
+    write_results_as_of(&csv, NEWER_AS_OF);
+    topsellers()
+        .envs(dynamo_env(&p.db.url()))
+        .args(["publish", "--table", "topsellers", "--redis"])
+        .arg(p.redis.url())
+        .arg("--results")
+        .arg(&csv)
+        .assert()
+        .success();
+    let newer: String = redis_cmd(&p.redis, redis::cmd("GET").arg(key));
+    assert!(newer.contains(&format!("\"generation\":{NEWER_GENERATION},")));
+
+    // Then G's answer lands and the read fills Redis with it.
+    proxy.responses.open();
+    let r = late.join().unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.json()["generation"],
+        GENERATION,
+        "read before the publish"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while serve.metric("topsellers_serve_redis_writes_total")
+        + serve.metric("topsellers_serve_redis_fills_refused_total")
+        < 1.0
+    {
+        assert!(Instant::now() < deadline, "the fill never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let after: String = redis_cmd(&p.redis, redis::cmd("GET").arg(key));
+    assert_eq!(
+        after, newer,
+        "the late fill put generation {GENERATION} back over {NEWER_GENERATION}"
+    );
+    assert_eq!(
+        serve.metric("topsellers_serve_redis_fills_refused_total"),
+        1.0
+    );
+    assert_eq!(
+        serve.get(&url("toys")).json()["generation"],
+        NEWER_GENERATION
     );
 }
 

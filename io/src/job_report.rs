@@ -49,7 +49,8 @@ pub struct Validation {
 pub struct CacheOutcome {
     /// Whether every key was written.
     pub ok: bool,
-    /// The figures, when it succeeded.
+    /// The figures (after a failure: what was written, then deleted or
+    /// left before it).
     pub warm: Option<WarmReport>,
     /// The failure, when it did not (the job still succeeds).
     pub error: Option<String>,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use topsellers_io::cache::{self, WarmOptions};
+use topsellers_io::cache::{self, WarmOptions, WarmReport};
 use topsellers_io::dynamo::{self, PublishOptions};
 use topsellers_io::{read_results, CacheOutcome, JobReport, ResultSet, Stage};
 
@@ -175,31 +175,37 @@ fn warm(
         .iter()
         .map(|(k, b)| (k.len() + b.len()) as u64)
         .sum();
-    let result = rt.block_on(cache::warm(redis, &entries));
+    let mut w = WarmReport::default();
+    let result = rt.block_on(cache::warm(redis, set.generation(), &entries, &mut w));
     job.stages.push(Stage {
         name: "cache",
         seconds: started.elapsed().as_secs_f64(),
-        rows: result.as_ref().map_or(0, |w| w.keys),
+        rows: w.keys,
         bytes,
         ok: result.is_ok(),
     });
-    job.cache = Some(match result {
-        Ok(w) => {
-            tracing::info!(server = %w.server, keys = w.keys, seconds = format!("{:.3}", w.seconds), "Redis warmed");
-            CacheOutcome {
-                ok: true,
-                warm: Some(w),
-                error: None,
-            }
+    let error = match result {
+        Ok(()) => {
+            tracing::info!(server = %w.server, keys = w.keys, newer_kept = w.newer_kept, seconds = format!("{:.3}", w.seconds), "Redis warmed");
+            None
+        }
+        Err(e) if w.maybe_stale == 0 => {
+            tracing::warn!(error = %e, written = w.keys, deleted = w.deleted, "Redis warm-up failed; the keys not written were deleted, so the site reads them through from DynamoDB");
+            Some(e.to_string())
         }
         Err(e) => {
-            tracing::warn!(error = %e, "Redis warm-up failed; DynamoDB holds the results and the site reads through to it");
-            CacheOutcome {
-                ok: false,
-                warm: None,
-                error: Some(e.to_string()),
-            }
+            tracing::warn!(
+                error = %e, written = w.keys, deleted = w.deleted, maybe_stale = w.maybe_stale,
+                "Redis warm-up failed; {} keys could be neither written nor deleted and may serve the previous run until their TTL (at most {} s)",
+                w.maybe_stale, w.ttl_s
+            );
+            Some(e.to_string())
         }
+    };
+    job.cache = Some(CacheOutcome {
+        ok: error.is_none(),
+        warm: Some(w),
+        error,
     });
 }
 

@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::root;
@@ -197,10 +197,19 @@ fn accept_loop(
     });
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+fn pipe(from: TcpStream, to: TcpStream) {
+    pipe_through(from, to, &Gate::default());
+}
+
+/// Copies `from` to `to`, each chunk passing `gate` first.
+fn pipe_through(mut from: TcpStream, mut to: TcpStream, gate: &Gate) {
     let mut buf = [0u8; 64 * 1024];
     while let Ok(n) = from.read(&mut buf) {
-        if n == 0 || to.write_all(&buf[..n]).is_err() {
+        if n == 0 {
+            break;
+        }
+        gate.pass();
+        if to.write_all(&buf[..n]).is_err() {
             break;
         }
     }
@@ -459,15 +468,64 @@ pub fn dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
 
+/// A point where data waits while it is closed: it forces an interleaving
+/// (an answer that arrives late) without sleeping.
+#[derive(Default)]
+pub struct Gate {
+    closed: Mutex<bool>,
+    changed: Condvar,
+    waiting: Mutex<usize>,
+    arrived: Condvar,
+}
+
+impl Gate {
+    pub fn close(&self) {
+        *self.closed.lock().unwrap() = true;
+    }
+
+    pub fn open(&self) {
+        *self.closed.lock().unwrap() = false;
+        self.changed.notify_all();
+    }
+
+    /// Waits until at least `n` transfers wait at the gate, at most `limit`;
+    /// false when they did not arrive.
+    pub fn wait_for_waiting(&self, n: usize, limit: Duration) -> bool {
+        let waiting = self.waiting.lock().unwrap();
+        let (waiting, _) = self
+            .arrived
+            .wait_timeout_while(waiting, limit, |w| *w < n)
+            .unwrap();
+        *waiting >= n
+    }
+
+    /// Returns at once while open; else waits until opened.
+    fn pass(&self) {
+        let mut closed = self.closed.lock().unwrap();
+        if !*closed {
+            return;
+        }
+        *self.waiting.lock().unwrap() += 1;
+        self.arrived.notify_all();
+        while *closed {
+            closed = self.changed.wait(closed).unwrap();
+        }
+        *self.waiting.lock().unwrap() -= 1;
+    }
+}
+
 /// A TCP proxy in front of DynamoDB that counts the GetItem requests going
-/// through it (by their `X-Amz-Target` header) and can hold each of them
-/// for a while before forwarding it (a slow database).
+/// through it (by their `X-Amz-Target` header), can hold each of them for a
+/// while before forwarding it (a slow database), and can hold its answers
+/// at a [`Gate`] (a read whose answer is late).
 pub struct CountingProxy {
     pub port: u16,
     /// GetItem requests seen.
     pub get_items: Arc<AtomicI64>,
     /// Milliseconds each GetItem is held before it is forwarded.
     pub delay_ms: Arc<AtomicI64>,
+    /// Where DynamoDB's answers pass on their way back.
+    pub responses: Arc<Gate>,
     stop: Arc<AtomicBool>,
 }
 
@@ -479,11 +537,13 @@ impl CountingProxy {
         let port = listener.local_addr().unwrap().port();
         let get_items = Arc::new(AtomicI64::new(0));
         let delay_ms = Arc::new(AtomicI64::new(0));
+        let responses = Arc::new(Gate::default());
         let stop = Arc::new(AtomicBool::new(false));
-        let (g, d) = (get_items.clone(), delay_ms.clone());
+        let (g, d, r) = (get_items.clone(), delay_ms.clone(), responses.clone());
         accept_loop(listener, upstream, stop.clone(), move |client, server| {
             let (server2, client2) = (server.try_clone().unwrap(), client.try_clone().unwrap());
-            std::thread::spawn(move || pipe(server2, client2));
+            let r = r.clone();
+            std::thread::spawn(move || pipe_through(server2, client2, &r));
             let (g, d) = (g.clone(), d.clone());
             std::thread::spawn(move || count_requests(client, server, g, d));
         });
@@ -491,6 +551,7 @@ impl CountingProxy {
             port,
             get_items,
             delay_ms,
+            responses,
             stop,
         }
     }

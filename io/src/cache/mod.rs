@@ -1,22 +1,23 @@
 //! Redis, the cache in front of DynamoDB (SPEC section 5): one key per
 //! (variant, category) holding exactly the read API's JSON body, with a
-//! jittered TTL, written in pipelines right after DynamoDB accepted a run.
+//! jittered TTL, written in pipelines right after DynamoDB accepted a run,
+//! never over the body of a newer run ([`guarded`]).
 
 mod body;
+pub(crate) mod guarded;
+mod warm;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::Rng;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::Serialize;
 
 pub use body::{api_body, cache_key};
+pub use warm::warm;
 
 use crate::error::IoError;
 use crate::output::ResultSet;
-
-/// Keys per pipeline.
-const PIPELINE: usize = 1000;
 
 /// How to warm the cache.
 #[derive(Debug, Clone)]
@@ -37,6 +38,14 @@ pub struct WarmReport {
     pub server: String,
     /// Keys written.
     pub keys: u64,
+    /// Keys left alone because Redis held a newer run's body for them.
+    pub newer_kept: u64,
+    /// After a failure: keys not known to be written, deleted so that the
+    /// site reads them through from DynamoDB.
+    pub deleted: u64,
+    /// After a failure: keys neither written nor deleted (Redis could not
+    /// be reached), which may serve the previous run until their TTL.
+    pub maybe_stale: u64,
     /// Pipelines sent.
     pub pipelines: u64,
     /// The longest TTL, seconds.
@@ -92,41 +101,6 @@ pub fn entries(set: &ResultSet, groups: &[usize]) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-/// Writes `entries` (key, body) with `SET key body EX ttl`, in pipelines.
-pub async fn warm(opts: &WarmOptions, entries: &[(String, String)]) -> Result<WarmReport, IoError> {
-    let started = Instant::now();
-    let mut con = connect(&opts.url).await?;
-    let ttl_s = opts.ttl.as_secs().max(1);
-    let jitter = opts.jitter;
-    let mut rng = rand::rng();
-    let mut report = WarmReport {
-        server: redacted(&opts.url),
-        ttl_s,
-        ..WarmReport::default()
-    };
-    for chunk in entries.chunks(PIPELINE) {
-        let mut pipe = redis::pipe();
-        for (key, body) in chunk {
-            pipe.cmd("SET")
-                .arg(key)
-                .arg(body)
-                .arg("EX")
-                .arg(jittered_ttl(ttl_s, jitter, &mut rng))
-                .ignore();
-        }
-        pipe.exec_async(&mut con)
-            .await
-            .map_err(|e| IoError::Redis {
-                url: redacted(&opts.url),
-                message: format!("pipelined SET after {} keys: {e}", report.keys),
-            })?;
-        report.keys += chunk.len() as u64;
-        report.pipelines += 1;
-    }
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
 }
 
 #[cfg(test)]

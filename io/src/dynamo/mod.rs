@@ -116,19 +116,31 @@ pub async fn client() -> aws_sdk_dynamodb::Client {
     .await
 }
 
+/// Attempts of a read-API call: the first and one retry.
+const READ_ATTEMPTS: u32 = 2;
+/// Longest back-off before a read-API retry.
+const READ_MAX_BACKOFF: Duration = Duration::from_millis(100);
+
 /// A client for the read API: a request waits on DynamoDB at most
 /// `timeout` per attempt (connecting included) and is tried twice, so a
 /// dead endpoint answers an error fast instead of holding requests.
 pub async fn read_client(timeout: Duration) -> aws_sdk_dynamodb::Client {
     build_client(
         RetryConfig::standard()
-            .with_max_attempts(2)
+            .with_max_attempts(READ_ATTEMPTS)
             .with_initial_backoff(Duration::from_millis(20))
-            .with_max_backoff(Duration::from_millis(100)),
+            .with_max_backoff(READ_MAX_BACKOFF),
         timeout,
         timeout,
     )
     .await
+}
+
+/// The longest a call of [`read_client`]`(timeout)` can take: every
+/// attempt at its timeout and the back-offs between them. A bound around
+/// the call must be at least this, or the retry can never happen.
+pub fn read_deadline(timeout: Duration) -> Duration {
+    timeout * READ_ATTEMPTS + READ_MAX_BACKOFF * (READ_ATTEMPTS - 1)
 }
 
 async fn build_client(

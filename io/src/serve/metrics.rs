@@ -21,6 +21,9 @@ pub struct ReadMetrics {
     pub redis_skipped: AtomicU64,
     /// Redis keys written back after a DynamoDB read.
     pub redis_writes: AtomicU64,
+    /// Write-backs not made because Redis held a newer run's body (a
+    /// publish warmed the key while the read was under way).
+    pub redis_fills_refused: AtomicU64,
     /// DynamoDB GetItem calls made.
     pub dynamo_reads: AtomicU64,
     /// GetItem calls that found the item.
@@ -41,7 +44,7 @@ impl ReadMetrics {
     }
 
     /// Every counter with its Prometheus name and help text.
-    pub fn counters(&self) -> [(&'static str, &'static str, u64); 12] {
+    pub fn counters(&self) -> [(&'static str, &'static str, u64); 13] {
         let v = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             (
@@ -103,6 +106,11 @@ impl ReadMetrics {
                 "topsellers_serve_redis_writes_total",
                 "Redis keys repopulated after a DynamoDB read.",
                 v(&self.redis_writes),
+            ),
+            (
+                "topsellers_serve_redis_fills_refused_total",
+                "Redis write-backs not made because Redis held a newer run.",
+                v(&self.redis_fills_refused),
             ),
         ]
     }

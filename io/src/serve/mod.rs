@@ -26,6 +26,8 @@
 //! ```
 
 mod entry;
+mod expiring;
+mod flight;
 mod local;
 mod metrics;
 mod readpath;
@@ -53,13 +55,15 @@ pub struct ReadPathOptions {
     pub redis_ttl: Duration,
     /// Written-back TTLs are drawn from `[ttl·(1 − jitter), ttl]`.
     pub redis_ttl_jitter: f64,
-    /// Longest wait for one DynamoDB attempt (and for the whole read).
+    /// Longest wait for one DynamoDB attempt; a read makes two at most, so
+    /// it waits twice this and a back-off of at most 100 ms.
     pub dynamo_timeout: Duration,
     /// TTL of the in-process cache (zero disables it).
     pub local_ttl: Duration,
     /// How long an unknown key is remembered in-process (zero: not at all).
     pub negative_ttl: Duration,
-    /// Keys the in-process cache holds at most.
+    /// Entries the in-process cache holds at most, and apart from them,
+    /// unknown keys at most (a full cache drops its oldest keys).
     pub local_capacity: usize,
 }
 

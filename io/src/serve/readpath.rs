@@ -1,38 +1,28 @@
 //! The read path of one (variant, category): the in-process cache, then
 //! Redis, then DynamoDB, with concurrent misses of one key coalesced into a
-//! single DynamoDB read (single flight) whose result repopulates Redis.
+//! single DynamoDB read (single flight, [`super::flight`]) whose result
+//! repopulates Redis.
 //!
 //! # Design
 //!
-//! The first request that misses both caches spawns the DynamoDB read as a
-//! task and leaves a [`Shared`] handle on it in a map; requests for the same
-//! key that arrive meanwhile await that handle instead of reading. The map
-//! lock is held only to look up or insert a handle, never across an await.
-//! The read runs as its own task so that it completes (and fills the caches)
-//! even when every client that waited on it has gone away. Its answer goes
-//! into the local cache before its handle leaves the map, and a found item
-//! stays in the map until Redis has it; a request that missed Redis while
-//! the read was landing finds the answer in one place or the other instead
-//! of reading again (with the local cache off, such a late request may
-//! still read once more).
+//! A read's answer goes into the local cache before its flight ends, and a
+//! found item stays in flight until Redis has it; a request that missed
+//! Redis while the read was landing finds the answer in one place or the
+//! other instead of reading again (with the local cache off, such a late
+//! request may still read once more).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::{BoxFuture, FutureExt, Shared};
-
 use super::entry::Entry;
+use super::flight::{Flights, Joined, Landing};
 use super::local::{Cached, LocalCache};
 use super::metrics::ReadMetrics;
 use super::redis_cache::{Got, RedisCache};
 use super::ReadPathOptions;
 use crate::cache::cache_key;
-use crate::dynamo::{decode_group, get_item, group_key, read_client};
+use crate::dynamo::{decode_group, get_item, group_key, read_client, read_deadline};
 use crate::error::IoError;
-
-/// A DynamoDB read in flight, awaited by every request for its key.
-type Flight = Shared<BoxFuture<'static, Result<Cached, String>>>;
 
 /// Whether each backing service answered a readiness probe.
 #[derive(Debug, Clone)]
@@ -47,10 +37,11 @@ pub struct Readiness {
 pub struct ReadPath {
     table: String,
     dynamo: aws_sdk_dynamodb::Client,
-    dynamo_timeout: Duration,
+    /// The bound of one DynamoDB call, its retry included.
+    dynamo_deadline: Duration,
     redis: RedisCache,
     local: LocalCache,
-    inflight: Mutex<HashMap<String, Flight>>,
+    inflight: Arc<Flights<Cached>>,
     /// What the read path did, for `/metrics`.
     pub metrics: ReadMetrics,
 }
@@ -62,7 +53,7 @@ impl ReadPath {
         Ok(Arc::new(Self {
             table: opts.table.clone(),
             dynamo: read_client(opts.dynamo_timeout).await,
-            dynamo_timeout: opts.dynamo_timeout,
+            dynamo_deadline: read_deadline(opts.dynamo_timeout),
             redis: RedisCache::new(
                 &opts.redis_url,
                 opts.redis_timeout,
@@ -71,7 +62,7 @@ impl ReadPath {
                 opts.redis_ttl_jitter,
             )?,
             local: LocalCache::new(opts.local_ttl, opts.negative_ttl, opts.local_capacity),
-            inflight: Mutex::new(HashMap::new()),
+            inflight: Flights::new(),
             metrics: ReadMetrics::default(),
         }))
     }
@@ -117,36 +108,31 @@ impl ReadPath {
         variant: &str,
         category: &str,
     ) -> Result<Cached, IoError> {
-        let flight = {
-            let mut map = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
-            match map.get(&key) {
-                Some(flight) => {
-                    ReadMetrics::inc(&self.metrics.coalesced_waits);
-                    flight.clone()
-                }
-                None => {
-                    // A read that landed while this request waited on Redis
-                    // left its answer here (before leaving the map).
-                    if let Some(cached) = self.local.get(&key) {
-                        ReadMetrics::inc(&self.metrics.coalesced_waits);
-                        return Ok(cached);
-                    }
-                    // Spawned under the lock: the task removes its own entry,
-                    // which it cannot do before this insert releases the lock.
-                    let task = tokio::spawn(self.clone().fetch(
-                        key.clone(),
-                        variant.to_string(),
-                        category.to_string(),
-                    ));
-                    let flight = async move {
-                        task.await
-                            .map_err(|e| format!("the DynamoDB read stopped: {e}"))?
-                    }
-                    .boxed()
-                    .shared();
-                    map.insert(key, flight.clone());
-                    flight
-                }
+        let read = (
+            self.clone(),
+            key.clone(),
+            variant.to_string(),
+            category.to_string(),
+        );
+        let joined = self.inflight.join(
+            &key,
+            // A read that landed while this request waited on Redis left
+            // its answer here (before its flight ended).
+            || self.local.get(&key),
+            |landing| {
+                let (this, key, variant, category) = read;
+                this.fetch(key, variant, category, landing)
+            },
+        );
+        let flight = match joined {
+            Joined::Started(flight) => flight,
+            Joined::Waiting(flight) => {
+                ReadMetrics::inc(&self.metrics.coalesced_waits);
+                flight
+            }
+            Joined::Landed(cached) => {
+                ReadMetrics::inc(&self.metrics.coalesced_waits);
+                return Ok(cached);
             }
         };
         flight.await.map_err(|message| IoError::Dynamo {
@@ -156,25 +142,26 @@ impl ReadPath {
     }
 
     /// One GetItem of `key`, its result cached locally and written back to
-    /// Redis.
+    /// Redis; `landing` ends the flight once both caches have it.
     async fn fetch(
         self: Arc<Self>,
         key: String,
         variant: String,
         category: String,
+        landing: Landing<Cached>,
     ) -> Result<Cached, String> {
         let m = &self.metrics;
         ReadMetrics::inc(&m.dynamo_reads);
         let pk = group_key(&variant, &category);
         let got = tokio::time::timeout(
-            self.dynamo_timeout,
+            self.dynamo_deadline,
             get_item(&self.dynamo, &self.table, &pk),
         )
         .await;
         let result = match got {
             Err(_) => Err(format!(
                 "GetItem {pk:?}: no answer within {} ms",
-                self.dynamo_timeout.as_millis()
+                self.dynamo_deadline.as_millis()
             )),
             Ok(Err(e)) => Err(e.to_string()),
             Ok(Ok(None)) => Ok(Cached::Missing),
@@ -188,30 +175,25 @@ impl ReadPath {
                 self.local.put(&key, Cached::Found(entry.clone()));
                 let (this, entry) = (self.clone(), entry.clone());
                 tokio::spawn(async move {
-                    this.redis.set(&key, &entry.body, &this.metrics).await;
-                    this.land(&key);
+                    let m = &this.metrics;
+                    this.redis
+                        .fill(&key, &entry.body, entry.generation, m)
+                        .await;
+                    landing.land();
                 });
             }
             Ok(Cached::Missing) => {
                 ReadMetrics::inc(&m.dynamo_misses);
                 self.local.put(&key, Cached::Missing);
-                self.land(&key);
+                landing.land();
             }
             Err(error) => {
                 ReadMetrics::inc(&m.dynamo_errors);
                 tracing::warn!(error, "DynamoDB read failed");
-                self.land(&key);
+                landing.land();
             }
         }
         result
-    }
-
-    /// Ends the flight of `key`: the next miss reads again.
-    fn land(&self, key: &str) {
-        self.inflight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
     }
 
     /// Forgets the in-process cache (the next reads go to Redis).
@@ -223,14 +205,14 @@ impl ReadPath {
     pub async fn readiness(&self) -> Readiness {
         let dynamo = async {
             let call = self.dynamo.describe_table().table_name(&self.table).send();
-            match tokio::time::timeout(self.dynamo_timeout, call).await {
+            match tokio::time::timeout(self.dynamo_deadline, call).await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => {
                     Err(crate::dynamo::failed(&self.table, "DescribeTable", e).to_string())
                 }
                 Err(_) => Err(format!(
                     "DescribeTable: no answer within {} ms",
-                    self.dynamo_timeout.as_millis()
+                    self.dynamo_deadline.as_millis()
                 )),
             }
         };

@@ -1,5 +1,5 @@
-//! Redis as the read path sees it: GET and SET EX with a short timeout per
-//! call, through a [`ConnectionManager`] that reconnects by itself, and a
+//! Redis as the read path sees it: GET and a guarded fill (never over a
+//! newer run's body) with a short timeout per call, through a [`ConnectionManager`] that reconnects by itself, and a
 //! back-off: after a failure Redis is skipped for a moment, so that a dead
 //! Redis costs requests nothing rather than a timeout each.
 
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::metrics::ReadMetrics;
-use crate::cache::{jittered_ttl, redacted};
+use crate::cache::{guarded, jittered_ttl, redacted};
 use crate::error::IoError;
 
 /// Redis behind timeouts and a back-off.
@@ -124,17 +124,27 @@ impl RedisCache {
         }
     }
 
-    /// SET `key` `body` EX ttl (jittered), as publish writes it.
-    pub async fn set(&self, key: &str, body: &[u8], metrics: &ReadMetrics) {
+    /// Fills `key` with `body`, of run `generation`, for a jittered TTL,
+    /// unless Redis holds a newer run's body for it: a publish may have
+    /// warmed the key since DynamoDB answered this read.
+    pub async fn fill(&self, key: &str, body: &[u8], generation: i64, metrics: &ReadMetrics) {
         if self.backed_off(metrics) {
             return;
         }
         let ttl = jittered_ttl(self.ttl.as_secs(), self.jitter, &mut rand::rng());
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(key).arg(body).arg("EX").arg(ttl);
-        match self.call::<()>(&cmd).await {
-            Ok(()) => ReadMetrics::inc(&metrics.redis_writes),
-            Err(e) => self.failed(metrics, "SET", &e),
+        let mut fill = guarded::script().prepare_invoke();
+        fill.key(key).arg(body).arg(generation).arg(ttl);
+        let mut con = self.con.clone();
+        // invoke_async loads the script when Redis lacks it (a restart).
+        match tokio::time::timeout(self.timeout, fill.invoke_async::<i64>(&mut con)).await {
+            Ok(Ok(0)) => ReadMetrics::inc(&metrics.redis_fills_refused),
+            Ok(Ok(_)) => ReadMetrics::inc(&metrics.redis_writes),
+            Ok(Err(e)) => self.failed(metrics, "fill", &e.to_string()),
+            Err(_) => self.failed(
+                metrics,
+                "fill",
+                &format!("no answer within {} ms", self.timeout.as_millis()),
+            ),
         }
     }
 

@@ -55,6 +55,8 @@ async fn serve(opts: &ServeOptions) -> Result<()> {
         default_variant: opts.default_variant.clone(),
         max_limit: opts.max_limit,
         cache_control,
+        request_timeout: opts.request_timeout,
+        max_in_flight: opts.max_in_flight,
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await

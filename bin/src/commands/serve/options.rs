@@ -35,12 +35,16 @@ pub struct ServeOptions {
     pub max_age_s: u64,
     /// Longest wait for in-flight requests at shutdown.
     pub drain: Duration,
+    /// Longest a top-sellers request may take (then 503).
+    pub request_timeout: Duration,
+    /// Top-sellers requests served at once (more get 503 at once).
+    pub max_in_flight: usize,
     /// Tokio worker threads (`None`: all cores).
     pub threads: Option<usize>,
 }
 
 /// Every setting with its default (`None`: required, or no default).
-const SETTINGS: [(&str, Option<&str>); 16] = [
+const SETTINGS: [(&str, Option<&str>); 18] = [
     ("listen", Some("127.0.0.1:8080")),
     ("table", None),
     ("redis", None),
@@ -57,10 +61,12 @@ const SETTINGS: [(&str, Option<&str>); 16] = [
     ("ttl_jitter", Some("0.1")),
     ("drain_timeout", Some("10s")),
     ("threads", None),
+    ("request_timeout", Some("5s")),
+    ("max_in_flight", Some("4096")),
 ];
 
 /// The settings given by flag or environment, by key.
-fn given(a: &ServeArgs) -> [Option<&String>; 16] {
+fn given(a: &ServeArgs) -> [Option<&String>; 18] {
     [
         a.listen.as_ref(),
         a.table.as_ref(),
@@ -78,6 +84,8 @@ fn given(a: &ServeArgs) -> [Option<&String>; 16] {
         a.ttl_jitter.as_ref(),
         a.drain_timeout.as_ref(),
         a.threads.as_ref(),
+        a.request_timeout.as_ref(),
+        a.max_in_flight.as_ref(),
     ]
 }
 
@@ -236,6 +244,8 @@ impl ServeOptions {
             max_age_s: merged.duration("max_age", true)?.as_secs(),
             drain: merged.duration("drain_timeout", false)?,
             threads,
+            request_timeout: merged.duration("request_timeout", false)?,
+            max_in_flight: merged.parse("max_in_flight", number(1..=1_000_000usize))?,
         })
     }
 }
@@ -275,6 +285,8 @@ mod tests {
         assert_eq!(o.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(o.default_variant, "default");
         assert_eq!(o.threads, None);
+        assert_eq!(o.request_timeout, Duration::from_secs(5));
+        assert_eq!(o.max_in_flight, 4096);
 
         std::fs::write(&path, "[serve]\ntabel = \"shop\"\n").unwrap();
         let e = options(&["--config", config]).unwrap_err().0;
@@ -295,6 +307,8 @@ mod tests {
         for (extra, why) in [
             (["--ttl-jitter", "2"], "from 0 to 0.9"),
             (["--threads", "0"], "from 1 to 1024"),
+            (["--max-in-flight", "0"], "from 1 to 1000000"),
+            (["--request-timeout", "0"], "--request-timeout \"0\""),
             (["--redis-timeout", "0"], "--redis-timeout \"0\""),
             (["--local-ttl", "soon"], "--local-ttl \"soon\""),
         ] {

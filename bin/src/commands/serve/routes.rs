@@ -1,10 +1,12 @@
-//! The HTTP routes of `serve` (SPEC section 6) and the guard every request
-//! passes first (size limits, metrics).
+//! The HTTP routes of `serve` (SPEC section 6), the guard every request
+//! passes first (size limits, metrics), and the limits of the API route (a
+//! request timeout and a bound on requests in flight).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
@@ -14,6 +16,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use topsellers_io::serve::{Cached, ReadPath};
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::error::Overloaded;
+use tower::timeout::error::Elapsed;
+use tower::{BoxError, ServiceBuilder};
 
 use super::metrics::{route_of, HttpMetrics};
 use super::request::{check_category, parse_query};
@@ -35,12 +41,27 @@ pub struct App {
     pub max_limit: usize,
     /// The `Cache-Control` of answers.
     pub cache_control: HeaderValue,
+    /// Longest a top-sellers request may take.
+    pub request_timeout: Duration,
+    /// Top-sellers requests served at once.
+    pub max_in_flight: usize,
 }
 
 /// The router of `serve`.
 pub fn router(app: Arc<App>) -> Router {
+    // On the API route only, so that probes and metrics still answer when
+    // it is saturated. Past the limit a request is refused at once (load
+    // shedding) rather than queued: a queue would only add to its latency.
+    let timeout = app.request_timeout;
+    let limits = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(move |e: BoxError| async move {
+            refused(&e, timeout)
+        }))
+        .load_shed()
+        .layer(GlobalConcurrencyLimitLayer::new(app.max_in_flight))
+        .timeout(timeout);
     Router::new()
-        .route("/v1/top-sellers/{category}", get(top_sellers))
+        .route("/v1/top-sellers/{category}", get(top_sellers).layer(limits))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -66,6 +87,23 @@ fn error(status: StatusCode, message: String) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The answer to a request the limits stopped: 503, saying which limit. A
+/// request that timed out leaves its DynamoDB read running: the read still
+/// fills the caches for the next request.
+fn refused(e: &BoxError, timeout: Duration) -> Response {
+    let message = if e.is::<Overloaded>() {
+        "too many requests in flight; try again shortly".to_string()
+    } else if e.is::<Elapsed>() {
+        format!(
+            "the request took longer than {} ms; try again shortly",
+            timeout.as_millis()
+        )
+    } else {
+        format!("the request failed: {e}")
+    };
+    error(StatusCode::SERVICE_UNAVAILABLE, message)
 }
 
 /// Refuses oversized requests before routing, and counts every request.
