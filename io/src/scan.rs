@@ -316,6 +316,12 @@ fn decode_unit<I: DecodeKeys>(
         row_group,
         message: e.to_string(),
     };
+    // Each unit maps its file again rather than keeping the plan's mapping:
+    // holding one mapping per lake file for the whole scan would keep every
+    // footer's pages resident and can exceed the kernel's limit on mappings
+    // per process (vm.max_map_count, 65,530 by default, against 49,786 files
+    // in the 100M benchmark lake laid out by category and day). Mapping and
+    // unmapping cost under 1% of `compute` on the 100M lake (perf).
     // SAFETY: lake files are immutable while a run reads them (see `map_file`).
     let bytes = unsafe { map_file(&file.path) }?;
     let mask = ProjectionMask::roots(file.meta.parquet_schema(), file.cols.roots.iter().copied());
