@@ -382,9 +382,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn reads_each_key_once_when_the_interner_does_not_prefetch() {
-        let plan = ScoringPlan::new(
+    /// One variant (half-life 1 day) at day 100, top 10.
+    fn one_day_half_life_plan() -> ScoringPlan {
+        ScoringPlan::new(
             100 * DAY_NS,
             vec![Variant::from_half_life("v", 86_400.0).expect("valid")],
             30 * DAY_NS,
@@ -392,7 +392,12 @@ mod tests {
             None,
             10,
         )
-        .expect("valid plan");
+        .expect("valid plan")
+    }
+
+    #[test]
+    fn reads_each_key_once_when_the_interner_does_not_prefetch() {
+        let plan = one_day_half_life_plan();
         let n = 2 * BLOCK + 100;
         let keys = CountedKeys {
             keys: (0..n).map(|i| format!("sku-{}", i % 500)).collect(),
@@ -408,15 +413,7 @@ mod tests {
 
     #[test]
     fn ages_are_divided_into_seconds_exactly() {
-        let plan = ScoringPlan::new(
-            100 * DAY_NS,
-            vec![Variant::from_half_life("v", 86_400.0).expect("valid")],
-            30 * DAY_NS,
-            365 * DAY_NS,
-            None,
-            10,
-        )
-        .expect("valid plan");
+        let plan = one_day_half_life_plan();
         // An age whose quotient by 1e9 differs from its product by 1e-9: a
         // reciprocal multiplication would change the score's last bits.
         let age_ns = 3 * DAY_NS + 1;

@@ -137,6 +137,22 @@ mod tests {
         }
     }
 
+    /// A new read of `"k"` that must start (nothing left in flight) and
+    /// lands `value`.
+    fn retry_lands(flights: &Arc<Flights<u32>>, value: u32) -> Flight<u32> {
+        started(
+            flights.join(
+                "k",
+                || None,
+                move |landing| async move {
+                    landing.land();
+                    Ok(value)
+                },
+            ),
+            "retry",
+        )
+    }
+
     #[tokio::test]
     async fn a_read_that_panics_ends_its_flight() {
         let flights = Flights::<u32>::new();
@@ -150,18 +166,7 @@ mod tests {
             !flights.in_flight("k"),
             "the panicked read is still in flight"
         );
-        let retry = started(
-            flights.join(
-                "k",
-                || None,
-                |landing| async move {
-                    landing.land();
-                    Ok(7)
-                },
-            ),
-            "retry",
-        );
-        assert_eq!(retry.await, Ok(7));
+        assert_eq!(retry_lands(&flights, 7).await, Ok(7));
         assert!(!flights.in_flight("k"));
     }
 
@@ -191,18 +196,7 @@ mod tests {
             !flights.in_flight("k"),
             "the cancelled write-back left its flight in the map"
         );
-        let retry = started(
-            flights.join(
-                "k",
-                || None,
-                |landing| async move {
-                    landing.land();
-                    Ok(2)
-                },
-            ),
-            "retry",
-        );
-        assert_eq!(retry.await, Ok(2), "not the old answer");
+        assert_eq!(retry_lands(&flights, 2).await, Ok(2), "not the old answer");
     }
 
     #[tokio::test]
