@@ -9,8 +9,8 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use topsellers_benches::{AS_OF_NS, DAY_NS};
 use topsellers_engine::{ScoringPlan, Variant};
-use topsellers_io::gen::{generate, GenOptions};
-use topsellers_io::{scan_lake, ScanOptions};
+use topsellers_lake::gen::{generate, GenOptions};
+use topsellers_lake::{scan_lake, ScanOptions};
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -11,12 +11,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::cache::WarmReport;
-use crate::dynamo::{Manifest, PublishReport, Refusal, VariantDiff};
-use crate::error::IoError;
-use crate::output::write_atomically;
-use crate::report::RunReport;
-use crate::s3::SyncReport;
+use topsellers_lake::{previous_sample, write_atomically, LakeError, RunReport};
+use topsellers_s3::SyncReport;
+use topsellers_store::cache::WarmReport;
+use topsellers_store::dynamo::{Manifest, PublishReport, Refusal, VariantDiff};
 
 /// One stage of a job.
 #[derive(Debug, Clone, Serialize)]
@@ -78,7 +76,7 @@ pub struct JobReport {
     /// The compute.
     pub compute: Option<RunReport>,
     /// The incremental cycle, when the run is incremental.
-    pub incremental: Option<crate::incremental::CycleReport>,
+    pub incremental: Option<topsellers_lake::incremental::CycleReport>,
     /// The audit.
     pub validation: Option<Validation>,
     /// What a dry run would change.
@@ -89,18 +87,9 @@ pub struct JobReport {
     pub cache: Option<CacheOutcome>,
 }
 
-/// A sample's value in a Prometheus text file, `None` when absent.
-pub fn previous_sample(text: &str, name: &str) -> Option<f64> {
-    text.lines().find_map(|l| {
-        let rest = l.strip_prefix(name)?;
-        let value = rest.strip_prefix(' ')?;
-        value.trim().parse().ok()
-    })
-}
-
 impl JobReport {
     /// Writes the report as pretty JSON, atomically.
-    pub fn write_json(&self, path: &Path) -> Result<(), IoError> {
+    pub fn write_json(&self, path: &Path) -> Result<(), LakeError> {
         write_atomically(path, |w| {
             serde_json::to_writer_pretty(&mut *w, self).map_err(|e| e.to_string())?;
             w.write_all(b"\n").map_err(|e| e.to_string())
@@ -197,7 +186,7 @@ impl JobReport {
             &stage(|s| s.bytes as f64),
         );
         if let Some(p) = &self.publish {
-            let sum = |f: fn(&crate::dynamo::VariantPublish) -> u64| {
+            let sum = |f: fn(&topsellers_store::dynamo::VariantPublish) -> u64| {
                 p.variants.iter().map(f).sum::<u64>() as f64
             };
             metric(
@@ -252,7 +241,7 @@ impl JobReport {
     /// `topsellers_…`, so that node_exporter can collect the cycles' file
     /// beside the full runs' without two series of one name, and each job's
     /// last success alerts on its own.
-    pub fn write_metrics(&self, path: &Path, now_ns: i64) -> Result<(), IoError> {
+    pub fn write_metrics(&self, path: &Path, now_ns: i64) -> Result<(), LakeError> {
         let fresh = self.incremental.is_some();
         let rename = |text: &str, from: &str, to: &str| -> String {
             text.lines()
@@ -275,7 +264,7 @@ impl JobReport {
         }
         let mut text = String::new();
         if let Some(c) = &self.compute {
-            let as_of_ns = crate::timefmt::parse_rfc3339(&c.as_of).unwrap_or(0);
+            let as_of_ns = topsellers_lake::parse_rfc3339(&c.as_of).unwrap_or(0);
             text.push_str(&c.prometheus(as_of_ns, now_ns));
         }
         text.push_str(&self.prometheus(&previous, now_ns as f64 / 1e9));
@@ -299,7 +288,7 @@ mod tests {
         let mut job = JobReport {
             job: "run",
             status: "success",
-            incremental: Some(crate::incremental::CycleReport::default()),
+            incremental: Some(topsellers_lake::incremental::CycleReport::default()),
             ..JobReport::default()
         };
         job.write_metrics(&path, 100_000_000_000)

@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod job_report;
 mod logging;
 mod progress;
 mod units;

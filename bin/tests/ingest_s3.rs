@@ -15,8 +15,8 @@ use std::sync::atomic::Ordering;
 use common::services::{s3_client, s3_env, FaultProxy, Moto};
 use common::topsellers;
 use predicates::str::contains;
-use topsellers_io::s3::{upload_all, UploadFile, UploadTuning};
-use topsellers_io::IoError;
+use topsellers_s3::S3Error;
+use topsellers_s3::{upload_all, UploadFile, UploadTuning};
 
 const AS_OF: &str = "2026-10-15T00:00:00Z";
 const AS_OF_S: i64 = 1_792_022_400;
@@ -345,7 +345,7 @@ fn conditional_writes_refuse_to_replace_an_object_and_clean_up() {
                 std::future::pending(),
             ))
             .unwrap_err();
-        let IoError::Upload {
+        let S3Error::Upload {
             object,
             cause,
             cleanup,
@@ -355,7 +355,7 @@ fn conditional_writes_refuse_to_replace_an_object_and_clean_up() {
         };
         assert!(object.starts_with("s3://lake/taken/"), "{what}: {err}");
         assert!(
-            matches!(**cause, IoError::ObjectExists { .. }),
+            matches!(**cause, S3Error::ObjectExists { .. }),
             "{what}: {err}"
         );
         assert!(err.to_string().contains("already exists"), "{err}");

@@ -79,7 +79,7 @@ fn run(db: &DynamoLocal, config: &Path, extra: &[&str]) -> assert_cmd::Command {
 
 fn metric(dir: &Path, name: &str) -> Option<f64> {
     let text = std::fs::read_to_string(dir.join("state/topsellers.prom")).unwrap();
-    topsellers_io::previous_sample(&text, name)
+    topsellers_lake::previous_sample(&text, name)
 }
 
 fn manifest_generation(db: &DynamoLocal) -> String {

@@ -23,12 +23,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 # Crates that must compile without tokio, AWS or Redis.
-PURE = ["topsellers-engine"]
+PURE = ["topsellers-engine", "topsellers-lake"]
 # Forbidden crate-name prefixes in a pure crate's normal dependency tree.
 FORBIDDEN = ("tokio", "aws-", "redis", "hyper", "axum", "rustls")
 # Crates whose top-level modules must not import each other in a cycle:
 # (package name, source folder).
-ACYCLIC = [("topsellers-engine", "engine/src")]
+ACYCLIC = [
+    ("topsellers-engine", "engine/src"),
+    ("topsellers-lake", "io/lake/src"),
+    ("topsellers-s3", "io/s3/src"),
+    ("topsellers-ingest", "io/ingest/src"),
+    ("topsellers-store", "io/store/src"),
+    ("topsellers-serve", "io/serve/src"),
+    ("topsellers", "bin/src"),
+]
 
 USE_CRATE = re.compile(r"\bcrate::(\{[^;]*?\}|[a-z_][a-z0-9_]*)", re.S)
 NAME = re.compile(r"(?:^|[{,\s])([a-z_][a-z0-9_]*)")

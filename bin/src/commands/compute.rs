@@ -6,11 +6,11 @@ use std::time::Instant;
 use super::sync::cache_folder;
 use anyhow::{Context, Result};
 use topsellers_engine::{CategoryOutcome, ScoringPlan, Variant};
-use topsellers_io::s3::{AddressingStyle, S3Location, SyncOptions};
-use topsellers_io::{
+use topsellers_lake::{
     parse_rfc3339, scan_lake, write_results, ColumnNames, Format, RunReport, RunResults,
     ScanOptions,
 };
+use topsellers_s3::{AddressingStyle, S3Location, SyncOptions};
 
 use super::{thread_pool, UsageError};
 use crate::cli::ComputeArgs;

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 use topsellers_engine::{CategoryOutcome, ScoringPlan, Variant};
-use topsellers_io::gen::{generate, GenOptions, Layout};
-use topsellers_io::ColumnNames;
+use topsellers_lake::gen::{generate, GenOptions, Layout};
+use topsellers_lake::ColumnNames;
 
 use super::compute::{self, ComputeOptions};
 use crate::cli::DemoArgs;
@@ -61,7 +61,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
 fn summary(
     opts: &ComputeOptions,
     outcomes: &[CategoryOutcome],
-    report: &topsellers_io::RunReport,
+    report: &topsellers_lake::RunReport,
 ) -> String {
     let mut s = String::new();
     let _ = writeln!(

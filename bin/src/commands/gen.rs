@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use topsellers_io::gen::{generate, GenOptions, Layout};
-use topsellers_io::parse_rfc3339;
+use topsellers_lake::gen::{generate, GenOptions, Layout};
+use topsellers_lake::parse_rfc3339;
 
 use super::{thread_pool, UsageError};
 use crate::cli::{GenArgs, IdType, LayoutArg};

@@ -3,11 +3,12 @@
 use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
-use topsellers_io::ingest::{
+use topsellers_ingest::IngestError;
+use topsellers_ingest::{
     ingest, Destination, FieldNames, IngestOptions, IngestReport, Input, S3Destination,
 };
-use topsellers_io::s3::{S3Location, UploadTuning, MIN_PART_SIZE};
-use topsellers_io::{write_atomically, IoError, ItemKind};
+use topsellers_lake::{write_atomically, ItemKind};
+use topsellers_s3::{S3Location, UploadTuning, MIN_PART_SIZE};
 
 use super::sync::style;
 use super::{thread_pool, UsageError};
@@ -144,11 +145,11 @@ pub fn run(a: &IngestArgs) -> Result<()> {
             );
             Ok(())
         }
-        Err(IoError::TooManyBad { report }) => {
+        Err(IngestError::TooManyBad { report }) => {
             if let Some(path) = &a.report {
                 write_report(path, &report)?;
             }
-            Err(anyhow!(IoError::TooManyBad { report }))
+            Err(anyhow!(IngestError::TooManyBad { report }))
         }
         Err(e) => Err(e).with_context(|| format!("cannot ingest into {}", opts.destination)),
     }

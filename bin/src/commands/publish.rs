@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use topsellers_io::cache::{self, WarmOptions, WarmReport};
-use topsellers_io::dynamo::{self, PublishOptions};
-use topsellers_io::{read_results, CacheOutcome, JobReport, ResultSet, Stage};
+use topsellers_lake::{read_results, ResultSet};
+use topsellers_store::cache::{self, WarmOptions, WarmReport};
+use topsellers_store::dynamo::{self, PublishOptions};
+
+use crate::job_report::{CacheOutcome, JobReport, Stage};
 
 use super::UsageError;
 use crate::cli::PublishArgs;
@@ -236,7 +238,7 @@ pub fn run(a: &PublishArgs) -> Result<()> {
     )?;
     let mut job = JobReport {
         job: "publish",
-        started_at: topsellers_io::rfc3339(super::now_ns()),
+        started_at: topsellers_lake::rfc3339(super::now_ns()),
         ..JobReport::default()
     };
     let result = (|| {
@@ -262,7 +264,7 @@ pub fn run(a: &PublishArgs) -> Result<()> {
     })();
     job.status = if result.is_ok() { "success" } else { "failed" };
     job.error = result.as_ref().err().map(|e| format!("{e:#}"));
-    job.finished_at = topsellers_io::rfc3339(super::now_ns());
+    job.finished_at = topsellers_lake::rfc3339(super::now_ns());
     let written = write_outputs(&job, a.report.as_ref(), a.metrics_file.as_ref());
     result?;
     written

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use topsellers_io::s3::{client, sync, AddressingStyle, S3Location, SyncOptions, SyncReport};
+use topsellers_s3::{client, sync, AddressingStyle, S3Location, SyncOptions, SyncReport};
 
 use super::UsageError;
 use crate::cli::{PathStyle, SyncArgs};
@@ -15,7 +15,7 @@ pub fn options(a: &SyncArgs) -> Result<SyncOptions, UsageError> {
     let oldest_ns = match a.horizon {
         Some(h) => {
             let as_of = match &a.as_of {
-                Some(t) => topsellers_io::parse_rfc3339(t)
+                Some(t) => topsellers_lake::parse_rfc3339(t)
                     .map_err(|e| UsageError(format!("--as-of: {e}")))?,
                 None => chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX),
             };
@@ -107,7 +107,7 @@ pub fn run(a: &SyncArgs) -> Result<()> {
 }
 
 fn write_json(path: &Path, report: &SyncReport) -> Result<()> {
-    topsellers_io::write_atomically(path, |w| {
+    topsellers_lake::write_atomically(path, |w| {
         serde_json::to_writer_pretty(&mut *w, report).map_err(|e| e.to_string())
     })?;
     Ok(())

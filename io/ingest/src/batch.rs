@@ -11,7 +11,7 @@ use super::parse::{CategoryRef, Event, FieldNames, LineParser};
 use super::reason::BadReason;
 use super::rows::Rows;
 use super::time::DAY_US;
-use crate::columns::ItemKind;
+use topsellers_lake::ItemKind;
 
 /// A line that went to quarantine.
 #[derive(Debug, Clone, PartialEq, Eq)]

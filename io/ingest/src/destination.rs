@@ -17,10 +17,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::columns::ItemKind;
-use crate::error::IoError;
-use crate::s3::{
-    client, upload_all, AddressingStyle, S3Location, UploadFile, UploadReport, UploadTuning,
+use crate::error::IngestError;
+use topsellers_lake::ItemKind;
+use topsellers_s3::{
+    client, upload_all, AddressingStyle, S3Error, S3Location, UploadFile, UploadReport,
+    UploadTuning,
 };
 
 /// A lake in S3 to ingest into.
@@ -64,10 +65,10 @@ pub(crate) struct LocalLake {
 
 impl Destination {
     /// Creates the local lake the run writes into.
-    pub(crate) fn local_lake(&self) -> Result<LocalLake, IoError> {
+    pub(crate) fn local_lake(&self) -> Result<LocalLake, IngestError> {
         match self {
             Self::Local(p) => {
-                std::fs::create_dir_all(p).map_err(|e| IoError::io(p, e))?;
+                std::fs::create_dir_all(p).map_err(|e| IngestError::io(p, e))?;
                 Ok(LocalLake {
                     path: p.clone(),
                     _staging: None,
@@ -75,11 +76,11 @@ impl Destination {
             }
             Self::S3(s) => {
                 let base = s.staging_dir.clone().unwrap_or_else(std::env::temp_dir);
-                std::fs::create_dir_all(&base).map_err(|e| IoError::io(&base, e))?;
+                std::fs::create_dir_all(&base).map_err(|e| IngestError::io(&base, e))?;
                 let dir = tempfile::Builder::new()
                     .prefix("topsellers-ingest-")
                     .tempdir_in(&base)
-                    .map_err(|e| IoError::io(&base, e))?;
+                    .map_err(|e| IngestError::io(&base, e))?;
                 Ok(LocalLake {
                     path: dir.path().to_path_buf(),
                     _staging: Some(dir),
@@ -93,7 +94,7 @@ impl Destination {
     pub(crate) fn existing_item_kind(
         &self,
         lake: &Path,
-    ) -> Result<Option<(PathBuf, ItemKind)>, IoError> {
+    ) -> Result<Option<(PathBuf, ItemKind)>, IngestError> {
         match self {
             Self::Local(_) => super::lake::existing_item_kind(lake),
             Self::S3(s) => with_client(s, |client| async move {
@@ -126,7 +127,7 @@ pub(crate) fn object_key(prefix: &str, rel: &Path) -> String {
 pub(crate) fn upload(
     dest: &S3Destination,
     files: &[(PathBuf, PathBuf)],
-) -> Result<UploadReport, IoError> {
+) -> Result<UploadReport, IngestError> {
     let uploads: Vec<UploadFile> = files
         .iter()
         .map(|(path, rel)| UploadFile {
@@ -144,6 +145,7 @@ pub(crate) fn upload(
             stop_signal(),
         )
         .await
+        .map_err(IngestError::from)
     })
 }
 
@@ -174,17 +176,19 @@ async fn stop_signal() {
 fn with_client<T, F>(
     dest: &S3Destination,
     work: impl FnOnce(aws_sdk_s3::Client) -> F,
-) -> Result<T, IoError>
+) -> Result<T, IngestError>
 where
-    F: std::future::Future<Output = Result<T, IoError>>,
+    F: std::future::Future<Output = Result<T, IngestError>>,
 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| IoError::S3 {
-            location: dest.location.to_string(),
-            message: format!("cannot start the I/O runtime: {e}"),
+        .map_err(|e| {
+            IngestError::S3(S3Error::S3 {
+                location: dest.location.to_string(),
+                message: format!("cannot start the I/O runtime: {e}"),
+            })
         })?;
     runtime.block_on(async { work(client(dest.style).await).await })
 }

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use crate::error::IoError;
+use crate::error::IngestError;
 
 /// Where events come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,10 +27,10 @@ impl Input {
 
     /// Opens the input, decompressing it when it starts with gzip's magic
     /// bytes (concatenated gzip members, as Firehose writes, are read whole).
-    pub(crate) fn open(&self) -> Result<Box<dyn Read + Send>, IoError> {
+    pub(crate) fn open(&self) -> Result<Box<dyn Read + Send>, IngestError> {
         let mut raw: Box<dyn Read + Send> = match self {
             Input::Stdin => Box::new(std::io::stdin()),
-            Input::File(p) => Box::new(std::fs::File::open(p).map_err(|e| IoError::io(p, e))?),
+            Input::File(p) => Box::new(std::fs::File::open(p).map_err(|e| IngestError::io(p, e))?),
         };
         let mut head = [0u8; 2];
         let mut n = 0;
@@ -51,8 +51,8 @@ impl Input {
     }
 
     /// An input error at `line`.
-    pub(crate) fn error(&self, line: u64, message: String) -> IoError {
-        IoError::Input {
+    pub(crate) fn error(&self, line: u64, message: String) -> IngestError {
+        IngestError::Input {
             source_name: self.name(),
             line,
             message,
@@ -115,7 +115,7 @@ impl<'a> ChunkReader<'a> {
         source: usize,
         chunk_bytes: usize,
         max_line: usize,
-    ) -> Result<Self, IoError> {
+    ) -> Result<Self, IngestError> {
         Ok(Self {
             input,
             source,
@@ -131,7 +131,7 @@ impl<'a> ChunkReader<'a> {
 
     /// Reads into `buf` until it holds `want` bytes or the input ends;
     /// returns false at the end of the input.
-    fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<bool, IoError> {
+    fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<bool, IngestError> {
         while buf.len() < want {
             let start = buf.len();
             buf.resize(want, 0);
@@ -157,7 +157,7 @@ impl<'a> ChunkReader<'a> {
     }
 
     /// Skips the rest of an over-long line; what follows its end is kept.
-    fn skip_line(&mut self) -> Result<(), IoError> {
+    fn skip_line(&mut self) -> Result<(), IngestError> {
         let mut buf = Vec::with_capacity(1 << 16);
         loop {
             buf.clear();
@@ -173,7 +173,7 @@ impl<'a> ChunkReader<'a> {
     }
 
     /// The next piece of this input, `None` after its [`Piece::End`].
-    pub(crate) fn next_piece(&mut self) -> Result<Option<Piece>, IoError> {
+    pub(crate) fn next_piece(&mut self) -> Result<Option<Piece>, IngestError> {
         if self.done {
             return Ok(None);
         }

@@ -11,28 +11,28 @@ use parquet::arrow::parquet_to_arrow_schema;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::ParquetMetaDataReader;
 
-use crate::columns::ItemKind;
-use crate::error::IoError;
-use crate::s3::S3Location;
+use crate::error::IngestError;
+use topsellers_lake::{ItemKind, LakeError};
+use topsellers_s3::{S3Error, S3Location};
 
 /// The first data file found under `dir` (a file inside a `category=`
 /// folder, named `*.parquet` or without extension, as `discover` reads).
-fn first_data_file(dir: &Path, in_category: bool) -> Result<Option<PathBuf>, IoError> {
+fn first_data_file(dir: &Path, in_category: bool) -> Result<Option<PathBuf>, IngestError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(IoError::io(dir, e)),
+        Err(e) => return Err(IngestError::io(dir, e)),
     };
     let mut subdirs = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| IoError::io(dir, e))?;
+        let entry = entry.map_err(|e| IngestError::io(dir, e))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with('_') || name.starts_with('.') {
             continue;
         }
         let path = entry.path();
-        let meta = std::fs::metadata(&path).map_err(|e| IoError::io(&path, e))?;
+        let meta = std::fs::metadata(&path).map_err(|e| IngestError::io(&path, e))?;
         if meta.is_dir() {
             subdirs.push((name.starts_with("category="), path));
         } else if in_category && (name.ends_with(".parquet") || !name.contains('.')) {
@@ -51,13 +51,13 @@ fn first_data_file(dir: &Path, in_category: bool) -> Result<Option<PathBuf>, IoE
 /// The item id type of the lake's files, judged by one file's footer: `None`
 /// for an empty lake, or one whose files have no `item_id` column (other
 /// tools' column names; ingest then goes by the events).
-pub(crate) fn existing_item_kind(lake: &Path) -> Result<Option<(PathBuf, ItemKind)>, IoError> {
+pub(crate) fn existing_item_kind(lake: &Path) -> Result<Option<(PathBuf, ItemKind)>, IngestError> {
     let Some(path) = first_data_file(lake, false)? else {
         return Ok(None);
     };
-    let file = std::fs::File::open(&path).map_err(|e| IoError::io(&path, e))?;
+    let file = std::fs::File::open(&path).map_err(|e| IngestError::io(&path, e))?;
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(|e| {
-        IoError::NotParquet {
+        LakeError::NotParquet {
             path: path.clone(),
             source: e,
         }
@@ -67,7 +67,7 @@ pub(crate) fn existing_item_kind(lake: &Path) -> Result<Option<(PathBuf, ItemKin
 
 /// The item id type a lake file's schema says (`None` without an `item_id`
 /// column: other tools' column names; ingest then goes by the events).
-fn kind_of(schema: &Schema, path: &Path) -> Result<Option<ItemKind>, IoError> {
+fn kind_of(schema: &Schema, path: &Path) -> Result<Option<ItemKind>, IngestError> {
     let Ok(field) = schema.field_with_name("item_id") else {
         tracing::warn!(file = %path.display(), "lake files have no item_id column; the id type follows the events");
         return Ok(None);
@@ -75,12 +75,13 @@ fn kind_of(schema: &Schema, path: &Path) -> Result<Option<ItemKind>, IoError> {
     match field.data_type() {
         t if t.is_integer() => Ok(Some(ItemKind::Int)),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(Some(ItemKind::Str)),
-        t => Err(IoError::ColumnType {
+        t => Err(LakeError::ColumnType {
             path: path.to_path_buf(),
             column: "item_id".into(),
             found: t.to_string(),
             expected: "INT64 or UTF8 string",
-        }),
+        }
+        .into()),
     }
 }
 
@@ -107,10 +108,12 @@ const FOOTER_GUESS: u64 = 64 << 10;
 pub(crate) async fn existing_item_kind_s3(
     client: &aws_sdk_s3::Client,
     at: &S3Location,
-) -> Result<Option<(PathBuf, ItemKind)>, IoError> {
-    let fail = |key: &str, e: &dyn std::fmt::Display| IoError::S3 {
-        location: format!("s3://{}/{key}", at.bucket),
-        message: e.to_string(),
+) -> Result<Option<(PathBuf, ItemKind)>, IngestError> {
+    let fail = |key: &str, e: &dyn std::fmt::Display| {
+        IngestError::S3(S3Error::S3 {
+            location: format!("s3://{}/{key}", at.bucket),
+            message: e.to_string(),
+        })
     };
     let mut pages = client
         .list_objects_v2()
@@ -145,11 +148,13 @@ pub(crate) async fn existing_item_kind_s3(
             .await
             .map_err(|e| fail(key, &DisplayErrorContext(&e)))?;
         let body = out.body.collect().await.map_err(|e| fail(key, &e))?;
-        Ok::<_, IoError>(body.into_bytes())
+        Ok::<_, IngestError>(body.into_bytes())
     };
-    let not_parquet = |source| IoError::NotParquet {
-        path: path.clone(),
-        source,
+    let not_parquet = |source| {
+        IngestError::Lake(LakeError::NotParquet {
+            path: path.clone(),
+            source,
+        })
     };
     let mut tail = get(size.saturating_sub(FOOTER_GUESS)).await?;
     let footer_len = match tail.len().checked_sub(8).map(|at| &tail[at..]) {
@@ -173,8 +178,8 @@ pub(crate) async fn existing_item_kind_s3(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::partition::write_file;
-    use crate::ingest::rows::{ItemRef, Rows};
+    use crate::partition::write_file;
+    use crate::rows::{ItemRef, Rows};
 
     #[test]
     fn data_keys_are_inside_a_category_and_not_hidden() {

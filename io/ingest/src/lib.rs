@@ -27,6 +27,7 @@
 
 mod batch;
 mod destination;
+mod error;
 mod input;
 mod lake;
 mod parse;
@@ -44,15 +45,15 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::columns::ItemKind;
-use crate::error::IoError;
 use batch::{first_kind, parse_chunk, ParsedChunk};
 use input::{ChunkReader, Piece};
 use partition::{write_file, FlushJob, Partitions};
 use quarantine::Quarantine;
 use staging::{StagedFile, Staging};
+use topsellers_lake::ItemKind;
 
 pub use destination::{Destination, S3Destination};
+pub use error::IngestError;
 pub use input::Input;
 pub use parse::FieldNames;
 pub use reason::BadReason;
@@ -114,7 +115,7 @@ fn kind_name(kind: ItemKind) -> &'static str {
 }
 
 /// Reads every input in order into `tx`; stops early when the receiver is gone.
-fn read_all(opts: &IngestOptions, tx: SyncSender<Result<Piece, IoError>>) {
+fn read_all(opts: &IngestOptions, tx: SyncSender<Result<Piece, IngestError>>) {
     let max_line = opts.max_line_bytes.max(opts.chunk_bytes);
     for (i, input) in opts.inputs.iter().enumerate() {
         let mut reader = match ChunkReader::new(input, i, opts.chunk_bytes, max_line) {
@@ -142,7 +143,10 @@ fn read_all(opts: &IngestOptions, tx: SyncSender<Result<Piece, IoError>>) {
 }
 
 /// The next pieces, up to `chunks` chunks of lines; empty at the end.
-fn next_batch(rx: &Receiver<Result<Piece, IoError>>, chunks: usize) -> Result<Vec<Piece>, IoError> {
+fn next_batch(
+    rx: &Receiver<Result<Piece, IngestError>>,
+    chunks: usize,
+) -> Result<Vec<Piece>, IngestError> {
     let mut batch = Vec::new();
     let mut lines = 0;
     while lines < chunks {
@@ -177,7 +181,7 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// Writes jobs in parallel, as staged files.
-    fn write(&mut self, jobs: Vec<FlushJob>) -> Result<(), IoError> {
+    fn write(&mut self, jobs: Vec<FlushJob>) -> Result<(), IngestError> {
         let started = Instant::now();
         self.staging.prepare(jobs.iter().map(|j| j.dir.as_path()))?;
         let (staging, level) = (&self.staging, self.opts.zstd_level);
@@ -193,7 +197,7 @@ impl Run<'_> {
                     bytes,
                 })
             })
-            .collect::<Result<Vec<_>, IoError>>()?;
+            .collect::<Result<Vec<_>, IngestError>>()?;
         for f in files {
             self.staging.record(f);
         }
@@ -202,7 +206,7 @@ impl Run<'_> {
     }
 
     /// Parses a batch in parallel, then merges it in input order.
-    fn process(&mut self, batch: Vec<Piece>) -> Result<u64, IoError> {
+    fn process(&mut self, batch: Vec<Piece>) -> Result<u64, IngestError> {
         let started = Instant::now();
         let chunks = || {
             batch.iter().filter_map(|p| match p {
@@ -279,18 +283,18 @@ impl Run<'_> {
 
 /// Ingests `opts.inputs` into `opts.lake` (see the module docs); `progress`
 /// receives line counts as they are done. A run with too many bad lines
-/// fails with [`IoError::TooManyBad`], which carries its report, having
+/// fails with [`IngestError::TooManyBad`], which carries its report, having
 /// added nothing to the lake; the quarantine file is written either way.
 pub fn ingest(
     opts: &IngestOptions,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<IngestReport, IoError> {
+) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
     let local = opts.destination.local_lake()?;
     let lake = &local.path;
     let kind = match (opts.id_type, opts.destination.existing_item_kind(lake)?) {
         (Some(wanted), Some((path, found))) if wanted != found => {
-            return Err(IoError::IdTypeConflict {
+            return Err(IngestError::IdTypeConflict {
                 path,
                 lake: kind_name(found),
                 wanted: kind_name(wanted),
@@ -327,7 +331,7 @@ pub fn ingest(
         names,
     };
     let chunks_per_batch = 2 * rayon::current_num_threads().max(1);
-    std::thread::scope(|s| -> Result<(), IoError> {
+    std::thread::scope(|s| -> Result<(), IngestError> {
         let (tx, rx) = sync_channel(chunks_per_batch);
         s.spawn(move || read_all(opts, tx));
         loop {
@@ -356,7 +360,7 @@ pub fn ingest(
         drop(staging);
         report.status = "failed".into();
         report.total(started.elapsed().as_secs_f64());
-        return Err(IoError::TooManyBad {
+        return Err(IngestError::TooManyBad {
             report: Box::new(report),
         });
     }

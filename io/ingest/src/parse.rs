@@ -9,8 +9,8 @@ use simd_json::{Buffers, Node, StaticNode, Tape};
 
 use super::reason::BadReason;
 use super::time::{epoch_float_us, epoch_int_us, rfc3339_us, TimeError};
-use crate::columns::ItemKind;
-use crate::ingest::rows::ItemRef;
+use crate::rows::ItemRef;
+use topsellers_lake::ItemKind;
 
 /// Longest string item id accepted, in bytes.
 pub(crate) const MAX_ID_BYTES: usize = 1_024;

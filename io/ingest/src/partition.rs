@@ -20,7 +20,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use super::batch::Group;
 use super::rows::Rows;
 use super::time::day_name;
-use crate::error::IoError;
+use crate::error::IngestError;
 
 /// Bytes escaped in a `category=` folder value: all but `[A-Za-z0-9._-]`.
 /// `discover` decodes `%XX` escapes, so every category reads back exactly.
@@ -90,7 +90,7 @@ impl Partitions {
     /// Adds a chunk's group; returns the partition as a job when it is full.
     /// Fails only if the group's id type differs from the partition's, which
     /// the parser rules out.
-    pub(crate) fn add(&mut self, group: Group) -> Result<Option<FlushJob>, IoError> {
+    pub(crate) fn add(&mut self, group: Group) -> Result<Option<FlushJob>, IngestError> {
         let next = self.names.len() as u32;
         let cat = *self
             .categories
@@ -109,7 +109,7 @@ impl Partitions {
             hashbrown::hash_map::Entry::Occupied(o) => {
                 let rows = o.into_mut();
                 if !rows.append(&group.rows) {
-                    return Err(IoError::Output {
+                    return Err(IngestError::Output {
                         path: partition_dir(&self.names[cat as usize], key.1),
                         message: "internal error: item id types differ within a run".into(),
                     });
@@ -173,8 +173,8 @@ pub(crate) fn write_file(
     path: &std::path::Path,
     rows: Rows,
     zstd_level: i32,
-) -> Result<u64, IoError> {
-    let fail = |message: String| IoError::Output {
+) -> Result<u64, IngestError> {
+    let fail = |message: String| IngestError::Output {
         path: path.to_path_buf(),
         message,
     };
@@ -196,7 +196,7 @@ pub(crate) fn write_file(
         .set_column_compression(ts, Compression::UNCOMPRESSED)
         .set_column_compression(quantity, Compression::UNCOMPRESSED)
         .build();
-    let file = std::fs::File::create(path).map_err(|e| IoError::io(path, e))?;
+    let file = std::fs::File::create(path).map_err(|e| IngestError::io(path, e))?;
     let mut writer =
         ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| fail(e.to_string()))?;
     writer.write(&batch).map_err(|e| fail(e.to_string()))?;
@@ -207,15 +207,15 @@ pub(crate) fn write_file(
     writer
         .inner()
         .sync_all()
-        .map_err(|e| IoError::io(path, e))?;
+        .map_err(|e| IngestError::io(path, e))?;
     Ok(size)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::rows::ItemRef;
-    use crate::ItemKind;
+    use crate::rows::ItemRef;
+    use topsellers_lake::ItemKind;
 
     fn group(cat: &str, day: i32, n: usize) -> Group {
         let mut rows = Rows::new(ItemKind::Int);

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tempfile::NamedTempFile;
 
 use super::batch::BadLine;
-use crate::error::IoError;
+use crate::error::IngestError;
 
 /// One quarantine entry.
 #[derive(Serialize)]
@@ -42,35 +42,35 @@ impl Quarantine {
         }
     }
 
-    fn fail(&self, e: impl std::fmt::Display) -> IoError {
-        IoError::Output {
+    fn fail(&self, e: impl std::fmt::Display) -> IngestError {
+        IngestError::Output {
             path: self.path.clone(),
             message: e.to_string(),
         }
     }
 
-    fn writer(&mut self) -> Result<&mut std::io::BufWriter<NamedTempFile>, IoError> {
+    fn writer(&mut self) -> Result<&mut std::io::BufWriter<NamedTempFile>, IngestError> {
         if self.out.is_none() {
             let dir = match self.path.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                 _ => PathBuf::from("."),
             };
-            std::fs::create_dir_all(&dir).map_err(|e| IoError::io(&dir, e))?;
+            std::fs::create_dir_all(&dir).map_err(|e| IngestError::io(&dir, e))?;
             let tmp = tempfile::Builder::new()
                 .prefix(".topsellers-quarantine-")
                 .suffix(".tmp")
                 .tempfile_in(&dir)
-                .map_err(|e| IoError::io(&dir, e))?;
+                .map_err(|e| IngestError::io(&dir, e))?;
             self.out = Some(std::io::BufWriter::with_capacity(1 << 16, tmp));
         }
-        self.out.as_mut().ok_or_else(|| IoError::Output {
+        self.out.as_mut().ok_or_else(|| IngestError::Output {
             path: self.path.clone(),
             message: "quarantine file not open".into(),
         })
     }
 
     /// Appends the bad lines of one input.
-    pub(crate) fn write(&mut self, source: &str, bad: &[BadLine]) -> Result<(), IoError> {
+    pub(crate) fn write(&mut self, source: &str, bad: &[BadLine]) -> Result<(), IngestError> {
         if bad.is_empty() {
             return Ok(());
         }
@@ -97,7 +97,7 @@ impl Quarantine {
 
     /// Syncs and renames the file into place; returns its path, or `None`
     /// when there was nothing to write and no file was asked for.
-    pub(crate) fn finish(mut self) -> Result<Option<PathBuf>, IoError> {
+    pub(crate) fn finish(mut self) -> Result<Option<PathBuf>, IngestError> {
         if self.out.is_none() && !self.always {
             return Ok(None);
         }
@@ -121,7 +121,7 @@ pub(crate) fn default_path(lake: &Path, run_id: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::reason::BadReason;
+    use crate::reason::BadReason;
 
     #[test]
     fn writes_json_lines_only_when_needed() {

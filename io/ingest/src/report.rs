@@ -56,7 +56,7 @@ pub struct IngestReport {
     pub bytes_written: u64,
     /// For a lake in S3: the objects created (keys), their bytes and the
     /// upload time.
-    pub upload: Option<crate::s3::UploadReport>,
+    pub upload: Option<topsellers_s3::UploadReport>,
     /// Distinct (category, day) partitions written to.
     pub partitions_written: u64,
     /// The lake's item id type: `int` or `string` (null when no event was valid).
@@ -106,7 +106,7 @@ impl IngestReport {
         } else {
             0.0
         };
-        self.peak_rss_bytes = crate::peak_rss_bytes();
+        self.peak_rss_bytes = topsellers_lake::peak_rss_bytes();
     }
 
     /// The report as pretty JSON.

@@ -9,7 +9,7 @@ use arrow_array::{
 use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, Schema, TimeUnit};
 
-use crate::columns::ItemKind;
+use topsellers_lake::ItemKind;
 
 /// The quantity buffer's marker for "this event had none" (stored as a null).
 /// `i32::MIN` itself is refused as a quantity, so the marker is unambiguous.

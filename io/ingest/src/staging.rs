@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::error::IoError;
+use crate::error::IngestError;
 
 /// A run id: UTC time and 64 random bits, e.g. `20261015T134500Z-1f2e…`.
 pub(crate) fn run_id() -> String {
@@ -106,7 +106,7 @@ impl Staging {
     pub(crate) fn prepare<'a>(
         &mut self,
         dirs: impl Iterator<Item = &'a Path>,
-    ) -> Result<(), IoError> {
+    ) -> Result<(), IngestError> {
         let mut new: Vec<PathBuf> = dirs
             .filter(|d| !self.ready.contains(*d))
             .map(Path::to_path_buf)
@@ -117,7 +117,7 @@ impl Staging {
         let created = new
             .par_iter()
             .map(|d| make_dir(lake, d))
-            .collect::<Result<Vec<_>, IoError>>()?;
+            .collect::<Result<Vec<_>, IngestError>>()?;
         self.created.extend(created.into_iter().flatten());
         self.ready.extend(new);
         Ok(())
@@ -129,7 +129,7 @@ impl Staging {
     }
 
     /// Renames every staged file to its final name (see the module docs).
-    pub(crate) fn commit(mut self) -> Result<Vec<StagedFile>, IoError> {
+    pub(crate) fn commit(mut self) -> Result<Vec<StagedFile>, IngestError> {
         self.committed = true;
         let files = std::mem::take(&mut self.files);
         if files.is_empty() {
@@ -138,7 +138,7 @@ impl Staging {
         sync_data(&self.lake)?;
         files.par_iter().try_for_each(|f| {
             let to = self.final_path(&f.dir, f.seq);
-            place(&self.staged(&f.dir, f.seq), &to).map_err(|e| IoError::io(&to, e))
+            place(&self.staged(&f.dir, f.seq), &to).map_err(|e| IngestError::io(&to, e))
         })?;
         sync_moves(&self.lake, &files)?;
         Ok(files)
@@ -167,12 +167,14 @@ impl Drop for Staging {
 /// Creates `lake/dir` and any missing parents; returns the folders created,
 /// parents first (one call when only the last is missing, the usual case for
 /// a new day).
-fn make_dir(lake: &Path, dir: &Path) -> Result<Vec<PathBuf>, IoError> {
+fn make_dir(lake: &Path, dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
     let full = lake.join(dir);
     match std::fs::create_dir(&full) {
         Ok(()) => return Ok(vec![full]),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(Vec::new()),
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(IoError::io(&full, e)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(IngestError::io(&full, e))
+        }
         Err(_) => {}
     }
     let mut created = Vec::new();
@@ -182,7 +184,7 @@ fn make_dir(lake: &Path, dir: &Path) -> Result<Vec<PathBuf>, IoError> {
         match std::fs::create_dir(&at) {
             Ok(()) => created.push(at.clone()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(IoError::io(&at, e)),
+            Err(e) => return Err(IngestError::io(&at, e)),
         }
     }
     Ok(created)
@@ -234,46 +236,46 @@ fn link_then_unlink(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// Makes the data of the staged files (all in the lake's file system) durable.
 #[cfg(target_os = "linux")]
-fn sync_data(lake: &Path) -> Result<(), IoError> {
+fn sync_data(lake: &Path) -> Result<(), IngestError> {
     syncfs(lake)
 }
 
 /// Files were synced as they were written (see `partition::write_file`).
 #[cfg(not(target_os = "linux"))]
-fn sync_data(_lake: &Path) -> Result<(), IoError> {
+fn sync_data(_lake: &Path) -> Result<(), IngestError> {
     Ok(())
 }
 
 /// Makes the moves into the lake durable.
 #[cfg(target_os = "linux")]
-fn sync_moves(lake: &Path, _files: &[StagedFile]) -> Result<(), IoError> {
+fn sync_moves(lake: &Path, _files: &[StagedFile]) -> Result<(), IngestError> {
     syncfs(lake)
 }
 
 /// Makes the moves into the lake durable: an fsync per folder.
 #[cfg(not(target_os = "linux"))]
-fn sync_moves(lake: &Path, files: &[StagedFile]) -> Result<(), IoError> {
+fn sync_moves(lake: &Path, files: &[StagedFile]) -> Result<(), IngestError> {
     let mut dirs: Vec<PathBuf> = files.iter().map(|f| lake.join(&f.dir)).collect();
     dirs.sort();
     dirs.dedup();
     dirs.par_iter().try_for_each(|d| {
         std::fs::File::open(d)
             .and_then(|f| f.sync_all())
-            .map_err(|e| IoError::io(d, e))
+            .map_err(|e| IngestError::io(d, e))
     })
 }
 
 /// Flushes the file system holding `path` (one call instead of an fsync per
 /// file: a run may write tens of thousands of small files).
 #[cfg(target_os = "linux")]
-fn syncfs(path: &Path) -> Result<(), IoError> {
+fn syncfs(path: &Path) -> Result<(), IngestError> {
     use std::os::fd::AsRawFd;
-    let dir = std::fs::File::open(path).map_err(|e| IoError::io(path, e))?;
+    let dir = std::fs::File::open(path).map_err(|e| IngestError::io(path, e))?;
     // SAFETY: `dir` is an open file descriptor for the duration of the call;
     // syncfs reads nothing else from this process.
     let rc = unsafe { libc::syncfs(dir.as_raw_fd()) };
     if rc != 0 {
-        return Err(IoError::io(path, std::io::Error::last_os_error()));
+        return Err(IngestError::io(path, std::io::Error::last_os_error()));
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use arrow_schema::{DataType, Schema, TimeUnit};
 use parquet::basic::{LogicalType, TimeUnit as PqTimeUnit, Type as PhysicalType};
 use parquet::schema::types::SchemaDescriptor;
 
-use crate::error::IoError;
+use crate::error::LakeError;
 
 /// The configured column names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,9 +86,9 @@ pub fn resolve(
     names: &ColumnNames,
     schema: &Schema,
     descr: &SchemaDescriptor,
-) -> Result<ResolvedColumns, IoError> {
+) -> Result<ResolvedColumns, LakeError> {
     let find = |name: &str| schema.index_of(name).ok();
-    let missing = |column: &str| IoError::MissingColumn {
+    let missing = |column: &str| LakeError::MissingColumn {
         path: path.to_path_buf(),
         column: column.to_string(),
         available: schema
@@ -98,7 +98,7 @@ pub fn resolve(
             .collect::<Vec<_>>()
             .join(", "),
     };
-    let wrong = |column: &str, found: &DataType, expected: &'static str| IoError::ColumnType {
+    let wrong = |column: &str, found: &DataType, expected: &'static str| LakeError::ColumnType {
         path: path.to_path_buf(),
         column: column.to_string(),
         found: found.to_string(),

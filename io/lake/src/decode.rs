@@ -18,7 +18,7 @@ use topsellers_engine::{
 };
 
 use crate::columns::ColumnNames;
-use crate::error::IoError;
+use crate::error::LakeError;
 
 /// Reused buffers for widening narrow integer columns.
 pub struct Scratch {
@@ -73,9 +73,9 @@ impl Widen {
         row_group: usize,
         column: &str,
         array: &dyn Array,
-    ) -> IoError {
+    ) -> LakeError {
         match self {
-            Widen::NotInteger => IoError::Decode {
+            Widen::NotInteger => LakeError::Decode {
                 path: path.to_path_buf(),
                 row_group,
                 message: format!(
@@ -83,7 +83,7 @@ impl Widen {
                     array.data_type()
                 ),
             },
-            Widen::TooLarge(value) => IoError::IntegerTooLarge {
+            Widen::TooLarge(value) => LakeError::IntegerTooLarge {
                 path: path.to_path_buf(),
                 row_group,
                 column: column.to_string(),
@@ -202,11 +202,11 @@ pub trait DecodeKeys: Interner + Sized {
         scratch: &mut Scratch,
         path: &Path,
         row_group: usize,
-    ) -> Result<(), IoError>;
+    ) -> Result<(), LakeError>;
 }
 
-fn type_error(path: &Path, row_group: usize, what: &str, t: &DataType) -> IoError {
-    IoError::Decode {
+fn type_error(path: &Path, row_group: usize, what: &str, t: &DataType) -> LakeError {
+    LakeError::Decode {
         path: path.to_path_buf(),
         row_group,
         message: format!("{what} decoded as unexpected type {t}"),
@@ -221,7 +221,7 @@ fn feed<I: Interner, K: KeyColumn<I> + ?Sized>(
     quantity: Option<&[i64]>,
     path: &Path,
     row_group: usize,
-) -> Result<(), IoError> {
+) -> Result<(), LakeError> {
     let ts = ts_values(cols.ts)
         .ok_or_else(|| type_error(path, row_group, "time column", cols.ts.data_type()))?;
     let mut batch = Batch::new(keys, ts, cols.ts_unit_ns);
@@ -239,7 +239,7 @@ fn quantities<'a>(
     buf: &'a mut Vec<i64>,
     path: &Path,
     row_group: usize,
-) -> Result<Option<&'a [i64]>, IoError> {
+) -> Result<Option<&'a [i64]>, LakeError> {
     cols.quantity
         .map(|q| as_i64(q, buf).map_err(|e| e.at(path, row_group, &cols.names.quantity, q)))
         .transpose()
@@ -253,7 +253,7 @@ impl DecodeKeys for IntInterner {
         scratch: &mut Scratch,
         path: &Path,
         row_group: usize,
-    ) -> Result<(), IoError> {
+    ) -> Result<(), LakeError> {
         let Scratch { items, quantity } = scratch;
         let keys = as_i64(cols.items, items)
             .map_err(|e| e.at(path, row_group, &cols.names.item, cols.items))?;
@@ -282,7 +282,7 @@ impl DecodeKeys for BytesInterner {
         scratch: &mut Scratch,
         path: &Path,
         row_group: usize,
-    ) -> Result<(), IoError> {
+    ) -> Result<(), LakeError> {
         let qty = quantities(cols, &mut scratch.quantity, path, row_group)?;
         match cols.items.data_type() {
             DataType::Utf8 => {

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use percent_encoding::percent_decode_str;
 use rayon::prelude::*;
 
-use crate::error::IoError;
+use crate::error::LakeError;
 
 /// A data file of the lake and the partition values of its folders.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,7 +24,7 @@ pub struct LakeFile {
 }
 
 /// Lists every data file under `root`, sorted by (category, dt, path).
-pub fn discover(root: &Path) -> Result<Vec<LakeFile>, IoError> {
+pub fn discover(root: &Path) -> Result<Vec<LakeFile>, LakeError> {
     Ok(discover_where(root, &|_| true)?.files)
 }
 
@@ -46,10 +46,10 @@ pub struct Discovered {
 pub fn discover_where(
     root: &Path,
     keep_dt: &(dyn Fn(NaiveDate) -> bool + Sync),
-) -> Result<Discovered, IoError> {
-    let meta = std::fs::metadata(root).map_err(|e| IoError::io(root, e))?;
+) -> Result<Discovered, LakeError> {
+    let meta = std::fs::metadata(root).map_err(|e| LakeError::io(root, e))?;
     if !meta.is_dir() {
-        return Err(IoError::io(
+        return Err(LakeError::io(
             root,
             std::io::Error::other("the lake root is not a folder"),
         ));
@@ -71,26 +71,26 @@ fn walk(
     dir: &Path,
     part: &Partition,
     keep_dt: &(dyn Fn(NaiveDate) -> bool + Sync),
-) -> Result<Discovered, IoError> {
+) -> Result<Discovered, LakeError> {
     let mut found = Discovered::default();
     let mut subdirs = Vec::new();
     if let Some(c) = &part.category {
         found.categories.push(c.clone());
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| IoError::io(dir, e))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| LakeError::io(dir, e))?;
     for entry in entries {
-        let entry = entry.map_err(|e| IoError::io(dir, e))?;
+        let entry = entry.map_err(|e| LakeError::io(dir, e))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with('_') || name.starts_with('.') {
             continue;
         }
         let path = entry.path();
-        let mut kind = entry.file_type().map_err(|e| IoError::io(&path, e))?;
+        let mut kind = entry.file_type().map_err(|e| LakeError::io(&path, e))?;
         if kind.is_symlink() {
             // Follow links: operators often link a lake from another disk.
             kind = std::fs::metadata(&path)
-                .map_err(|e| IoError::io(&path, e))?
+                .map_err(|e| LakeError::io(&path, e))?
                 .file_type();
         }
         if kind.is_dir() {
@@ -145,19 +145,19 @@ fn is_data_file(name: &str) -> bool {
     name.ends_with(".parquet") || !name.contains('.')
 }
 
-fn decode_value(path: &Path, raw: &str) -> Result<String, IoError> {
+fn decode_value(path: &Path, raw: &str) -> Result<String, LakeError> {
     percent_decode_str(raw)
         .decode_utf8()
         .map(|v| v.into_owned())
-        .map_err(|e| IoError::BadPartition {
+        .map_err(|e| LakeError::BadPartition {
             path: path.to_path_buf(),
             value: raw.to_string(),
             reason: format!("%XX escapes do not decode to UTF-8: {e}"),
         })
 }
 
-fn parse_dt(path: &Path, value: &str) -> Result<NaiveDate, IoError> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|e| IoError::BadPartition {
+fn parse_dt(path: &Path, value: &str) -> Result<NaiveDate, LakeError> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|e| LakeError::BadPartition {
         path: path.to_path_buf(),
         value: value.to_string(),
         reason: format!("dt must be YYYY-MM-DD: {e}"),

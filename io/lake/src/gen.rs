@@ -32,7 +32,7 @@ use rand_distr::weighted::WeightedAliasIndex;
 use rand_distr::Distribution;
 use rayon::prelude::*;
 
-use crate::error::IoError;
+use crate::error::LakeError;
 
 const DAY_US: i64 = 86_400_000_000;
 
@@ -318,14 +318,14 @@ fn write_file(
     c: &CategoryPlan,
     catalog: &Catalog,
     days: impl Iterator<Item = u32>,
-) -> Result<(u64, u64), IoError> {
-    let fail = |message: String| IoError::Output {
+) -> Result<(u64, u64), LakeError> {
+    let fail = |message: String| LakeError::Output {
         path: path.to_path_buf(),
         message,
     };
     std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
-        .map_err(|e| IoError::io(path, e))?;
-    let file = std::fs::File::create(path).map_err(|e| IoError::io(path, e))?;
+        .map_err(|e| LakeError::io(path, e))?;
+    let file = std::fs::File::create(path).map_err(|e| LakeError::io(path, e))?;
     let level = ZstdLevel::try_new(opts.zstd_level).map_err(|e| fail(e.to_string()))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(level))
@@ -347,7 +347,7 @@ fn write_file(
     }
     writer.close().map_err(|e| fail(e.to_string()))?;
     let bytes = std::fs::metadata(path)
-        .map_err(|e| IoError::io(path, e))?
+        .map_err(|e| LakeError::io(path, e))?
         .len();
     Ok((rows, bytes))
 }
@@ -366,9 +366,9 @@ pub fn generate(
     out: &Path,
     opts: &GenOptions,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<GenSummary, IoError> {
+) -> Result<GenSummary, LakeError> {
     if out.exists() {
-        return Err(IoError::Output {
+        return Err(LakeError::Output {
             path: out.to_path_buf(),
             message: "already exists; remove it or pick another folder".into(),
         });
@@ -377,11 +377,11 @@ pub fn generate(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(|e| IoError::io(&parent, e))?;
+    std::fs::create_dir_all(&parent).map_err(|e| LakeError::io(&parent, e))?;
     let tmp = tempfile::Builder::new()
         .prefix(".topsellers-gen-")
         .tempdir_in(&parent)
-        .map_err(|e| IoError::io(&parent, e))?;
+        .map_err(|e| LakeError::io(&parent, e))?;
     let plans = plan_categories(opts);
     let jobs: Vec<(usize, Option<u32>)> = plans
         .iter()
@@ -411,9 +411,9 @@ pub fn generate(
             progress(rows);
             Ok((rows, bytes))
         })
-        .collect::<Result<Vec<_>, IoError>>()?;
+        .collect::<Result<Vec<_>, LakeError>>()?;
     let tmp_path = tmp.keep();
-    std::fs::rename(&tmp_path, out).map_err(|e| IoError::io(out, e))?;
+    std::fs::rename(&tmp_path, out).map_err(|e| LakeError::io(out, e))?;
     Ok(GenSummary {
         rows: written.iter().map(|w| w.0).sum(),
         files: written.len() as u64,

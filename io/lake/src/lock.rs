@@ -11,7 +11,7 @@ use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use crate::error::IoError;
+use crate::error::LakeError;
 
 /// A held run lock; released when dropped.
 #[derive(Debug)]
@@ -22,10 +22,10 @@ pub struct RunLock {
 
 impl RunLock {
     /// Takes the lock at `path` (creating the file and its folder), or fails
-    /// at once with [`IoError::Locked`] naming the holder.
-    pub fn acquire(path: &Path) -> Result<Self, IoError> {
+    /// at once with [`LakeError::Locked`] naming the holder.
+    pub fn acquire(path: &Path) -> Result<Self, LakeError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| IoError::io(dir, e))?;
+            std::fs::create_dir_all(dir).map_err(|e| LakeError::io(dir, e))?;
         }
         let mut file = OpenOptions::new()
             .read(true)
@@ -33,7 +33,7 @@ impl RunLock {
             .create(true)
             .truncate(false)
             .open(path)
-            .map_err(|e| IoError::io(path, e))?;
+            .map_err(|e| LakeError::io(path, e))?;
         // SAFETY: flock only reads the descriptor, which `file` keeps open
         // for the duration of the call.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
@@ -43,7 +43,7 @@ impl RunLock {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
                 let holder = holder.trim();
-                return Err(IoError::Locked {
+                return Err(LakeError::Locked {
                     path: path.to_path_buf(),
                     holder: if holder.is_empty() {
                         "holder unknown".into()
@@ -52,7 +52,7 @@ impl RunLock {
                     },
                 });
             }
-            return Err(IoError::io(path, err));
+            return Err(LakeError::io(path, err));
         }
         let stamp = format!(
             "pid {} since {}\n",
@@ -62,7 +62,7 @@ impl RunLock {
         file.set_len(0)
             .and_then(|()| file.rewind())
             .and_then(|()| file.write_all(stamp.as_bytes()))
-            .map_err(|e| IoError::io(path, e))?;
+            .map_err(|e| LakeError::io(path, e))?;
         Ok(Self {
             file,
             path: path.to_path_buf(),

@@ -25,7 +25,7 @@ use parquet::file::statistics::Statistics;
 use topsellers_engine::ScoringPlan;
 
 use crate::columns::{resolve, ColumnNames, ResolvedColumns};
-use crate::error::IoError;
+use crate::error::LakeError;
 use crate::mmap::map_file;
 
 /// The time ranges that matter, in nanoseconds.
@@ -128,14 +128,14 @@ pub(crate) fn plan_file(
     path: &Path,
     names: &ColumnNames,
     horizon: Horizon,
-) -> Result<FilePlan, IoError> {
+) -> Result<FilePlan, LakeError> {
     // SAFETY: lake files are immutable while a run reads them (see `map_file`).
     let bytes = unsafe { map_file(path) }?;
     let options = ArrowReaderOptions::new()
         .with_skip_arrow_metadata(true)
         .with_page_index_policy(PageIndexPolicy::Optional);
     let meta =
-        ArrowReaderMetadata::load(&bytes, options).map_err(|source| IoError::NotParquet {
+        ArrowReaderMetadata::load(&bytes, options).map_err(|source| LakeError::NotParquet {
             path: path.to_path_buf(),
             source,
         })?;

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 use topsellers_engine::{CategoryOutcome, RowCounts, ScoringPlan};
 
-use crate::error::IoError;
+use crate::error::LakeError;
 use crate::output::write_atomically;
 use crate::scan::ScanStats;
 use crate::timefmt::rfc3339;
@@ -186,7 +186,7 @@ impl RunReport {
     }
 
     /// Writes the report as pretty JSON, atomically.
-    pub fn write_json(&self, path: &Path) -> Result<(), IoError> {
+    pub fn write_json(&self, path: &Path) -> Result<(), LakeError> {
         write_atomically(path, |w| {
             serde_json::to_writer_pretty(&mut *w, self).map_err(|e| e.to_string())?;
             w.write_all(b"\n").map_err(|e| e.to_string())
@@ -317,7 +317,7 @@ impl RunReport {
         path: &Path,
         as_of_ns: i64,
         finished_ns: i64,
-    ) -> Result<(), IoError> {
+    ) -> Result<(), LakeError> {
         let text = self.prometheus(as_of_ns, finished_ns);
         write_atomically(path, |w| {
             w.write_all(text.as_bytes()).map_err(|e| e.to_string())
@@ -335,4 +335,13 @@ pub fn peak_rss_bytes() -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// A sample's value in a Prometheus text file, `None` when absent.
+pub fn previous_sample(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        let rest = l.strip_prefix(name)?;
+        let value = rest.strip_prefix(' ')?;
+        value.trim().parse().ok()
+    })
 }

@@ -32,7 +32,7 @@ use topsellers_engine::{
 use crate::columns::{ColumnNames, ItemKind};
 use crate::decode::{BatchColumns, DecodeKeys, Scratch};
 use crate::discover::{discover_where, dt_range_ns, Discovered, LakeFile};
-use crate::error::IoError;
+use crate::error::LakeError;
 use crate::mmap::map_file;
 use crate::plan::{plan_file, FilePlan, Horizon, Part};
 
@@ -122,7 +122,7 @@ pub fn scan_lake(
     opts: &ScanOptions,
     plan: &ScoringPlan,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<ScanOutput, IoError> {
+) -> Result<ScanOutput, LakeError> {
     let started = Instant::now();
     let horizon = Horizon::new(plan);
     // A dt=D folder holds D 00:00 <= ts < D+1 00:00; keep it if that range
@@ -133,7 +133,7 @@ pub fn scan_lake(
     };
     let found = discover_where(root, &keep_dt)?;
     if found.files.is_empty() && found.partitions_pruned == 0 {
-        return Err(IoError::EmptyLake {
+        return Err(LakeError::EmptyLake {
             root: root.to_path_buf(),
         });
     }
@@ -148,7 +148,7 @@ pub fn scan_files(
     opts: &ScanOptions,
     plan: &ScoringPlan,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<ScanOutput, IoError> {
+) -> Result<ScanOutput, LakeError> {
     // The order discovery gives, which fixes the fold order of the sums.
     files.sort();
     let mut categories: Vec<String> = files.iter().map(|f| f.category.clone()).collect();
@@ -167,7 +167,7 @@ fn scan_found(
     opts: &ScanOptions,
     plan: &ScoringPlan,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<ScanOutput, IoError> {
+) -> Result<ScanOutput, LakeError> {
     let mut stats = ScanStats::default();
     let horizon = Horizon::new(plan);
     let live: Vec<&LakeFile> = found.files.iter().collect();
@@ -243,13 +243,13 @@ fn scan_found(
 }
 
 /// The lake's one item id type.
-fn item_kind(plans: &[FilePlan]) -> Result<Option<ItemKind>, IoError> {
+fn item_kind(plans: &[FilePlan]) -> Result<Option<ItemKind>, LakeError> {
     let Some(first) = plans.first() else {
         return Ok(None);
     };
     for p in plans {
         if p.cols.item_kind != first.cols.item_kind {
-            return Err(IoError::MixedItemTypes {
+            return Err(LakeError::MixedItemTypes {
                 path: p.path.clone(),
                 found: p.cols.item_kind.name(),
                 expected: first.cols.item_kind.name(),
@@ -274,9 +274,9 @@ fn scan_category<I: DecodeKeys>(
     opts: &ScanOptions,
     plan: &ScoringPlan,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<(CategoryOutcome, Pass2), IoError> {
+) -> Result<(CategoryOutcome, Pass2), LakeError> {
     let run = |units: &[Unit]| {
-        aggregate_units::<I, IoError, _>(plan, units.len(), |u, acc| {
+        aggregate_units::<I, LakeError, _>(plan, units.len(), |u, acc| {
             let unit = &units[u];
             decode_unit(
                 &files[unit.file],
@@ -310,8 +310,8 @@ fn decode_unit<I: DecodeKeys>(
     opts: &ScanOptions,
     plan: &ScoringPlan,
     acc: &mut topsellers_engine::CategoryAccumulator<I>,
-) -> Result<(), IoError> {
-    let decode_err = |e: &dyn std::fmt::Display| IoError::Decode {
+) -> Result<(), LakeError> {
+    let decode_err = |e: &dyn std::fmt::Display| LakeError::Decode {
         path: file.path.clone(),
         row_group,
         message: e.to_string(),

@@ -13,8 +13,8 @@ use std::path::Path;
 use proptest::prelude::*;
 use topsellers_engine::reference::check_outcome;
 use topsellers_engine::{CategoryOutcome, RowCounts, ScoringPlan, Variant};
-use topsellers_io::incremental::{advance, save, CycleOptions};
-use topsellers_io::{scan_lake, ScanOptions};
+use topsellers_lake::incremental::{advance, save, CycleOptions};
+use topsellers_lake::{scan_lake, ScanOptions};
 
 const DAY_US: i64 = 86_400_000_000;
 const DAY_NS: i64 = DAY_US * 1000;

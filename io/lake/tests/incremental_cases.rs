@@ -11,8 +11,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use topsellers_engine::{ScoringPlan, Variant};
-use topsellers_io::incremental::{advance, prepare, save, CycleOptions, CycleOutput, Prior};
-use topsellers_io::{scan_lake, IoError, ScanOptions};
+use topsellers_lake::incremental::{advance, prepare, save, CycleOptions, CycleOutput, Prior};
+use topsellers_lake::{scan_lake, LakeError, ScanOptions};
 
 const DAY_US: i64 = 86_400_000_000;
 const HOUR_US: i64 = 3_600_000_000;
@@ -50,7 +50,7 @@ impl Lake {
     }
 
     /// One cycle at `hours` after the day began; the state is saved.
-    fn cycle(&self, hours: i64) -> Result<CycleOutput, IoError> {
+    fn cycle(&self, hours: i64) -> Result<CycleOutput, LakeError> {
         let out = advance(&self.opts, &plan(hours))?;
         save(&self.opts.state_path, &out.state).unwrap();
         Ok(out)
@@ -78,7 +78,7 @@ fn rows(n: u16) -> Vec<(u16, i64, i32)> {
     (0..n).map(|i| (i, DAY0_US + i64::from(i), 1)).collect()
 }
 
-fn full_scan(lake: &Lake, hours: i64) -> Result<(), IoError> {
+fn full_scan(lake: &Lake, hours: i64) -> Result<(), LakeError> {
     scan_lake(
         &lake.opts.lake,
         &ScanOptions::default(),
@@ -95,7 +95,7 @@ fn a_new_category_with_another_id_type_is_refused_like_a_full_scan() {
     assert_eq!(lake.cycle(2).unwrap().report.mode, "rebuild");
     common::write_parquet(&lake.file("b", "part-2.parquet"), &rows(3), true);
     let full = full_scan(&lake, 3).unwrap_err();
-    assert!(matches!(full, IoError::MixedItemTypes { .. }), "{full}");
+    assert!(matches!(full, LakeError::MixedItemTypes { .. }), "{full}");
     let cycle = lake.cycle(3).err().map(|e| e.to_string());
     assert_eq!(cycle, Some(full.to_string()));
 }

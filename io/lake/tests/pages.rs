@@ -12,7 +12,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use topsellers_engine::reference::{check_outcome, score_category, Purchase};
 use topsellers_engine::{ItemId, RowCounts, ScoringPlan, Variant};
-use topsellers_io::{scan_lake, ScanOptions};
+use topsellers_lake::{scan_lake, ScanOptions};
 
 const DAY_MS: i64 = 86_400_000;
 /// 2026-01-10T00:00:00Z.
@@ -99,7 +99,7 @@ fn plan(min_items: usize) -> ScoringPlan {
 
 /// Scans the lake and checks the scores against the reference; returns the
 /// scan's row counters and stats.
-fn scan_and_check(min_items: usize) -> (RowCounts, RowCounts, topsellers_io::ScanStats) {
+fn scan_and_check(min_items: usize) -> (RowCounts, RowCounts, topsellers_lake::ScanStats) {
     let dir = tempfile::tempdir().unwrap();
     write_lake(dir.path());
     let plan = plan(min_items);

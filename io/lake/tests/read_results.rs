@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use topsellers_engine::{CategoryOutcome, ItemId, Ranked, RowCounts, Scored, ScoringPlan, Variant};
-use topsellers_io::{read_results, write_results, IoError, ResultSet, RunResults};
+use topsellers_lake::{read_results, write_results, LakeError, ResultSet, RunResults};
 
 const DAY: i64 = 86_400_000_000_000;
 
@@ -143,7 +143,7 @@ fn bad(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     let err = read_results(&path).unwrap_err();
-    assert!(matches!(err, IoError::BadResults { .. }), "{err}");
+    assert!(matches!(err, LakeError::BadResults { .. }), "{err}");
     err.to_string()
 }
 

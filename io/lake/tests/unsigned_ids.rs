@@ -12,8 +12,8 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, RecordBatch, TimestampMillisecondArray, UInt64Array};
 use parquet::arrow::ArrowWriter;
 use topsellers_engine::{ItemId, ScoringPlan, Variant};
-use topsellers_io::incremental::{advance, save, visit_rows, CycleOptions};
-use topsellers_io::{scan_lake, ColumnNames, ScanOptions};
+use topsellers_lake::incremental::{advance, save, visit_rows, CycleOptions};
+use topsellers_lake::{scan_lake, ColumnNames, ScanOptions};
 
 const DAY_MS: i64 = 86_400_000;
 /// 2026-01-10T00:00:00Z.

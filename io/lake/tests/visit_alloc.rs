@@ -12,8 +12,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use topsellers_engine::CategoryState;
-use topsellers_io::incremental::visit_rows;
-use topsellers_io::ColumnNames;
+use topsellers_lake::incremental::visit_rows;
+use topsellers_lake::ColumnNames;
 
 thread_local! {
     /// Allocations made by this thread (no destructor: usable inside `alloc`).

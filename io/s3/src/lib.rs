@@ -4,6 +4,7 @@
 //! new objects that never overwrite (`ingest --lake s3://…`).
 
 mod download;
+mod error;
 mod manifest;
 mod multipart;
 mod sync;
@@ -16,7 +17,7 @@ pub use manifest::{Manifest, ManifestEntry};
 pub use sync::{sync, SyncOptions, SyncReport};
 pub use upload::{upload_all, UploadFile, UploadReport, UploadTuning, MIN_PART_SIZE};
 
-use crate::error::IoError;
+pub use error::S3Error;
 
 /// A lake location in S3.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +30,8 @@ pub struct S3Location {
 
 impl S3Location {
     /// Parses `s3://bucket[/prefix]` (also `s3a://`).
-    pub fn parse(url: &str) -> Result<Self, IoError> {
-        let bad = |why: &str| IoError::BadLocation {
+    pub fn parse(url: &str) -> Result<Self, S3Error> {
+        let bad = |why: &str| S3Error::BadLocation {
             location: url.to_string(),
             reason: why.to_string(),
         };

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::IoError;
-use crate::output::write_atomically;
+use crate::error::S3Error;
+use topsellers_lake::write_atomically;
 
 /// File name of the manifest inside the local lake (hidden: readers skip it).
 pub const MANIFEST_NAME: &str = ".topsellers-sync.json";
@@ -62,9 +62,10 @@ impl Manifest {
     }
 
     /// Writes the manifest atomically.
-    pub fn save(&self, root: &Path) -> Result<(), IoError> {
+    pub fn save(&self, root: &Path) -> Result<(), S3Error> {
         write_atomically(&Self::path(root), |w| {
             serde_json::to_writer_pretty(&mut *w, self).map_err(|e| e.to_string())
-        })
+        })?;
+        Ok(())
     }
 }

@@ -10,8 +10,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use futures::{StreamExt, TryStreamExt};
 
-use super::upload::{cause_text, content_md5, read_range, Ctx, UploadFile, MIN_PART_SIZE};
-use crate::error::IoError;
+use super::upload::{content_md5, read_range, Ctx, UploadFile, MIN_PART_SIZE};
+use crate::error::cause_text;
+use crate::error::S3Error;
 
 /// S3's most parts per upload.
 const MAX_PARTS: u64 = 10_000;
@@ -30,9 +31,9 @@ async fn put_part(
     number: i32,
     offset: u64,
     len: u64,
-) -> Result<CompletedPart, IoError> {
+) -> Result<CompletedPart, S3Error> {
     if ctx.failed.load(Ordering::Relaxed) {
-        return Err(IoError::S3 {
+        return Err(S3Error::S3 {
             location: ctx.url(&file.key),
             message: "stopped: another upload failed".into(),
         });
@@ -63,7 +64,7 @@ async fn parts_then_complete(
     file: &UploadFile,
     upload_id: &str,
     len: u64,
-) -> Result<(), IoError> {
+) -> Result<(), S3Error> {
     let size = part_size_for(len, ctx.tuning.part_size);
     let ranges = (0..len.div_ceil(size)).map(|i| (i, i * size, size.min(len - i * size)));
     let mut parts: Vec<CompletedPart> = futures::stream::iter(ranges)
@@ -97,7 +98,7 @@ pub(super) async fn put_multipart(
     ctx: &Ctx<'_>,
     file: &UploadFile,
     len: u64,
-) -> Result<(), IoError> {
+) -> Result<(), S3Error> {
     let created = ctx
         .client
         .create_multipart_upload()
@@ -107,7 +108,7 @@ pub(super) async fn put_multipart(
         .await
         .map_err(|e| ctx.error(&file.key, "CreateMultipartUpload", e))?;
     let Some(upload_id) = created.upload_id() else {
-        return Err(IoError::S3 {
+        return Err(S3Error::S3 {
             location: ctx.url(&file.key),
             message: "CreateMultipartUpload returned no upload id".into(),
         });
@@ -124,7 +125,7 @@ pub(super) async fn put_multipart(
             .await;
         return Err(match aborted {
             Ok(_) => e,
-            Err(a) => IoError::S3 {
+            Err(a) => S3Error::S3 {
                 location: ctx.url(&file.key),
                 message: format!(
                     "{}; aborting multipart upload {upload_id} failed too ({}): no object was created, but its parts stay stored until a lifecycle rule (AbortIncompleteMultipartUpload) removes them",

@@ -16,8 +16,8 @@ use serde::Serialize;
 use super::download::{download, Fetch, Tuning, TEMP_PREFIX};
 use super::manifest::{Manifest, ManifestEntry};
 use super::S3Location;
-use crate::discover::dt_range_ns;
-use crate::error::IoError;
+use crate::error::S3Error;
+use topsellers_lake::dt_range_ns;
 
 /// What to sync.
 #[derive(Debug, Clone)]
@@ -98,8 +98,8 @@ struct Listed {
     etag: String,
 }
 
-fn list_failed<E: std::error::Error + 'static>(from: &S3Location, e: E) -> IoError {
-    IoError::S3 {
+fn list_failed<E: std::error::Error + 'static>(from: &S3Location, e: E) -> S3Error {
+    S3Error::S3 {
         location: from.to_string(),
         message: format!(
             "listing failed: {}",
@@ -116,7 +116,7 @@ async fn list_recent(
     from: &S3Location,
     recent: NaiveDate,
     concurrency: usize,
-) -> Result<Vec<Listed>, IoError> {
+) -> Result<Vec<Listed>, S3Error> {
     let mut folders = Vec::new();
     let mut pages = client
         .list_objects_v2()
@@ -148,7 +148,7 @@ async fn list_recent(
     Ok(lists.into_iter().flatten().collect())
 }
 
-async fn list(client: &Client, from: &S3Location) -> Result<Vec<Listed>, IoError> {
+async fn list(client: &Client, from: &S3Location) -> Result<Vec<Listed>, S3Error> {
     list_pages(client, from, &from.prefix, None).await
 }
 
@@ -157,7 +157,7 @@ async fn list_pages(
     from: &S3Location,
     prefix: &str,
     start_after: Option<String>,
-) -> Result<Vec<Listed>, IoError> {
+) -> Result<Vec<Listed>, S3Error> {
     let mut out = Vec::new();
     let mut pages = client
         .list_objects_v2()
@@ -206,7 +206,7 @@ pub async fn sync(
     client: &Client,
     opts: &SyncOptions,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<SyncReport, IoError> {
+) -> Result<SyncReport, S3Error> {
     let started = Instant::now();
     let source = opts.from.to_string();
     let mut report = SyncReport {
@@ -284,7 +284,7 @@ pub async fn sync(
         report.seconds = started.elapsed().as_secs_f64();
         return Ok(report);
     }
-    std::fs::create_dir_all(&opts.to).map_err(|e| IoError::io(&opts.to, e))?;
+    std::fs::create_dir_all(&opts.to).map_err(|e| S3Error::io(&opts.to, e))?;
     remove_leftovers(&opts.to);
 
     let tuning = Tuning {
@@ -334,7 +334,7 @@ pub async fn sync(
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(IoError::io(&path, e)),
+                Err(e) => return Err(S3Error::io(&path, e)),
             }
             manifest.files.remove(rel);
         }
@@ -344,7 +344,7 @@ pub async fn sync(
     report.seconds = started.elapsed().as_secs_f64();
     let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     if let Some(first) = failures.first() {
-        return Err(IoError::S3 {
+        return Err(S3Error::S3 {
             location: source,
             message: format!(
                 "{} of {} downloads failed; first: {first}",

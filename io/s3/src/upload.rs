@@ -5,7 +5,7 @@
 //!
 //! - **No overwrite.** Every PutObject and CompleteMultipartUpload carries
 //!   `If-None-Match: *`, so S3 refuses (412) to create an object whose key
-//!   exists; that refusal is reported as [`IoError::ObjectExists`] and
+//!   exists; that refusal is reported as [`S3Error::ObjectExists`] and
 //!   nothing is replaced. Callers choose keys unique to their run.
 //! - **Integrity.** Every body (whole object or part) carries its
 //!   `Content-MD5`, which S3 checks before storing it (the SDK adds its
@@ -40,7 +40,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::Semaphore;
 
 use super::multipart::put_multipart;
-use crate::error::IoError;
+use crate::error::S3Error;
 
 /// The smallest part S3 accepts (but for the last one).
 pub const MIN_PART_SIZE: u64 = 5 << 20;
@@ -101,7 +101,7 @@ enum Failure {
     /// Another file failed first, so this one was not started.
     Skipped,
     /// This file failed.
-    Failed(IoError),
+    Failed(S3Error),
 }
 
 /// Shared by the uploads of one call.
@@ -123,27 +123,27 @@ impl Ctx<'_> {
     pub(super) async fn permit(
         &self,
         key: &str,
-    ) -> Result<tokio::sync::SemaphorePermit<'_>, IoError> {
-        self.permits.acquire().await.map_err(|e| IoError::S3 {
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, S3Error> {
+        self.permits.acquire().await.map_err(|e| S3Error::S3 {
             location: self.url(key),
             message: e.to_string(),
         })
     }
 
-    /// An [`IoError`] for a failed request on `key`: [`IoError::ObjectExists`]
-    /// for a refused conditional write, else [`IoError::S3`].
-    pub(super) fn error<E>(&self, key: &str, what: &str, e: SdkError<E, HttpResponse>) -> IoError
+    /// An [`S3Error`] for a failed request on `key`: [`S3Error::ObjectExists`]
+    /// for a refused conditional write, else [`S3Error::S3`].
+    pub(super) fn error<E>(&self, key: &str, what: &str, e: SdkError<E, HttpResponse>) -> S3Error
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let refused = matches!(&e, SdkError::ServiceError(s) if s.err().code() == Some("PreconditionFailed"))
             || e.raw_response().is_some_and(|r| r.status().as_u16() == 412);
         if refused {
-            return IoError::ObjectExists {
+            return S3Error::ObjectExists {
                 object: self.url(key),
             };
         }
-        IoError::S3 {
+        S3Error::S3 {
             location: self.url(key),
             message: format!("{what}: {}", DisplayErrorContext(&e)),
         }
@@ -156,8 +156,8 @@ pub(super) fn content_md5(body: &[u8]) -> String {
 }
 
 /// Reads `len` bytes of `path` from `offset`.
-pub(super) async fn read_range(path: &PathBuf, offset: u64, len: u64) -> Result<Vec<u8>, IoError> {
-    let io = |e| IoError::io(path, e);
+pub(super) async fn read_range(path: &PathBuf, offset: u64, len: u64) -> Result<Vec<u8>, S3Error> {
+    let io = |e| S3Error::io(path, e);
     let mut f = tokio::fs::File::open(path).await.map_err(io)?;
     f.seek(std::io::SeekFrom::Start(offset)).await.map_err(io)?;
     let mut buf = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
@@ -166,7 +166,7 @@ pub(super) async fn read_range(path: &PathBuf, offset: u64, len: u64) -> Result<
 }
 
 /// Uploads one file with a single conditional PutObject.
-async fn put_whole(ctx: &Ctx<'_>, file: &UploadFile, len: u64) -> Result<(), IoError> {
+async fn put_whole(ctx: &Ctx<'_>, file: &UploadFile, len: u64) -> Result<(), S3Error> {
     let _permit = ctx.permit(&file.key).await?;
     let body = read_range(&file.path, 0, len).await?;
     ctx.client
@@ -190,7 +190,7 @@ async fn upload_one(ctx: &Ctx<'_>, file: &UploadFile) -> Result<Created, Failure
     let outcome = async {
         let len = tokio::fs::metadata(&file.path)
             .await
-            .map_err(|e| IoError::io(&file.path, e))?
+            .map_err(|e| S3Error::io(&file.path, e))?
             .len();
         let multipart = len >= ctx.tuning.multipart_threshold && len > MIN_PART_SIZE;
         if multipart {
@@ -247,21 +247,11 @@ fn cleanup_note(deleted: usize, left: &[String]) -> String {
     }
 }
 
-/// `cause` as text, without the leading `object: ` it usually starts with
-/// (for [`IoError::Upload`]'s message, which names the object once).
-pub(crate) fn cause_text(object: &str, cause: &IoError) -> String {
-    let text = cause.to_string();
-    match text.strip_prefix(object).and_then(|t| t.strip_prefix(": ")) {
-        Some(rest) => rest.to_string(),
-        None => text,
-    }
-}
-
 /// Uploads `files` to `bucket` as new objects (see the module docs);
 /// `progress` receives bytes as files complete. Either every file becomes an
-/// object, or the call fails with [`IoError::Upload`] naming the object at
+/// object, or the call fails with [`S3Error::Upload`] naming the object at
 /// fault, having deleted the objects it created; so too when `stop`
-/// completes first (a signal), with [`IoError::Interrupted`] as the cause.
+/// completes first (a signal), with [`S3Error::Interrupted`] as the cause.
 pub async fn upload_all(
     client: &Client,
     bucket: &str,
@@ -269,7 +259,7 @@ pub async fn upload_all(
     tuning: UploadTuning,
     progress: &(dyn Fn(u64) + Sync),
     stop: impl std::future::Future<Output = ()>,
-) -> Result<UploadReport, IoError> {
+) -> Result<UploadReport, S3Error> {
     let started = Instant::now();
     let ctx = Ctx {
         client,
@@ -304,7 +294,7 @@ pub async fn upload_all(
         }
     };
     let mut done: Vec<(&UploadFile, Created)> = Vec::new();
-    let mut failure: Option<(&UploadFile, IoError)> = None;
+    let mut failure: Option<(&UploadFile, S3Error)> = None;
     // Keys whose upload failed in a way that may still have stored the
     // object (a lost response): ours alone, as the run id is in the name.
     let mut maybe: Vec<&str> = Vec::new();
@@ -312,13 +302,13 @@ pub async fn upload_all(
         match outcome {
             Ok(c) => done.push((file, c)),
             Err(Failure::Failed(e)) => {
-                if !matches!(e, IoError::ObjectExists { .. }) {
+                if !matches!(e, S3Error::ObjectExists { .. }) {
                     maybe.push(&file.key);
                 }
                 failure.get_or_insert((file, e));
             }
             Err(Failure::Skipped) if stopped && failure.is_none() => {
-                failure = Some((file, IoError::Interrupted));
+                failure = Some((file, S3Error::Interrupted));
             }
             Err(Failure::Skipped) => {}
         }
@@ -335,7 +325,7 @@ pub async fn upload_all(
     let mut left = delete_all(&ctx, &created).await;
     let deleted = created.len() - left.len();
     left.extend(delete_all(&ctx, &maybe).await);
-    Err(IoError::Upload {
+    Err(S3Error::Upload {
         object: ctx.url(&file.key),
         cause: Box::new(cause),
         cleanup: cleanup_note(deleted, &left),
@@ -345,19 +335,6 @@ pub async fn upload_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn causes_name_the_object_once() {
-        let cause = IoError::S3 {
-            location: "s3://b/k".into(),
-            message: "UploadPart 2: timeout".into(),
-        };
-        assert_eq!(cause_text("s3://b/k", &cause), "UploadPart 2: timeout");
-        assert_eq!(
-            cause_text("s3://b/x", &cause),
-            "s3://b/k: UploadPart 2: timeout"
-        );
-    }
 
     #[test]
     fn md5_is_base64() {

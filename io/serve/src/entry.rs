@@ -6,8 +6,8 @@ use bytes::Bytes;
 use serde::Deserialize;
 use topsellers_engine::{ItemId, Ranked};
 
-use crate::cache::api_body;
-use crate::dynamo::StoredGroup;
+use topsellers_store::cache::api_body;
+use topsellers_store::dynamo::StoredGroup;
 
 /// A published (variant, category), ready to be served.
 #[derive(Debug, Clone, PartialEq)]

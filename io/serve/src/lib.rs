@@ -15,8 +15,8 @@
 //! DynamoDB only as a key value.
 //!
 //! ```no_run
-//! # async fn f() -> Result<(), topsellers_io::IoError> {
-//! use topsellers_io::serve::{Cached, ReadPath, ReadPathOptions};
+//! # async fn f() -> Result<(), topsellers_store::StoreError> {
+//! use topsellers_serve::{Cached, ReadPath, ReadPathOptions};
 //!
 //! let reads = ReadPath::new(&ReadPathOptions::new("topsellers", "redis://127.0.0.1:6379")).await?;
 //! if let Cached::Found(entry) = reads.lookup("default", "toys").await? {

@@ -136,7 +136,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::dynamo::StoredGroup;
+    use topsellers_store::dynamo::StoredGroup;
 
     fn entry() -> Arc<Entry> {
         Arc::new(Entry::from_stored(

@@ -20,9 +20,9 @@ use super::local::{Cached, LocalCache};
 use super::metrics::ReadMetrics;
 use super::redis_cache::{Got, RedisCache};
 use super::ReadPathOptions;
-use crate::cache::cache_key;
-use crate::dynamo::{decode_group, get_item, group_key, read_client, read_deadline};
-use crate::error::IoError;
+use topsellers_store::cache::cache_key;
+use topsellers_store::dynamo::{decode_group, get_item, group_key, read_client, read_deadline};
+use topsellers_store::StoreError;
 
 /// Whether each backing service answered a readiness probe.
 #[derive(Debug, Clone)]
@@ -49,7 +49,7 @@ pub struct ReadPath {
 impl ReadPath {
     /// The read path of `opts`. Connects to nothing yet: both services are
     /// dialled on first use, so it starts with either of them down.
-    pub async fn new(opts: &ReadPathOptions) -> Result<Arc<Self>, IoError> {
+    pub async fn new(opts: &ReadPathOptions) -> Result<Arc<Self>, StoreError> {
         Ok(Arc::new(Self {
             table: opts.table.clone(),
             dynamo: read_client(opts.dynamo_timeout).await,
@@ -74,7 +74,7 @@ impl ReadPath {
         self: &Arc<Self>,
         variant: &str,
         category: &str,
-    ) -> Result<Cached, IoError> {
+    ) -> Result<Cached, StoreError> {
         let m = &self.metrics;
         let key = cache_key(variant, category);
         if let Some(cached) = self.local.get(&key) {
@@ -107,7 +107,7 @@ impl ReadPath {
         key: String,
         variant: &str,
         category: &str,
-    ) -> Result<Cached, IoError> {
+    ) -> Result<Cached, StoreError> {
         let read = (
             self.clone(),
             key.clone(),
@@ -135,7 +135,7 @@ impl ReadPath {
                 return Ok(cached);
             }
         };
-        flight.await.map_err(|message| IoError::Dynamo {
+        flight.await.map_err(|message| StoreError::Dynamo {
             table: self.table.clone(),
             message,
         })
@@ -208,7 +208,10 @@ impl ReadPath {
             match tokio::time::timeout(self.dynamo_deadline, call).await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => {
-                    Err(crate::dynamo::failed(&self.table, "DescribeTable", e).to_string())
+                    Err(
+                        topsellers_store::dynamo::failed(&self.table, "DescribeTable", e)
+                            .to_string(),
+                    )
                 }
                 Err(_) => Err(format!(
                     "DescribeTable: no answer within {} ms",

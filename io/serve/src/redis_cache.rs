@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::metrics::ReadMetrics;
-use crate::cache::{guarded, jittered_ttl, redacted};
-use crate::error::IoError;
+use topsellers_store::cache::{guarded, jittered_ttl, redacted};
+use topsellers_store::StoreError;
 
 /// Redis behind timeouts and a back-off.
 pub struct RedisCache {
@@ -46,8 +46,8 @@ impl RedisCache {
         backoff: Duration,
         ttl: Duration,
         jitter: f64,
-    ) -> Result<Self, IoError> {
-        let fail = |e: redis::RedisError| IoError::Redis {
+    ) -> Result<Self, StoreError> {
+        let fail = |e: redis::RedisError| StoreError::Redis {
             url: redacted(url),
             message: e.to_string(),
         };

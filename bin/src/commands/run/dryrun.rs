@@ -1,8 +1,8 @@
 //! What `run --dry-run` prints: per variant, the categories added, removed
 //! and reordered (with the items that move), and what validation says.
 
-use topsellers_io::dynamo::{Move, Refusal, VariantDiff};
-use topsellers_io::ResultSet;
+use topsellers_lake::ResultSet;
+use topsellers_store::dynamo::{Move, Refusal, VariantDiff};
 
 /// Names listed per kind of change before "… and N more".
 const SHOWN: usize = 20;

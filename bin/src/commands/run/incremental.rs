@@ -9,11 +9,13 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use topsellers_engine::reference::check_outcome;
 use topsellers_engine::{CategoryOutcome, RowCounts};
-use topsellers_io::dynamo::{group_key, Stored};
-use topsellers_io::incremental::{advance_from, prepare, CycleOptions, CycleReport, Prior, State};
-use topsellers_io::{
+use topsellers_lake::incremental::{
+    advance_from, prepare, CycleOptions, CycleReport, Prior, State,
+};
+use topsellers_lake::{
     scan_lake, write_results, ResultSet, RunReport, RunResults, ScanOptions, ScanStats,
 };
+use topsellers_store::dynamo::{group_key, Stored};
 
 use super::super::compute::{ComputeOptions, Computed};
 use super::super::{now_ns, thread_pool};

@@ -13,9 +13,11 @@ mod options;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use topsellers_io::dynamo;
-use topsellers_io::s3::AddressingStyle;
-use topsellers_io::{IoError, JobReport, ResultSet, RunLock, RunResults, Stage, Validation};
+use topsellers_lake::{LakeError, ResultSet, RunLock, RunResults};
+use topsellers_s3::AddressingStyle;
+use topsellers_store::dynamo;
+
+use crate::job_report::{JobReport, Stage, Validation};
 
 pub use options::RunOptions;
 
@@ -48,7 +50,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         // A cycle a minute: one that finds a run in progress (a full run, or
         // a slow cycle) is simply skipped; the next catches up. The last
         // success metric is not touched, so a stuck holder still alerts.
-        Err(e @ IoError::Locked { .. }) if opts.incremental.is_some() => {
+        Err(e @ LakeError::Locked { .. }) if opts.incremental.is_some() => {
             tracing::info!(error = %e, "skipped: another run holds the lock; the next cycle catches up");
             println!("skipped: {e}");
             return Ok(());
@@ -58,7 +60,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
     tracing::info!(lock = %lock.path().display(), dry_run = opts.dry_run, force = opts.force, "run started");
     let mut job = JobReport {
         job: "run",
-        started_at: topsellers_io::rfc3339(now_ns()),
+        started_at: topsellers_lake::rfc3339(now_ns()),
         ..JobReport::default()
     };
     let result = stages(&opts, &mut job);
@@ -69,7 +71,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         Err(_) => "failed",
     };
     job.error = result.as_ref().err().map(|e| format!("{e:#}"));
-    job.finished_at = topsellers_io::rfc3339(now_ns());
+    job.finished_at = topsellers_lake::rfc3339(now_ns());
     if opts.dry_run {
         // A dry run changes nothing, its report and metrics included.
         return result;
@@ -247,7 +249,7 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
     settings.dynamo.only_groups = Some(changed);
     publish::publish_and_warm(&rt, &settings, &set, job)?;
     let started = Instant::now();
-    let saved = topsellers_io::incremental::save(&inc.state_file, state);
+    let saved = topsellers_lake::incremental::save(&inc.state_file, state);
     stage(
         job,
         "state",

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use topsellers_io::dynamo::Thresholds;
-use topsellers_io::s3::SyncOptions;
+use topsellers_s3::SyncOptions;
+use topsellers_store::dynamo::Thresholds;
 
 use super::super::compute::ComputeOptions;
 use super::super::publish::PublishSettings;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use topsellers_io::serve::ReadMetrics;
+use topsellers_serve::ReadMetrics;
 
 /// The routes, as labelled.
 pub const ROUTES: [&str; 5] = ["top_sellers", "healthz", "readyz", "metrics", "other"];

@@ -2,7 +2,7 @@
 //!
 //! Glue only: settings are checked into [`ServeOptions`], the read path
 //! (local cache → Redis → DynamoDB, single flight) is
-//! `topsellers_io::serve`, and this module runs axum on tokio until
+//! `topsellers_serve`, and this module runs axum on tokio until
 //! SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish
 //! (for at most `--drain-timeout`) and exits 0.
 
@@ -17,8 +17,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use axum::http::HeaderValue;
 use axum::serve::ListenerExt;
-use topsellers_io::cache;
-use topsellers_io::serve::ReadPath;
+use topsellers_serve::ReadPath;
+use topsellers_store::cache;
 
 use crate::cli::ServeArgs;
 use metrics::HttpMetrics;

@@ -11,9 +11,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use topsellers_io::cache;
-use topsellers_io::dynamo::check_table_name;
-use topsellers_io::serve::ReadPathOptions;
+use topsellers_serve::ReadPathOptions;
+use topsellers_store::cache;
+use topsellers_store::dynamo::check_table_name;
 
 use super::super::UsageError;
 use super::request::check_variant;

@@ -16,7 +16,7 @@ use super::{fingerprint, load, CycleReport, FileEntry, State};
 use crate::columns::ItemKind;
 use crate::discover::LakeFile;
 use crate::discover::{discover_where, dt_range_ns};
-use crate::error::IoError;
+use crate::error::LakeError;
 use crate::scan::{scan_files, ScanOptions};
 use crate::timefmt::rfc3339;
 
@@ -55,11 +55,11 @@ struct Found {
 /// failure of the lake.
 enum Stop {
     Mismatch(String),
-    Io(IoError),
+    Io(LakeError),
 }
 
-impl From<IoError> for Stop {
-    fn from(e: IoError) -> Self {
+impl From<LakeError> for Stop {
+    fn from(e: LakeError) -> Self {
         Stop::Io(e)
     }
 }
@@ -116,7 +116,7 @@ pub fn prepare(opts: &CycleOptions, plan: &ScoringPlan) -> Prior {
 }
 
 /// Runs one cycle from the state file: [`prepare`], then [`advance_from`].
-pub fn advance(opts: &CycleOptions, plan: &ScoringPlan) -> Result<CycleOutput, IoError> {
+pub fn advance(opts: &CycleOptions, plan: &ScoringPlan) -> Result<CycleOutput, LakeError> {
     let started = Instant::now();
     let prior = prepare(opts, plan);
     let load_s = started.elapsed().as_secs_f64();
@@ -131,9 +131,9 @@ pub fn advance_from(
     opts: &CycleOptions,
     plan: &ScoringPlan,
     prior: Prior,
-) -> Result<CycleOutput, IoError> {
+) -> Result<CycleOutput, LakeError> {
     let fp = fingerprint(plan, &opts.scan.columns);
-    let lake = std::fs::canonicalize(&opts.lake).map_err(|e| IoError::io(&opts.lake, e))?;
+    let lake = std::fs::canonicalize(&opts.lake).map_err(|e| LakeError::io(&opts.lake, e))?;
     let mut report = CycleReport::default();
     let reason = match prior {
         Prior::Usable(state) => {
@@ -156,7 +156,7 @@ pub fn advance_from(
 
 /// Lists the lake's files whose partitions meet `(lo, hi]`, with size and
 /// modification time.
-fn discover(root: &Path, lo: i64, hi: i64) -> Result<Vec<Found>, IoError> {
+fn discover(root: &Path, lo: i64, hi: i64) -> Result<Vec<Found>, LakeError> {
     let keep_dt = |dt| {
         let (start, end) = dt_range_ns(dt);
         end - 1 > lo && start <= hi
@@ -166,7 +166,7 @@ fn discover(root: &Path, lo: i64, hi: i64) -> Result<Vec<Found>, IoError> {
         .files
         .into_par_iter()
         .map(|f| {
-            let meta = std::fs::metadata(&f.path).map_err(|e| IoError::io(&f.path, e))?;
+            let meta = std::fs::metadata(&f.path).map_err(|e| LakeError::io(&f.path, e))?;
             let mtime_ns = meta
                 .modified()
                 .ok()
@@ -274,7 +274,7 @@ fn update(
             let crc = footer_crc(&opts.lake.join(path))?;
             Ok((crc != Some(e.footer_crc)).then_some(path))
         })
-        .collect::<Result<Vec<_>, IoError>>()?;
+        .collect::<Result<Vec<_>, LakeError>>()?;
     if let Some(path) = changed.into_iter().flatten().next() {
         return Err(Stop::Mismatch(format!(
             "{} changed since it was folded into the state (its Parquet footer differs)",
@@ -471,7 +471,7 @@ fn recompute_categories(
     opts: &CycleOptions,
     plan: &ScoringPlan,
     files: &[&Found],
-) -> Result<Recomputed, IoError> {
+) -> Result<Recomputed, LakeError> {
     let (scanned, kind) = if files.is_empty() {
         (Vec::new(), None)
     } else {
@@ -516,7 +516,7 @@ fn recompute_categories(
             )?;
             Ok((s, (f.path.clone(), entry(f, &read))))
         })
-        .collect::<Result<_, IoError>>()?;
+        .collect::<Result<_, LakeError>>()?;
     let mut states: BTreeMap<String, CategoryState> = BTreeMap::new();
     let mut entries = Vec::with_capacity(parts.len());
     for (s, (path, e)) in parts {
@@ -541,7 +541,7 @@ fn rebuild(
     fp: &str,
     reason: String,
     report: &mut CycleReport,
-) -> Result<CycleOutput, IoError> {
+) -> Result<CycleOutput, LakeError> {
     let t = plan.as_of_ns;
     let started = Instant::now();
     let found = discover(&opts.lake, t.saturating_sub(plan.windows.max_ns()), t)?;

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use crate::error::IoError;
+use crate::error::LakeError;
 
 /// A Parquet file ends with the footer, its length (u32 LE) and `PAR1`.
 const TAIL: usize = 8;
@@ -39,13 +39,13 @@ pub fn footer_crc_of(bytes: &[u8]) -> Option<u32> {
 }
 
 /// [`footer_crc_of`] the file at `path`, reading only its footer.
-pub fn footer_crc(path: &Path) -> Result<Option<u32>, IoError> {
-    let file = File::open(path).map_err(|e| IoError::io(path, e))?;
-    let size = file.metadata().map_err(|e| IoError::io(path, e))?.len();
-    let read = |len: usize, at: u64| -> Result<Vec<u8>, IoError> {
+pub fn footer_crc(path: &Path) -> Result<Option<u32>, LakeError> {
+    let file = File::open(path).map_err(|e| LakeError::io(path, e))?;
+    let size = file.metadata().map_err(|e| LakeError::io(path, e))?.len();
+    let read = |len: usize, at: u64| -> Result<Vec<u8>, LakeError> {
         let mut buf = vec![0; len];
         file.read_exact_at(&mut buf, at)
-            .map_err(|e| IoError::io(path, e))?;
+            .map_err(|e| LakeError::io(path, e))?;
         Ok(buf)
     };
     let Some(tail_at) = size.checked_sub(TAIL as u64) else {

@@ -21,7 +21,7 @@ use topsellers_engine::{CategoryState, ItemId};
 
 use super::{FileEntry, State};
 use crate::columns::ItemKind;
-use crate::error::IoError;
+use crate::error::LakeError;
 use crate::output::write_atomically;
 
 /// The magic's last byte is the format's version, bumped with every change
@@ -236,10 +236,10 @@ pub fn decode(data: &[u8]) -> Result<State, String> {
 }
 
 /// Writes `state` to `path` atomically.
-pub fn save(path: &Path, state: &State) -> Result<u64, IoError> {
+pub fn save(path: &Path, state: &State) -> Result<u64, LakeError> {
     let bytes = encode(state);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| IoError::io(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| LakeError::io(dir, e))?;
     }
     write_atomically(path, |w| w.write_all(&bytes).map_err(|e| e.to_string()))?;
     Ok(bytes.len() as u64)

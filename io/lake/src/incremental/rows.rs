@@ -20,7 +20,7 @@ use topsellers_engine::ItemKey;
 use super::identity::footer_crc_of;
 use crate::columns::{resolve, ColumnNames, ItemKind};
 use crate::decode::{as_i64, ts_values, BatchColumns};
-use crate::error::IoError;
+use crate::error::LakeError;
 use crate::mmap::map_file;
 
 /// The earliest and latest purchase time of a file (ns), from its row-group
@@ -67,8 +67,8 @@ pub struct FileRead {
     pub footer_crc: u32,
 }
 
-fn decode_err(path: &Path, row_group: usize, e: impl std::fmt::Display) -> IoError {
-    IoError::Decode {
+fn decode_err(path: &Path, row_group: usize, e: impl std::fmt::Display) -> LakeError {
+    LakeError::Decode {
         path: path.to_path_buf(),
         row_group,
         message: e.to_string(),
@@ -84,14 +84,14 @@ pub fn visit_rows(
     lo: i64,
     hi: i64,
     visit: &mut Visit<'_>,
-) -> Result<FileRead, IoError> {
+) -> Result<FileRead, LakeError> {
     // SAFETY: lake files are immutable while a run reads them (see `map_file`).
     let bytes = unsafe { map_file(path) }?;
     let meta = ArrowReaderMetadata::load(
         &bytes,
         ArrowReaderOptions::new().with_skip_arrow_metadata(true),
     )
-    .map_err(|source| IoError::NotParquet {
+    .map_err(|source| LakeError::NotParquet {
         path: path.to_path_buf(),
         source,
     })?;
@@ -191,7 +191,7 @@ impl<'a> Rows<'a> {
         scratch: &'a mut Scratch,
         path: &Path,
         row_group: usize,
-    ) -> Result<Self, IoError> {
+    ) -> Result<Self, LakeError> {
         let names = cols.names;
         let ints = if cols.items.data_type().is_integer() {
             Some(

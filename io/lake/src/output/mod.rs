@@ -14,7 +14,7 @@ use std::path::Path;
 
 use topsellers_engine::{CategoryOutcome, ItemId, ScoringPlan};
 
-use crate::error::IoError;
+use crate::error::LakeError;
 use crate::timefmt::rfc3339;
 
 pub use read::read_results;
@@ -88,7 +88,7 @@ pub enum Format {
 
 impl Format {
     /// The format named by `path`'s extension.
-    pub fn from_path(path: &Path) -> Result<Self, IoError> {
+    pub fn from_path(path: &Path) -> Result<Self, LakeError> {
         match path
             .extension()
             .and_then(|e| e.to_str())
@@ -98,7 +98,7 @@ impl Format {
             Some("csv") => Ok(Format::Csv),
             Some("json") => Ok(Format::Json),
             Some("parquet") => Ok(Format::Parquet),
-            _ => Err(IoError::OutputFormat {
+            _ => Err(LakeError::OutputFormat {
                 path: path.to_path_buf(),
             }),
         }
@@ -106,7 +106,7 @@ impl Format {
 }
 
 /// Writes `results` to `path` in the format its extension names, atomically.
-pub fn write_results(path: &Path, results: &RunResults<'_>) -> Result<(), IoError> {
+pub fn write_results(path: &Path, results: &RunResults<'_>) -> Result<(), LakeError> {
     let format = Format::from_path(path)?;
     write_atomically(path, |w| match format {
         Format::Csv => csv::write(w, results),
@@ -120,8 +120,8 @@ pub fn write_results(path: &Path, results: &RunResults<'_>) -> Result<(), IoErro
 pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut (dyn Write + Send)) -> Result<(), String>,
-) -> Result<(), IoError> {
-    let out_err = |message: String| IoError::Output {
+) -> Result<(), LakeError> {
+    let out_err = |message: String| LakeError::Output {
         path: path.to_path_buf(),
         message,
     };

@@ -16,15 +16,15 @@ use topsellers_engine::{ItemId, Ranked};
 
 use super::set::{all_int, text_id, ResultGroup, ResultSet};
 use super::Format;
-use crate::error::IoError;
+use crate::error::LakeError;
 use crate::timefmt::parse_rfc3339;
 
 /// Reads a results file written by `compute` (`.csv`, `.json` or
 /// `.parquet`). `computed_at` is taken from the file's modification time
 /// (the moment `compute` renamed it into place).
-pub fn read_results(path: &Path) -> Result<ResultSet, IoError> {
+pub fn read_results(path: &Path) -> Result<ResultSet, LakeError> {
     let format = Format::from_path(path)?;
-    let meta = std::fs::metadata(path).map_err(|e| IoError::io(path, e))?;
+    let meta = std::fs::metadata(path).map_err(|e| LakeError::io(path, e))?;
     let computed_at_ns = meta
         .modified()
         .ok()
@@ -39,8 +39,12 @@ pub fn read_results(path: &Path) -> Result<ResultSet, IoError> {
     Ok(set)
 }
 
-pub(super) fn bad(path: &Path, location: impl Into<String>, message: impl Into<String>) -> IoError {
-    IoError::BadResults {
+pub(super) fn bad(
+    path: &Path,
+    location: impl Into<String>,
+    message: impl Into<String>,
+) -> LakeError {
+    LakeError::BadResults {
         path: path.to_path_buf(),
         location: location.into(),
         message: message.into(),
@@ -80,7 +84,7 @@ impl<'p> Grouper<'p> {
         }
     }
 
-    pub(super) fn push(&mut self, at: &dyn Fn() -> String, row: Row<'_>) -> Result<(), IoError> {
+    pub(super) fn push(&mut self, at: &dyn Fn() -> String, row: Row<'_>) -> Result<(), LakeError> {
         let path = self.path;
         match &self.as_of {
             Some((text, _)) if text == row.as_of => {}
@@ -161,7 +165,7 @@ impl<'p> Grouper<'p> {
         Ok(())
     }
 
-    pub(super) fn finish(self) -> Result<ResultSet, IoError> {
+    pub(super) fn finish(self) -> Result<ResultSet, LakeError> {
         let Some((_, as_of_ns)) = self.as_of else {
             return Err(bad(
                 self.path,
@@ -178,7 +182,7 @@ impl<'p> Grouper<'p> {
     }
 }
 
-fn read_csv(path: &Path) -> Result<ResultSet, IoError> {
+fn read_csv(path: &Path) -> Result<ResultSet, LakeError> {
     let mut reader =
         ::csv::Reader::from_path(path).map_err(|e| bad(path, "open", e.to_string()))?;
     let header = reader
@@ -269,8 +273,8 @@ struct JsonItem {
     score: f64,
 }
 
-fn read_json(path: &Path) -> Result<ResultSet, IoError> {
-    let file = File::open(path).map_err(|e| IoError::io(path, e))?;
+fn read_json(path: &Path) -> Result<ResultSet, LakeError> {
+    let file = File::open(path).map_err(|e| LakeError::io(path, e))?;
     let doc: JsonDoc = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
         bad(
             path,

@@ -13,14 +13,14 @@ use topsellers_engine::ItemId;
 
 use super::read::{bad, Grouper, Row};
 use super::set::ResultSet;
-use crate::error::IoError;
+use crate::error::LakeError;
 
 /// Reads a Parquet results file.
-pub(super) fn read_parquet(path: &Path) -> Result<ResultSet, IoError> {
-    let file = File::open(path).map_err(|e| IoError::io(path, e))?;
+pub(super) fn read_parquet(path: &Path) -> Result<ResultSet, LakeError> {
+    let file = File::open(path).map_err(|e| LakeError::io(path, e))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.build())
-        .map_err(|e| IoError::NotParquet {
+        .map_err(|e| LakeError::NotParquet {
             path: path.to_path_buf(),
             source: e,
         })?;
@@ -40,10 +40,10 @@ enum Col<'a> {
     Int(Box<dyn Fn(usize) -> i64 + 'a>),
 }
 
-fn column<'a>(path: &Path, batch: &'a RecordBatch, name: &str) -> Result<Col<'a>, IoError> {
+fn column<'a>(path: &Path, batch: &'a RecordBatch, name: &str) -> Result<Col<'a>, LakeError> {
     let array = batch
         .column_by_name(name)
-        .ok_or_else(|| IoError::MissingColumn {
+        .ok_or_else(|| LakeError::MissingColumn {
             path: path.to_path_buf(),
             column: name.to_string(),
             available: batch
@@ -79,7 +79,7 @@ fn column<'a>(path: &Path, batch: &'a RecordBatch, name: &str) -> Result<Col<'a>
             Col::Int(Box::new(move |i| i64::from(a.value(i))))
         }
         other => {
-            return Err(IoError::ColumnType {
+            return Err(LakeError::ColumnType {
                 path: path.to_path_buf(),
                 column: name.to_string(),
                 found: other.to_string(),
@@ -94,8 +94,8 @@ fn read_batch(
     batch: &RecordBatch,
     offset: usize,
     grouper: &mut Grouper<'_>,
-) -> Result<(), IoError> {
-    let wrong = |name: &str, want: &'static str, found: &DataType| IoError::ColumnType {
+) -> Result<(), LakeError> {
+    let wrong = |name: &str, want: &'static str, found: &DataType| LakeError::ColumnType {
         path: path.to_path_buf(),
         column: name.to_string(),
         found: found.to_string(),
@@ -114,7 +114,7 @@ fn read_batch(
     let item = column(path, batch, "item_id")?;
     let score_col = batch
         .column_by_name("score")
-        .ok_or_else(|| IoError::MissingColumn {
+        .ok_or_else(|| LakeError::MissingColumn {
             path: path.to_path_buf(),
             column: "score".into(),
             available: String::new(),

@@ -4,7 +4,7 @@
 //! never over the body of a newer run ([`guarded`]).
 
 mod body;
-pub(crate) mod guarded;
+pub mod guarded;
 mod warm;
 
 use std::time::Duration;
@@ -16,8 +16,8 @@ use serde::Serialize;
 pub use body::{api_body, cache_key};
 pub use warm::warm;
 
-use crate::error::IoError;
-use crate::output::ResultSet;
+use crate::error::StoreError;
+use topsellers_lake::ResultSet;
 
 /// How to warm the cache.
 #[derive(Debug, Clone)]
@@ -64,8 +64,8 @@ pub fn redacted(url: &str) -> String {
 
 /// Connects with short timeouts and a single retry: a publish must not wait
 /// long on a cache that is down.
-pub async fn connect(url: &str) -> Result<ConnectionManager, IoError> {
-    let fail = |e: redis::RedisError| IoError::Redis {
+pub async fn connect(url: &str) -> Result<ConnectionManager, StoreError> {
+    let fail = |e: redis::RedisError| StoreError::Redis {
         url: redacted(url),
         message: e.to_string(),
     };

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use super::{connect, guarded, jittered_ttl, redacted, WarmOptions, WarmReport};
-use crate::error::IoError;
+use crate::error::StoreError;
 
 /// Keys per pipeline.
 const PIPELINE: usize = 1000;
@@ -22,7 +22,7 @@ pub async fn warm(
     generation: i64,
     entries: &[(String, String)],
     report: &mut WarmReport,
-) -> Result<(), IoError> {
+) -> Result<(), StoreError> {
     let started = Instant::now();
     *report = WarmReport {
         server: redacted(&opts.url),
@@ -46,9 +46,9 @@ async fn write(
     generation: i64,
     entries: &[(String, String)],
     report: &mut WarmReport,
-) -> Result<(), (usize, IoError)> {
+) -> Result<(), (usize, StoreError)> {
     let fail = |done: usize, message: String| {
-        let e = IoError::Redis {
+        let e = StoreError::Redis {
             url: redacted(&opts.url),
             message,
         };

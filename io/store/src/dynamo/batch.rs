@@ -17,7 +17,7 @@ use rand::Rng;
 
 use super::item::{Item, PK};
 use super::{failed, invalid};
-use crate::error::IoError;
+use crate::error::StoreError;
 
 /// Keys per BatchGetItem call (DynamoDB's limit).
 pub const GET_BATCH: usize = 100;
@@ -85,11 +85,11 @@ impl CallStats {
         what: &str,
         left: usize,
         noun: &str,
-    ) -> Result<(), IoError> {
+    ) -> Result<(), StoreError> {
         if self.calls > 0 {
             self.retries += 1;
             if self.retries > u64::from(MAX_ROUNDS) {
-                return Err(IoError::Dynamo {
+                return Err(StoreError::Dynamo {
                     table: table.to_string(),
                     message: format!(
                         "{what} left {left} {noun} unprocessed after {MAX_ROUNDS} retries"
@@ -112,7 +112,7 @@ pub async fn batch_get(
     table: &str,
     keys: &[String],
     generation_only: bool,
-) -> Result<(Vec<Item>, CallStats), IoError> {
+) -> Result<(Vec<Item>, CallStats), StoreError> {
     let mut found = Vec::with_capacity(keys.len());
     let mut stats = CallStats::default();
     let mut pending: Vec<Item> = keys
@@ -158,7 +158,7 @@ pub async fn batch_write(
     client: &Client,
     table: &str,
     items: Vec<Item>,
-) -> Result<CallStats, IoError> {
+) -> Result<CallStats, StoreError> {
     let mut stats = CallStats::default();
     let mut pending = items
         .into_iter()
@@ -214,7 +214,7 @@ pub async fn conditional_put(
     table: &str,
     item: Item,
     generation: i64,
-) -> Result<Put, IoError> {
+) -> Result<Put, StoreError> {
     let result = client
         .put_item()
         .table_name(table)
@@ -236,7 +236,7 @@ pub async fn conditional_put(
 }
 
 /// Reads one item by key (strongly consistent).
-pub async fn get_item(client: &Client, table: &str, key: &str) -> Result<Option<Item>, IoError> {
+pub async fn get_item(client: &Client, table: &str, key: &str) -> Result<Option<Item>, StoreError> {
     let out = client
         .get_item()
         .table_name(table)
@@ -250,7 +250,11 @@ pub async fn get_item(client: &Client, table: &str, key: &str) -> Result<Option<
 
 /// The keys of every item whose key starts with `prefix` (a Scan: only for
 /// dry runs and tests, never on the publish path).
-pub async fn scan_keys(client: &Client, table: &str, prefix: &str) -> Result<Vec<String>, IoError> {
+pub async fn scan_keys(
+    client: &Client,
+    table: &str,
+    prefix: &str,
+) -> Result<Vec<String>, StoreError> {
     let items: Vec<Item> = client
         .scan()
         .table_name(table)

@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::batch::{batch_get, get_item, scan_keys, GET_BATCH};
 use super::item::{decode_group, decode_manifest, group_key, manifest_key, StoredGroup};
-use crate::error::IoError;
-use crate::output::{ResultGroup, ResultSet};
+use crate::error::StoreError;
+use topsellers_lake::{ResultGroup, ResultSet};
 
 /// An item whose rank changed within the compared top positions.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -97,7 +97,7 @@ async fn read_groups(
     table: &str,
     keys: &[String],
     concurrency: usize,
-) -> Result<HashMap<String, Stored>, IoError> {
+) -> Result<HashMap<String, Stored>, StoreError> {
     let reads: Vec<_> = futures::stream::iter(keys.chunks(GET_BATCH))
         .map(|chunk| batch_get(client, table, chunk, false))
         .buffer_unordered(concurrency.max(1))
@@ -122,10 +122,10 @@ pub async fn stored_groups(
     table: &str,
     set: &ResultSet,
     concurrency: usize,
-) -> Result<HashMap<String, Stored>, IoError> {
+) -> Result<HashMap<String, Stored>, StoreError> {
     match super::table::ensure_table(client, table, false).await {
         Ok(_) => {}
-        Err(IoError::MissingTable { .. }) => return Ok(HashMap::new()),
+        Err(StoreError::MissingTable { .. }) => return Ok(HashMap::new()),
         Err(e) => return Err(e),
     }
     let keys: Vec<String> = set
@@ -144,10 +144,10 @@ pub async fn diff(
     set: &ResultSet,
     concurrency: usize,
     top: usize,
-) -> Result<Vec<VariantDiff>, IoError> {
+) -> Result<Vec<VariantDiff>, StoreError> {
     match super::table::ensure_table(client, table, false).await {
         Ok(_) => {}
-        Err(IoError::MissingTable { .. }) => {
+        Err(StoreError::MissingTable { .. }) => {
             return Ok(set
                 .variants
                 .iter()
@@ -167,7 +167,7 @@ pub async fn diff(
             ..VariantDiff::default()
         };
         if let Some(m) = get_item(client, table, &manifest_key(variant)).await? {
-            let m = decode_manifest(&m).map_err(|message| IoError::Dynamo {
+            let m = decode_manifest(&m).map_err(|message| StoreError::Dynamo {
                 table: table.to_string(),
                 message: format!("manifest of {variant:?}: {message}"),
             })?;

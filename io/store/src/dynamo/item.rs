@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use topsellers_engine::{ItemId, Ranked};
 
-use crate::error::IoError;
-use crate::output::{ResultGroup, ResultSet, VariantTotals};
+use crate::error::StoreError;
+use topsellers_lake::{ResultGroup, ResultSet, VariantTotals};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -59,7 +59,7 @@ fn n(v: impl ToString) -> AttributeValue {
 }
 
 /// The item of one group of a run.
-pub fn encode_group(set: &ResultSet, g: &ResultGroup) -> Result<Item, IoError> {
+pub fn encode_group(set: &ResultSet, g: &ResultGroup) -> Result<Item, StoreError> {
     let mut bytes = 200 + g.variant.len() * 2 + g.category.len() * 2;
     let items: Vec<AttributeValue> = g
         .items
@@ -78,7 +78,7 @@ pub fn encode_group(set: &ResultSet, g: &ResultGroup) -> Result<Item, IoError> {
     let scores: Vec<AttributeValue> = g.items.iter().map(|r| n(number(r.score))).collect();
     bytes += 24 * scores.len();
     if bytes > MAX_ITEM_BYTES {
-        return Err(IoError::ItemTooLarge {
+        return Err(StoreError::ItemTooLarge {
             variant: g.variant.clone(),
             category: g.category.clone(),
             items: g.items.len(),
@@ -346,7 +346,7 @@ mod tests {
         let g = s.groups[0].clone();
         assert!(matches!(
             encode_group(&s, &g),
-            Err(IoError::ItemTooLarge { .. })
+            Err(StoreError::ItemTooLarge { .. })
         ));
     }
 }

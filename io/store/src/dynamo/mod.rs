@@ -33,16 +33,16 @@ pub use publish::{publish, PublishOptions, PublishReport, VariantPublish};
 pub use table::ensure_table;
 pub use validate::{validate, Refusal, Thresholds};
 
-use crate::error::IoError;
+use crate::error::StoreError;
 
-/// A failed SDK call as an [`IoError::Dynamo`]: the service's error code
+/// A failed SDK call as an [`StoreError::Dynamo`]: the service's error code
 /// and message, or the chain of causes of a transport failure (without the
 /// SDK's debug dump of the raw response).
-pub(crate) fn failed<E, R>(
+pub fn failed<E, R>(
     table: &str,
     what: &str,
     e: aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> IoError
+) -> StoreError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -66,15 +66,15 @@ where
             parts.join(": ")
         }
     };
-    IoError::Dynamo {
+    StoreError::Dynamo {
         table: table.to_string(),
         message: format!("{what}: {message}"),
     }
 }
 
 /// A request that could not be built (a bug, reported rather than unwrapped).
-pub(crate) fn invalid(table: &str, what: &str, e: impl std::fmt::Display) -> IoError {
-    IoError::Dynamo {
+pub(crate) fn invalid(table: &str, what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Dynamo {
         table: table.to_string(),
         message: format!("{what}: cannot build the request: {e}"),
     }
@@ -170,19 +170,21 @@ pub async fn live_manifests(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     variants: &[String],
-) -> Result<Vec<Manifest>, IoError> {
+) -> Result<Vec<Manifest>, StoreError> {
     match ensure_table(client, table, false).await {
         Ok(_) => {}
-        Err(IoError::MissingTable { .. }) => return Ok(Vec::new()),
+        Err(StoreError::MissingTable { .. }) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     }
     let mut out = Vec::new();
     for v in variants {
         if let Some(item) = get_item(client, table, &manifest_key(v)).await? {
-            out.push(decode_manifest(&item).map_err(|message| IoError::Dynamo {
-                table: table.to_string(),
-                message: format!("manifest of {v:?}: {message}"),
-            })?);
+            out.push(
+                decode_manifest(&item).map_err(|message| StoreError::Dynamo {
+                    table: table.to_string(),
+                    message: format!("manifest of {v:?}: {message}"),
+                })?,
+            );
         }
     }
     Ok(out)

@@ -44,8 +44,8 @@ use super::item::{
     decode_group, decode_manifest, encode_group, encode_manifest, generation_of, group_key,
     manifest_key, same_content, Item,
 };
-use crate::error::IoError;
-use crate::output::ResultSet;
+use crate::error::StoreError;
+use topsellers_lake::ResultSet;
 
 /// Where and how to publish.
 #[derive(Debug, Clone)]
@@ -135,7 +135,7 @@ pub async fn publish(
     opts: &PublishOptions,
     set: &ResultSet,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<PublishReport, IoError> {
+) -> Result<PublishReport, StoreError> {
     let started = Instant::now();
     let table = opts.table.as_str();
     let concurrency = opts.concurrency.max(1);
@@ -148,7 +148,7 @@ pub async fn publish(
         .collect::<Result<Vec<_>, _>>()?;
     let generation = set.generation();
     let published_at =
-        crate::timefmt::rfc3339(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX));
+        topsellers_lake::rfc3339(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX));
     let mut report = PublishReport {
         table: table.to_string(),
         table_created,
@@ -261,7 +261,7 @@ pub async fn publish(
                         let n = items.len() as u64;
                         let stats = batch_write(client, table, items).await?;
                         progress(n);
-                        Ok::<_, IoError>((index, None, stats))
+                        Ok::<_, StoreError>((index, None, stats))
                     }
                     Write::Put(item) => {
                         let put = conditional_put(client, table, item, generation).await?;
@@ -339,7 +339,7 @@ async fn read(
     generation_only: bool,
     concurrency: usize,
     report: &mut PublishReport,
-) -> Result<HashMap<String, Item>, IoError> {
+) -> Result<HashMap<String, Item>, StoreError> {
     let reads: Vec<(Vec<Item>, super::batch::CallStats)> =
         futures::stream::iter(keys.chunks(GET_BATCH))
             .map(|chunk| batch_get(client, table, chunk, generation_only))
@@ -359,8 +359,8 @@ async fn read(
     Ok(stored)
 }
 
-fn corrupt(table: &str, key: &str, message: String) -> IoError {
-    IoError::Dynamo {
+fn corrupt(table: &str, key: &str, message: String) -> StoreError {
+    StoreError::Dynamo {
         table: table.to_string(),
         message: format!("the stored item {key:?} is not one publish wrote: {message}"),
     }

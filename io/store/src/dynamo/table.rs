@@ -10,10 +10,10 @@ use aws_sdk_dynamodb::Client;
 
 use super::item::PK;
 use super::{failed, invalid};
-use crate::error::IoError;
+use crate::error::StoreError;
 
 /// The table's status, `None` when it does not exist.
-async fn status(client: &Client, table: &str) -> Result<Option<TableStatus>, IoError> {
+async fn status(client: &Client, table: &str) -> Result<Option<TableStatus>, StoreError> {
     match client.describe_table().table_name(table).send().await {
         Ok(out) => Ok(Some(
             out.table
@@ -32,13 +32,13 @@ async fn status(client: &Client, table: &str) -> Result<Option<TableStatus>, IoE
 
 /// Makes sure `table` exists and is active: creates it when `create` is set
 /// (and returns `true`: the table is empty), else a missing table is
-/// [`IoError::MissingTable`].
-pub async fn ensure_table(client: &Client, table: &str, create: bool) -> Result<bool, IoError> {
+/// [`StoreError::MissingTable`].
+pub async fn ensure_table(client: &Client, table: &str, create: bool) -> Result<bool, StoreError> {
     let created = match status(client, table).await? {
         Some(TableStatus::Active) => return Ok(false),
         Some(_) => false,
         None if !create => {
-            return Err(IoError::MissingTable {
+            return Err(StoreError::MissingTable {
                 table: table.to_string(),
             })
         }
@@ -82,7 +82,7 @@ pub async fn ensure_table(client: &Client, table: &str, create: bool) -> Result<
         match status(client, table).await? {
             Some(TableStatus::Active) => return Ok(created),
             _ if Instant::now() > deadline => {
-                return Err(IoError::Dynamo {
+                return Err(StoreError::Dynamo {
                     table: table.to_string(),
                     message: "the table did not become ACTIVE within 5 minutes".into(),
                 })

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::item::Manifest;
-use crate::output::ResultSet;
+use topsellers_lake::ResultSet;
 
 /// How far a run may fall from the live one before it is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -123,7 +123,7 @@ mod tests {
     use topsellers_engine::{ItemId, Ranked};
 
     use super::*;
-    use crate::output::{ResultGroup, VariantTotals};
+    use topsellers_lake::{ResultGroup, VariantTotals};
 
     fn set(as_of_ms: i64, categories: usize, counted: u64) -> ResultSet {
         ResultSet {

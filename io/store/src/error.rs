@@ -1,0 +1,44 @@
+//! The store crate's error type: every variant names the table, server or
+//! result at fault.
+
+use thiserror::Error;
+
+/// Errors publishing results to, or reading them from, a results store or its cache.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A DynamoDB request failed (after its retries).
+    #[error("DynamoDB table {table}: {message}")]
+    Dynamo {
+        /// The table.
+        table: String,
+        /// The failure, with the service's context.
+        message: String,
+    },
+    /// The DynamoDB table does not exist.
+    #[error("DynamoDB table {table} does not exist: create it, or pass --create-table (create_table = true) to have publish create it")]
+    MissingTable {
+        /// The table.
+        table: String,
+    },
+    /// One (variant, category) would not fit in a DynamoDB item.
+    #[error("variant {variant:?}, category {category:?}: its {items} items make a DynamoDB item of about {bytes} bytes, over the 400 KB limit; publish fewer items (--top)")]
+    ItemTooLarge {
+        /// Variant.
+        variant: String,
+        /// Category.
+        category: String,
+        /// Ranked items.
+        items: usize,
+        /// Estimated item size.
+        bytes: usize,
+    },
+    /// A Redis request failed.
+    #[error("Redis {url}: {message}")]
+    Redis {
+        /// The server (credentials removed).
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+}
