@@ -14,7 +14,7 @@ use serde::Serialize;
 use topsellers_lake::{previous_sample, write_atomically, LakeError, RunReport};
 use topsellers_s3::SyncReport;
 use topsellers_store::cache::WarmReport;
-use topsellers_store::dynamo::{Manifest, PublishReport, Refusal, VariantDiff};
+use topsellers_store::{Manifest, PublishReport, Refusal, VariantDiff};
 
 /// One stage of a job.
 #[derive(Debug, Clone, Serialize)]
@@ -186,7 +186,7 @@ impl JobReport {
             &stage(|s| s.bytes as f64),
         );
         if let Some(p) = &self.publish {
-            let sum = |f: fn(&topsellers_store::dynamo::VariantPublish) -> u64| {
+            let sum = |f: fn(&topsellers_store::VariantPublish) -> u64| {
                 p.variants.iter().map(f).sum::<u64>() as f64
             };
             metric(

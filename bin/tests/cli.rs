@@ -12,7 +12,7 @@ use common::{read_csv, root, topsellers};
 use predicates::str::contains;
 
 fn golden_lake() -> PathBuf {
-    root().join("io/tests/golden/pyarrow/lake")
+    root().join("io/lake/tests/golden/pyarrow/lake")
 }
 
 fn gen_lake(dir: &Path, extra: &[&str]) -> PathBuf {
@@ -176,7 +176,8 @@ fn skipped_rows_and_omitted_categories_are_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("r.csv");
     let report = tmp.path().join("report.json");
-    let args = std::fs::read_to_string(root().join("io/tests/golden/pyarrow/args.txt")).unwrap();
+    let args =
+        std::fs::read_to_string(root().join("io/lake/tests/golden/pyarrow/args.txt")).unwrap();
     let args: Vec<&str> = args.lines().collect();
     let mut extra = args.clone();
     extra.extend(["--report", report.to_str().unwrap()]);
@@ -284,7 +285,7 @@ fn bad_lakes_exit_1_name_the_culprit_and_keep_the_last_good_output() {
         compute(&good, &out, &["--item-column", "sku"]),
         "no column named \"sku\"",
     );
-    let strings = root().join("io/tests/golden/spark_micros/lake");
+    let strings = root().join("io/lake/tests/golden/spark_micros/lake");
     keeps_output(
         compute(&strings, &out, &["--ts-column", "item_id"]),
         "has type Utf8, expected TIMESTAMP",

@@ -1,5 +1,5 @@
 //! Compatibility: lakes written by pyarrow, DuckDB and Spark (checked in under
-//! `io/tests/golden/`) read, and `compute` gives the results an independent
+//! `io/lake/tests/golden/`) read, and `compute` gives the results an independent
 //! SQL implementation (DuckDB) computed for them.
 
 #![allow(clippy::unwrap_used)]
@@ -9,7 +9,7 @@ mod common;
 use common::{assert_same_results, read_csv, root, topsellers};
 
 fn check(writer: &str) {
-    let dir = root().join("io/tests/golden").join(writer);
+    let dir = root().join("io/lake/tests/golden").join(writer);
     let args: Vec<String> = std::fs::read_to_string(dir.join("args.txt"))
         .expect("args.txt")
         .lines()

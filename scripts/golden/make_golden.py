@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the golden lakes under io/tests/golden/ with the real tools, and their expected results.
+"""Writes the golden lakes under io/lake/tests/golden/ with the real tools, and their expected results.
 
 For each writer a tiny Hive-style lake is written *by that tool*, so the Rust reader is tested
 against the bytes other systems really produce:
@@ -17,7 +17,7 @@ against the bytes other systems really produce:
 
 Next to each lake: args.txt (the compute arguments, one per line, without --lake / --out)
 and expected.csv, computed from the lake by the DuckDB reference
-(scripts/reference/duckdb_topsellers.py). README.md in io/tests/golden/ is regenerated too,
+(scripts/reference/duckdb_topsellers.py). README.md in io/lake/tests/golden/ is regenerated too,
 with the tool versions and the Parquet types each tool chose.
 
 The logical data is fixed by the seed below, so re-running reproduces the same rows (Spark's

@@ -6,7 +6,7 @@ in Python, loads every Parquet file through DuckDB's own Parquet reader into one
 normalised events, and then does the adaptive window choice, the decayed scoring and the
 ranking in one SQL statement. It is slow and simple on purpose; its only job is to be
 obviously correct, so that `topsellers compute` can be checked against it
-(see compare_results.py) and so that the golden files under io/tests/golden/ can be
+(see compare_results.py) and so that the golden files under io/lake/tests/golden/ can be
 computed without the Rust code.
 
 Example:

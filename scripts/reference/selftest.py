@@ -4,7 +4,7 @@
 The brute force shares nothing with duckdb_topsellers.py's data path: it reads the files with
 pyarrow (not DuckDB), loops over rows in Python, sums with math.fsum and sorts in Python. It
 runs on random lakes from make_random_lake.py (integer and string ids, timestamp and
-epoch-millis ts) and, if present, on the golden lakes under io/tests/golden/, and requires the
+epoch-millis ts) and, if present, on the golden lakes under io/lake/tests/golden/, and requires the
 two CSVs to agree (compare_results.py, relative 1e-12).
 
 Usage (takes a few seconds):

@@ -1,13 +1,15 @@
 //! `topsellers publish`: a results file → DynamoDB, then Redis. Also the
 //! publish stage of `run`.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use topsellers_lake::{read_results, ResultSet};
 use topsellers_store::cache::{self, WarmOptions, WarmReport};
-use topsellers_store::dynamo::{self, PublishOptions};
+use topsellers_store::dynamo::{self, DynamoStore};
+use topsellers_store::ResultStore;
 
 use crate::job_report::{CacheOutcome, JobReport, Stage};
 
@@ -18,8 +20,12 @@ use crate::progress::rows_bar;
 /// Where and how to publish (shared by `publish` and `run`).
 #[derive(Debug, Clone)]
 pub struct PublishSettings {
-    /// DynamoDB table and write settings.
-    pub dynamo: PublishOptions,
+    /// The DynamoDB table.
+    pub table: String,
+    /// Create the table when it is missing.
+    pub create_table: bool,
+    /// Store requests in flight at once.
+    pub concurrency: usize,
     /// Redis, when the cache is to be warmed.
     pub redis: Option<WarmOptions>,
 }
@@ -54,18 +60,22 @@ impl PublishSettings {
             }
         }
         Ok(Self {
-            dynamo: PublishOptions {
-                table,
-                create_table,
-                concurrency,
-                only_groups: None,
-            },
+            table,
+            create_table,
+            concurrency,
             redis: redis.map(|url| WarmOptions {
                 url,
                 ttl: Duration::from_nanos(ttl_ns.max(1_000_000_000) as u64),
                 jitter,
             }),
         })
+    }
+}
+
+impl PublishSettings {
+    /// The results store these settings name.
+    pub async fn store(&self) -> DynamoStore {
+        DynamoStore::for_jobs(&self.table, self.create_table, self.concurrency).await
     }
 }
 
@@ -77,22 +87,21 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the I/O runtime")
 }
 
-/// Publishes `set` to DynamoDB, then warms Redis with what DynamoDB now
-/// holds. A DynamoDB failure is an error; a Redis failure is a warning,
-/// recorded in `job`.
+/// Publishes `set` to `store` (only the groups `only_groups` when given),
+/// then warms Redis with what the store now holds. A store failure is an
+/// error; a Redis failure is a warning, recorded in `job`.
 pub fn publish_and_warm(
     rt: &tokio::runtime::Runtime,
+    store: &dyn ResultStore,
     settings: &PublishSettings,
     set: &ResultSet,
+    only_groups: Option<&BTreeSet<usize>>,
     job: &mut JobReport,
 ) -> Result<()> {
     let started = Instant::now();
-    let table = &settings.dynamo.table;
+    let table = &settings.table;
     let bar = rows_bar("publishing", Some(set.groups.len() as u64));
-    let published = rt.block_on(async {
-        let client = dynamo::client().await;
-        dynamo::publish(&client, &settings.dynamo, set, &|n| bar.inc(n)).await
-    });
+    let published = rt.block_on(store.publish(set, only_groups, &|n| bar.inc(n)));
     bar.finish_and_clear();
     let stage_ok = published.is_ok();
     job.stages.push(Stage {
@@ -109,8 +118,9 @@ pub fn publish_and_warm(
             set.as_of()
         )
     })?;
-    let summary =
-        |f: fn(&dynamo::VariantPublish) -> u64| report.variants.iter().map(f).sum::<u64>();
+    let summary = |f: fn(&topsellers_store::VariantPublish) -> u64| {
+        report.variants.iter().map(f).sum::<u64>()
+    };
     let (new, replaced, unchanged, newer) = (
         summary(|v| v.new),
         summary(|v| v.replaced),
@@ -260,7 +270,8 @@ pub fn run(a: &PublishArgs) -> Result<()> {
             );
         }
         let rt = runtime()?;
-        publish_and_warm(&rt, &settings, &set, &mut job)
+        let store = rt.block_on(settings.store());
+        publish_and_warm(&rt, &store, &settings, &set, None, &mut job)
     })();
     job.status = if result.is_ok() { "success" } else { "failed" };
     job.error = result.as_ref().err().map(|e| format!("{e:#}"));

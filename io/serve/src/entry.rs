@@ -7,7 +7,7 @@ use serde::Deserialize;
 use topsellers_engine::{ItemId, Ranked};
 
 use topsellers_store::cache::api_body;
-use topsellers_store::dynamo::StoredGroup;
+use topsellers_store::StoredGroup;
 
 /// A published (variant, category), ready to be served.
 #[derive(Debug, Clone, PartialEq)]

@@ -136,7 +136,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use topsellers_store::dynamo::StoredGroup;
+    use topsellers_store::StoredGroup;
 
     fn entry() -> Arc<Entry> {
         Arc::new(Entry::from_stored(

@@ -1,6 +1,6 @@
 //! The read path of one (variant, category): the in-process cache, then
-//! Redis, then DynamoDB, with concurrent misses of one key coalesced into a
-//! single DynamoDB read (single flight, [`super::flight`]) whose result
+//! Redis, then the results store (DynamoDB), with concurrent misses of one
+//! key coalesced into a single store read (single flight, [`super::flight`]) whose result
 //! repopulates Redis.
 //!
 //! # Design
@@ -21,24 +21,22 @@ use super::metrics::ReadMetrics;
 use super::redis_cache::{Got, RedisCache};
 use super::ReadPathOptions;
 use topsellers_store::cache::cache_key;
-use topsellers_store::dynamo::{decode_group, get_item, group_key, read_client, read_deadline};
-use topsellers_store::StoreError;
+use topsellers_store::{DynamoStore, ResultStore, StoreError};
 
 /// Whether each backing service answered a readiness probe.
 #[derive(Debug, Clone)]
 pub struct Readiness {
     /// Redis PING.
     pub redis: Result<(), String>,
-    /// DynamoDB DescribeTable.
+    /// The results store ([`ResultStore::ready`]: DynamoDB DescribeTable).
     pub dynamodb: Result<(), String>,
 }
 
-/// Redis → DynamoDB reads with a local cache and single flight.
+/// Redis → results store reads with a local cache and single flight.
 pub struct ReadPath {
-    table: String,
-    dynamo: aws_sdk_dynamodb::Client,
-    /// The bound of one DynamoDB call, its retry included.
-    dynamo_deadline: Duration,
+    store: Arc<dyn ResultStore>,
+    /// The bound of one store read, its retry included.
+    store_deadline: Duration,
     redis: RedisCache,
     local: LocalCache,
     inflight: Arc<Flights<Cached>>,
@@ -47,13 +45,23 @@ pub struct ReadPath {
 }
 
 impl ReadPath {
-    /// The read path of `opts`. Connects to nothing yet: both services are
-    /// dialled on first use, so it starts with either of them down.
+    /// The read path of `opts` over its DynamoDB table. Connects to
+    /// nothing yet: both services are dialled on first use, so it starts
+    /// with either of them down.
     pub async fn new(opts: &ReadPathOptions) -> Result<Arc<Self>, StoreError> {
+        let store = DynamoStore::for_reads(&opts.table, opts.dynamo_timeout).await;
+        Self::over(Arc::new(store), opts)
+    }
+
+    /// The read path of `opts` over any results store (`opts.table` and
+    /// `opts.dynamo_timeout` are then unused: the store has its own).
+    pub fn over(
+        store: Arc<dyn ResultStore>,
+        opts: &ReadPathOptions,
+    ) -> Result<Arc<Self>, StoreError> {
         Ok(Arc::new(Self {
-            table: opts.table.clone(),
-            dynamo: read_client(opts.dynamo_timeout).await,
-            dynamo_deadline: read_deadline(opts.dynamo_timeout),
+            store_deadline: store.read_deadline(),
+            store,
             redis: RedisCache::new(
                 &opts.redis_url,
                 opts.redis_timeout,
@@ -135,13 +143,13 @@ impl ReadPath {
                 return Ok(cached);
             }
         };
-        flight.await.map_err(|message| StoreError::Dynamo {
-            table: self.table.clone(),
+        flight.await.map_err(|message| StoreError::Read {
+            store: self.store.name(),
             message,
         })
     }
 
-    /// One GetItem of `key`, its result cached locally and written back to
+    /// One store read of `key`, its result cached locally and written back to
     /// Redis; `landing` ends the flight once both caches have it.
     async fn fetch(
         self: Arc<Self>,
@@ -152,22 +160,21 @@ impl ReadPath {
     ) -> Result<Cached, String> {
         let m = &self.metrics;
         ReadMetrics::inc(&m.dynamo_reads);
-        let pk = group_key(&variant, &category);
         let got = tokio::time::timeout(
-            self.dynamo_deadline,
-            get_item(&self.dynamo, &self.table, &pk),
+            self.store_deadline,
+            self.store.get_group(&variant, &category),
         )
         .await;
         let result = match got {
             Err(_) => Err(format!(
-                "GetItem {pk:?}: no answer within {} ms",
-                self.dynamo_deadline.as_millis()
+                "reading {key:?}: no answer within {} ms",
+                self.store_deadline.as_millis()
             )),
             Ok(Err(e)) => Err(e.to_string()),
             Ok(Ok(None)) => Ok(Cached::Missing),
-            Ok(Ok(Some(item))) => decode_group(&item)
-                .map(|g| Cached::Found(Arc::new(Entry::from_stored(&variant, &category, g))))
-                .map_err(|e| format!("item {pk:?}: {e}")),
+            Ok(Ok(Some(g))) => Ok(Cached::Found(Arc::new(Entry::from_stored(
+                &variant, &category, g,
+            )))),
         };
         match &result {
             Ok(Cached::Found(entry)) => {
@@ -201,21 +208,16 @@ impl ReadPath {
         self.local.clear();
     }
 
-    /// Probes Redis (PING) and DynamoDB (DescribeTable), each within its timeout.
+    /// Probes Redis (PING) and the store, each within its timeout.
     pub async fn readiness(&self) -> Readiness {
         let dynamo = async {
-            let call = self.dynamo.describe_table().table_name(&self.table).send();
-            match tokio::time::timeout(self.dynamo_deadline, call).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => {
-                    Err(
-                        topsellers_store::dynamo::failed(&self.table, "DescribeTable", e)
-                            .to_string(),
-                    )
-                }
+            match tokio::time::timeout(self.store_deadline, self.store.ready()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => Err(format!(
-                    "DescribeTable: no answer within {} ms",
-                    self.dynamo_deadline.as_millis()
+                    "{}: no answer within {} ms",
+                    self.store.name(),
+                    self.store_deadline.as_millis()
                 )),
             }
         };

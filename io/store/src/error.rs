@@ -7,6 +7,15 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// A read of the results store failed or timed out (the read API's
+    /// path, whatever the store).
+    #[error("{store}: {message}")]
+    Read {
+        /// The store (`DynamoDB table topsellers`).
+        store: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A DynamoDB request failed (after its retries).
     #[error("DynamoDB table {table}: {message}")]
     Dynamo {

@@ -2,10 +2,28 @@
 //!
 //! - [`dynamo`]: publishing results to DynamoDB (conditional, batched), the
 //!   audit of a run against the live manifests, dry-run diffs;
-//! - [`cache`]: the read API's bodies warmed into Redis.
+//! - [`ResultStore`]: what the jobs and the read API need from a results
+//!   store (live manifests, stored groups, publish under the generation
+//!   rule, the read API's get), whatever holds them;
+//! - [`validate`]: the audit of a run against the live manifests;
+//! - [`dynamo`]: DynamoDB, the first [`ResultStore`] ([`DynamoStore`]):
+//!   conditional, batched publishing, the audit of a run against the live
+//!   manifests, dry-run diffs;
+//! - [`cache`]: the read API's bodies, warmed into Redis after a publish
+//!   and written back by the read path, never over a newer generation.
 
 pub mod cache;
 pub mod dynamo;
 mod error;
+mod model;
+mod store;
+mod validate;
 
+pub use dynamo::DynamoStore;
 pub use error::StoreError;
+pub use model::{
+    group_key, CategoryChange, Manifest, Move, PublishReport, Stored, StoredGroup, VariantDiff,
+    VariantPublish,
+};
+pub use store::ResultStore;
+pub use validate::{validate, Refusal, Thresholds};

@@ -2,7 +2,7 @@
 //! and reordered (with the items that move), and what validation says.
 
 use topsellers_lake::ResultSet;
-use topsellers_store::dynamo::{Move, Refusal, VariantDiff};
+use topsellers_store::{Move, Refusal, VariantDiff};
 
 /// Names listed per kind of change before "… and N more".
 const SHOWN: usize = 20;

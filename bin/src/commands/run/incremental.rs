@@ -15,7 +15,7 @@ use topsellers_lake::incremental::{
 use topsellers_lake::{
     scan_lake, write_results, ResultSet, RunReport, RunResults, ScanOptions, ScanStats,
 };
-use topsellers_store::dynamo::{group_key, Stored};
+use topsellers_store::{group_key, Stored};
 
 use super::super::compute::{ComputeOptions, Computed};
 use super::super::{now_ns, thread_pool};

@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use topsellers_lake::{LakeError, ResultSet, RunLock, RunResults};
 use topsellers_s3::AddressingStyle;
-use topsellers_store::dynamo;
+use topsellers_store::ResultStore;
 
 use crate::job_report::{JobReport, Stage, Validation};
 
@@ -169,11 +169,9 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
     job.compute = Some(computed.report);
 
     let started = Instant::now();
-    let table = opts.publish.dynamo.table.as_str();
-    let validated = rt.block_on(async {
-        let client = dynamo::client().await;
-        dynamo::live_manifests(&client, table, &set.variants).await
-    });
+    let store = rt.block_on(opts.publish.store());
+    let table = opts.publish.table.as_str();
+    let validated = rt.block_on(store.live_manifests(&set.variants));
     stage(
         job,
         "validate",
@@ -183,7 +181,7 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
         validated.is_ok(),
     );
     let live = validated.with_context(|| format!("cannot read the live manifests of {table}"))?;
-    let refusals = dynamo::validate(&set, &live, &opts.thresholds);
+    let refusals = topsellers_store::validate(&set, &live, &opts.thresholds);
     job.validation = Some(Validation {
         live,
         refusals: refusals.clone(),
@@ -191,17 +189,7 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
     });
     if opts.dry_run {
         let started = Instant::now();
-        let diff = rt.block_on(async {
-            let client = dynamo::client().await;
-            dynamo::diff(
-                &client,
-                table,
-                &set,
-                opts.publish.dynamo.concurrency,
-                opts.diff_top,
-            )
-            .await
-        });
+        let diff = rt.block_on(store.diff(&set, opts.diff_top));
         stage(
             job,
             "diff",
@@ -231,14 +219,10 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
         tracing::warn!("publishing despite the refusals (--force)");
     }
     let (Some(inc), Some(state)) = (&opts.incremental, cycle_state.as_ref()) else {
-        return publish::publish_and_warm(&rt, &opts.publish, &set, job);
+        return publish::publish_and_warm(&rt, &store, &opts.publish, &set, None, job);
     };
-    let mut settings = opts.publish.clone();
     let stored = rt
-        .block_on(async {
-            let client = dynamo::client().await;
-            dynamo::stored_groups(&client, table, &set, opts.publish.dynamo.concurrency).await
-        })
+        .block_on(store.stored_groups(&set))
         .with_context(|| format!("cannot read what {table} holds"))?;
     let changed = incremental::changed_groups(&set, &stored, inc.republish_after_ns);
     tracing::info!(
@@ -246,8 +230,7 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
         groups = set.groups.len(),
         "publishing the categories whose top changed"
     );
-    settings.dynamo.only_groups = Some(changed);
-    publish::publish_and_warm(&rt, &settings, &set, job)?;
+    publish::publish_and_warm(&rt, &store, &opts.publish, &set, Some(&changed), job)?;
     let started = Instant::now();
     let saved = topsellers_lake::incremental::save(&inc.state_file, state);
     stage(

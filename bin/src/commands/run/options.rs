@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use topsellers_s3::SyncOptions;
-use topsellers_store::dynamo::Thresholds;
+use topsellers_store::Thresholds;
 
 use super::super::compute::ComputeOptions;
 use super::super::publish::PublishSettings;

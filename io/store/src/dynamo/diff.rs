@@ -8,53 +8,12 @@ use std::collections::{HashMap, HashSet};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
-use serde::Serialize;
 
 use super::batch::{batch_get, get_item, scan_keys, GET_BATCH};
-use super::item::{decode_group, decode_manifest, group_key, manifest_key, StoredGroup};
+use super::item::{decode_group, decode_manifest, manifest_key};
 use crate::error::StoreError;
+use crate::model::{group_key, CategoryChange, Move, Stored, StoredGroup, VariantDiff};
 use topsellers_lake::{ResultGroup, ResultSet};
-
-/// An item whose rank changed within the compared top positions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Move {
-    /// The item id.
-    pub item: String,
-    /// Its live rank (`None`: not in the live top positions).
-    pub from: Option<usize>,
-    /// Its new rank (`None`: leaves the top positions).
-    pub to: Option<usize>,
-}
-
-/// A category whose ranking changes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CategoryChange {
-    /// The category.
-    pub category: String,
-    /// Items that move within the first positions compared.
-    pub moved: Vec<Move>,
-}
-
-/// The changes of one variant.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct VariantDiff {
-    /// The variant.
-    pub variant: String,
-    /// The live manifest's generation and `as_of`, if any.
-    pub live_generation: Option<i64>,
-    /// The live manifest's `as_of`.
-    pub live_as_of: Option<String>,
-    /// Categories not live yet.
-    pub added: Vec<String>,
-    /// Live categories this run does not have (their items stay, see README).
-    pub removed: Vec<String>,
-    /// Categories whose order of items changes.
-    pub reordered: Vec<CategoryChange>,
-    /// Categories with the same items in the same order, other scores.
-    pub rescored: u64,
-    /// Categories exactly as live.
-    pub unchanged: u64,
-}
 
 /// The moves among the first `top` positions between a live ranking and a
 /// new one; empty when the order of those positions is the same.
@@ -86,9 +45,6 @@ pub fn moves(live: &StoredGroup, new: &ResultGroup, top: usize) -> Vec<Move> {
     moved
 }
 
-/// A stored group as read: decoded, or why it cannot be.
-pub type Stored = Result<StoredGroup, String>;
-
 /// What `table` holds under `keys` (strongly consistent reads, [`GET_BATCH`]
 /// keys a call, `concurrency` calls at once), by key; a key absent from the
 /// map is not stored.
@@ -98,8 +54,17 @@ async fn read_groups(
     keys: &[String],
     concurrency: usize,
 ) -> Result<HashMap<String, Stored>, StoreError> {
-    let reads: Vec<_> = futures::stream::iter(keys.chunks(GET_BATCH))
-        .map(|chunk| batch_get(client, table, chunk, false))
+    // Chunks by start index: a closure over `&[String]` chunks would make
+    // the future not provably `Send` (a higher-ranked lifetime limit of rustc).
+    let reads: Vec<_> = futures::stream::iter((0..keys.len()).step_by(GET_BATCH))
+        .map(|at| {
+            batch_get(
+                client,
+                table,
+                &keys[at..keys.len().min(at + GET_BATCH)],
+                false,
+            )
+        })
         .buffer_unordered(concurrency.max(1))
         .try_collect()
         .await?;

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use topsellers_engine::{ItemId, Ranked};
 
 use crate::error::StoreError;
+use crate::model::{group_key, Manifest, StoredGroup};
 use topsellers_lake::{ResultGroup, ResultSet, VariantTotals};
 
 /// A DynamoDB item.
@@ -25,11 +26,6 @@ const MAX_ITEM_BYTES: usize = 400 * 1024;
 
 /// DynamoDB's smallest positive number.
 const MIN_POSITIVE: f64 = 1e-130;
-
-/// The partition key of a (variant, category): `<variant>#<category>`.
-pub fn group_key(variant: &str, category: &str) -> String {
-    format!("{variant}#{category}")
-}
 
 /// The partition key of a variant's manifest: `#manifest#<variant>`.
 pub fn manifest_key(variant: &str) -> String {
@@ -105,19 +101,6 @@ pub fn encode_group(set: &ResultSet, g: &ResultGroup) -> Result<Item, StoreError
             AttributeValue::S(set.computed_at()),
         ),
     ]))
-}
-
-/// A (variant, category) item as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredGroup {
-    /// The run's generation.
-    pub generation: i64,
-    /// The run's `as_of`.
-    pub as_of: String,
-    /// The category's window, seconds.
-    pub window_s: i64,
-    /// The items with their scores, best first.
-    pub items: Vec<Ranked>,
 }
 
 fn get<'a>(item: &'a Item, name: &str) -> Result<&'a AttributeValue, String> {
@@ -200,23 +183,6 @@ pub fn same_content(stored: &StoredGroup, g: &ResultGroup) -> bool {
             .iter()
             .zip(&g.items)
             .all(|(s, r)| s.item == r.item && s.score == stored_score(r.score))
-}
-
-/// A variant's manifest: what the last published run of it was.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Manifest {
-    /// The variant.
-    pub variant: String,
-    /// The run's generation (`as_of` in epoch ms).
-    pub generation: i64,
-    /// The run's `as_of`.
-    pub as_of: String,
-    /// When the run was computed.
-    pub computed_at: String,
-    /// When it was published.
-    pub published_at: String,
-    /// Categories, ranked items and counted purchases of the run.
-    pub totals: VariantTotals,
 }
 
 /// The manifest item of `variant` for a run.

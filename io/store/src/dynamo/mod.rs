@@ -2,19 +2,24 @@
 //! category) and a manifest per variant (SPEC section 4), written with
 //! conditions so that a stale or late run never replaces a newer result.
 //!
-//! - [`publish`]: a run into the table (batched, conditional, bounded
+//! [`DynamoStore`] is the table as a [`crate::ResultStore`], the one way in:
+//!
+//! - `publish`: a run into the table (batched, conditional, bounded
 //!   concurrency, manifest last);
-//! - [`validate`]: the audit of a run against the live manifests;
-//! - [`diff()`]: what publishing a run would change (dry runs);
-//! - [`client`], [`read_client`]: the SDK client from the standard AWS
-//!   chain, for writes and for the read API.
+//! - `diff`: what publishing a run would change (dry runs);
+//! - `stored_groups`, `live_manifests`: what the table holds;
+//! - `client`, `read_client`: the SDK client from the standard AWS chain,
+//!   for writes (patient) and for the read API (fast to fail).
+//!
+//! The item encoding ([`encode_group`], [`decode_group`], …) is public for
+//! tests and tools that read the table directly.
 
 mod batch;
 mod diff;
 mod item;
 mod publish;
+mod store;
 mod table;
-mod validate;
 
 use std::time::Duration;
 
@@ -23,22 +28,29 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::Region;
 
-pub use batch::{get_item, scan_keys, Backoff, NOT_NEWER};
-pub use diff::{diff, moves, stored_groups, CategoryChange, Move, Stored, VariantDiff};
+// The DynamoDB calls themselves: reached from outside only through
+// [`DynamoStore`], the [`crate::ResultStore`] seam.
+pub(crate) use batch::get_item;
+pub(crate) use diff::{diff, stored_groups};
+pub(crate) use publish::{publish, PublishOptions};
+pub(crate) use table::ensure_table;
+
+// The store's vocabulary and its pure rules.
+pub use batch::{Backoff, NOT_NEWER};
+pub use diff::moves;
 pub use item::{
-    decode_group, decode_manifest, encode_group, encode_manifest, group_key, manifest_key, number,
-    same_content, Item, Manifest, StoredGroup, PK,
+    decode_group, decode_manifest, encode_group, encode_manifest, manifest_key, number,
+    same_content, Item, PK,
 };
-pub use publish::{publish, PublishOptions, PublishReport, VariantPublish};
-pub use table::ensure_table;
-pub use validate::{validate, Refusal, Thresholds};
+pub use store::DynamoStore;
 
 use crate::error::StoreError;
+use crate::model::Manifest;
 
 /// A failed SDK call as an [`StoreError::Dynamo`]: the service's error code
 /// and message, or the chain of causes of a transport failure (without the
 /// SDK's debug dump of the raw response).
-pub fn failed<E, R>(
+pub(crate) fn failed<E, R>(
     table: &str,
     what: &str,
     e: aws_sdk_dynamodb::error::SdkError<E, R>,
@@ -104,7 +116,7 @@ pub fn check_table_name(table: &str) -> Result<(), String> {
 /// errors, jittered exponential backoff) up to 5 attempts, and each attempt
 /// times out after 30 s, so a dead endpoint fails a publish within a minute
 /// rather than hanging it.
-pub async fn client() -> aws_sdk_dynamodb::Client {
+pub(crate) async fn client() -> aws_sdk_dynamodb::Client {
     build_client(
         RetryConfig::standard()
             .with_max_attempts(5)
@@ -116,6 +128,10 @@ pub async fn client() -> aws_sdk_dynamodb::Client {
     .await
 }
 
+/// The longest a call of [`client`] can take: 5 attempts of 30 s and the
+/// back-offs between them.
+const JOB_DEADLINE: Duration = Duration::from_secs(5 * 30 + 4 * 5);
+
 /// Attempts of a read-API call: the first and one retry.
 const READ_ATTEMPTS: u32 = 2;
 /// Longest back-off before a read-API retry.
@@ -124,7 +140,7 @@ const READ_MAX_BACKOFF: Duration = Duration::from_millis(100);
 /// A client for the read API: a request waits on DynamoDB at most
 /// `timeout` per attempt (connecting included) and is tried twice, so a
 /// dead endpoint answers an error fast instead of holding requests.
-pub async fn read_client(timeout: Duration) -> aws_sdk_dynamodb::Client {
+pub(crate) async fn read_client(timeout: Duration) -> aws_sdk_dynamodb::Client {
     build_client(
         RetryConfig::standard()
             .with_max_attempts(READ_ATTEMPTS)
@@ -139,7 +155,7 @@ pub async fn read_client(timeout: Duration) -> aws_sdk_dynamodb::Client {
 /// The longest a call of [`read_client`]`(timeout)` can take: every
 /// attempt at its timeout and the back-offs between them. A bound around
 /// the call must be at least this, or the retry can never happen.
-pub fn read_deadline(timeout: Duration) -> Duration {
+pub(crate) fn read_deadline(timeout: Duration) -> Duration {
     timeout * READ_ATTEMPTS + READ_MAX_BACKOFF * (READ_ATTEMPTS - 1)
 }
 
@@ -166,7 +182,7 @@ async fn build_client(
 }
 
 /// Reads the live manifests of `variants` (those that have one).
-pub async fn live_manifests(
+pub(crate) async fn live_manifests(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     variants: &[String],

@@ -35,16 +35,16 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
-use serde::Serialize;
 
 use super::batch::{
     batch_get, batch_write, conditional_put, get_item, Put, GET_BATCH, WRITE_BATCH,
 };
 use super::item::{
-    decode_group, decode_manifest, encode_group, encode_manifest, generation_of, group_key,
-    manifest_key, same_content, Item,
+    decode_group, decode_manifest, encode_group, encode_manifest, generation_of, manifest_key,
+    same_content, Item,
 };
 use crate::error::StoreError;
+use crate::model::{group_key, PublishReport, VariantPublish};
 use topsellers_lake::ResultSet;
 
 /// Where and how to publish.
@@ -60,67 +60,6 @@ pub struct PublishOptions {
     /// categories whose top an incremental cycle changed. The manifest still
     /// describes the whole run. `None` writes every group.
     pub only_groups: Option<std::collections::BTreeSet<usize>>,
-}
-
-/// What happened to one variant.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct VariantPublish {
-    /// The variant.
-    pub variant: String,
-    /// `published`, `unchanged` (this run was already live) or `stale` (a
-    /// newer run is live; nothing was written).
-    pub outcome: &'static str,
-    /// The generation of the live manifest before this publish.
-    pub live_generation: Option<i64>,
-    /// Categories of the run.
-    pub categories: u64,
-    /// Items written that did not exist.
-    pub new: u64,
-    /// Items written over an older (or same-generation, different) item.
-    pub replaced: u64,
-    /// Items already holding exactly this run's result.
-    pub unchanged: u64,
-    /// Items left alone because a newer run wrote them.
-    pub newer: u64,
-    /// The manifest: `written`, `unchanged` or `newer` (left alone).
-    pub manifest: &'static str,
-    /// Seconds reading what is stored.
-    pub read_s: f64,
-    /// Seconds writing items and the manifest.
-    pub write_s: f64,
-}
-
-/// What a publish did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct PublishReport {
-    /// The table.
-    pub table: String,
-    /// Whether the table was created.
-    pub table_created: bool,
-    /// The run's generation (`as_of` in epoch ms).
-    pub generation: i64,
-    /// The run's `as_of`.
-    pub as_of: String,
-    /// `published`, `no-op` (every variant already live) or `stale`.
-    pub outcome: &'static str,
-    /// Per variant.
-    pub variants: Vec<VariantPublish>,
-    /// Items written (new + replaced), manifests excluded.
-    pub items_written: u64,
-    /// BatchGetItem calls (retries included).
-    pub batch_get_calls: u64,
-    /// BatchWriteItem calls (retries included).
-    pub batch_write_calls: u64,
-    /// Conditional PutItem calls (manifests included).
-    pub put_calls: u64,
-    /// Retry rounds for unprocessed keys and items.
-    pub unprocessed_retries: u64,
-    /// Seconds taken.
-    pub seconds: f64,
-    /// Indexes (into the run's groups) of the groups DynamoDB now holds at
-    /// this run's generation: what Redis may be warmed with.
-    #[serde(skip)]
-    pub live_groups: Vec<usize>,
 }
 
 enum Write {
@@ -341,8 +280,12 @@ async fn read(
     report: &mut PublishReport,
 ) -> Result<HashMap<String, Item>, StoreError> {
     let reads: Vec<(Vec<Item>, super::batch::CallStats)> =
-        futures::stream::iter(keys.chunks(GET_BATCH))
-            .map(|chunk| batch_get(client, table, chunk, generation_only))
+        // By start index, as in `diff::read_groups` (a `Send` future).
+        futures::stream::iter((0..keys.len()).step_by(GET_BATCH))
+            .map(|at| {
+                let chunk = &keys[at..keys.len().min(at + GET_BATCH)];
+                batch_get(client, table, chunk, generation_only)
+            })
             .buffer_unordered(concurrency)
             .try_collect()
             .await?;

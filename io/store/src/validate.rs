@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::item::Manifest;
+use crate::model::Manifest;
 use topsellers_lake::ResultSet;
 
 /// How far a run may fall from the live one before it is refused.

@@ -1,0 +1,60 @@
+//! The seam between the jobs and where results live: what `run`,
+//! `publish` and the read API need from a results store, whatever it is.
+//! DynamoDB ([`crate::DynamoStore`]) is the first implementation.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use topsellers_lake::ResultSet;
+
+use crate::error::StoreError;
+use crate::model::{Manifest, PublishReport, Stored, StoredGroup, VariantDiff};
+
+/// A results store: one published body per (variant, category) and one
+/// manifest per variant, written under the generation rule (SPEC section 4:
+/// a result is never replaced by one of an older generation).
+#[async_trait]
+pub trait ResultStore: Send + Sync {
+    /// The store as messages name it (`DynamoDB table topsellers`).
+    fn name(&self) -> String;
+
+    /// The live manifests of `variants` (those that have one); a store not
+    /// created yet holds none.
+    async fn live_manifests(&self, variants: &[String]) -> Result<Vec<Manifest>, StoreError>;
+
+    /// What the store holds for every group of `set`, by
+    /// [`crate::group_key`]; a key absent from the map is not stored.
+    async fn stored_groups(&self, set: &ResultSet) -> Result<HashMap<String, Stored>, StoreError>;
+
+    /// What publishing `set` would change, over the first `top` positions
+    /// of each category (dry runs).
+    async fn diff(&self, set: &ResultSet, top: usize) -> Result<Vec<VariantDiff>, StoreError>;
+
+    /// Publishes `set` under the generation rule, manifests last; with
+    /// `only_groups`, writes only those groups (indexes into `set.groups`)
+    /// but still the whole run's manifests. `progress` receives the number
+    /// of groups settled as they are.
+    async fn publish(
+        &self,
+        set: &ResultSet,
+        only_groups: Option<&BTreeSet<usize>>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<PublishReport, StoreError>;
+
+    /// The published group of (`variant`, `category`), `None` when nothing
+    /// is published for it: the read API's one read. A call ends within
+    /// [`ResultStore::read_deadline`].
+    async fn get_group(
+        &self,
+        variant: &str,
+        category: &str,
+    ) -> Result<Option<StoredGroup>, StoreError>;
+
+    /// The longest one [`ResultStore::get_group`] can take, its retries
+    /// included: a bound put around the call must be at least this.
+    fn read_deadline(&self) -> Duration;
+
+    /// Whether the store answers (the read API's readiness probe).
+    async fn ready(&self) -> Result<(), StoreError>;
+}
