@@ -1,6 +1,7 @@
 //! `topsellers`: the command line. Glue only: arguments are parsed and
-//! validated into options, the work is done by `topsellers-io` and
-//! `topsellers-engine`, and errors are printed once with their context.
+//! validated into options, the work is done by `topsellers-engine` and the
+//! `io/` crates (lake, s3, ingest, store, serve), and errors are printed
+//! once with their context.
 
 mod cli;
 mod commands;

@@ -1,7 +1,7 @@
 //! `topsellers-engine`: exact, exponentially time-decayed top sellers per
 //! category, as pure synchronous computation.
 //!
-//! The engine never reads a file or a clock. A caller (the `topsellers-io`
+//! The engine never reads a file or a clock. A caller (the `topsellers-lake`
 //! crate) decodes purchases into [`Batch`]es of borrowed columns and feeds them
 //! to a [`CategoryAccumulator`], one per work unit; [`aggregate_units`] runs the
 //! units of a category in parallel and folds them in a fixed order, so results
