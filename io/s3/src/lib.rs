@@ -10,9 +10,6 @@ mod multipart;
 mod sync;
 pub(crate) mod upload;
 
-use aws_config::BehaviorVersion;
-use aws_sdk_s3::config::Region;
-
 pub use manifest::{Manifest, ManifestEntry};
 pub use sync::{sync, SyncOptions, SyncReport};
 pub use upload::{upload_all, UploadFile, UploadReport, UploadTuning, MIN_PART_SIZE};
@@ -95,11 +92,8 @@ pub fn endpoint_overridden() -> bool {
 /// instance role; `AWS_ENDPOINT_URL(_S3)` honoured). The region defaults to
 /// `us-east-1` when the chain gives none.
 pub async fn client(style: AddressingStyle) -> aws_sdk_s3::Client {
-    let conf = aws_config::defaults(BehaviorVersion::latest()).load().await;
-    let mut builder = aws_sdk_s3::config::Builder::from(&conf);
-    if conf.region().is_none() {
-        builder = builder.region(Region::new("us-east-1"));
-    }
+    let conf = topsellers_aws::loader().load().await;
+    let builder = aws_sdk_s3::config::Builder::from(&conf).region(topsellers_aws::region(&conf));
     let path_style = match style {
         AddressingStyle::Auto => endpoint_overridden(),
         AddressingStyle::Path => true,

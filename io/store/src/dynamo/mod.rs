@@ -25,8 +25,6 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
-use aws_sdk_dynamodb::config::Region;
 
 // The DynamoDB calls themselves: reached from outside only through
 // [`DynamoStore`], the [`crate::ResultStore`] seam.
@@ -164,7 +162,7 @@ async fn build_client(
     connect: Duration,
     attempt: Duration,
 ) -> aws_sdk_dynamodb::Client {
-    let conf = aws_config::defaults(BehaviorVersion::latest())
+    let conf = topsellers_aws::loader()
         .retry_config(retry)
         .timeout_config(
             TimeoutConfig::builder()
@@ -174,10 +172,8 @@ async fn build_client(
         )
         .load()
         .await;
-    let mut builder = aws_sdk_dynamodb::config::Builder::from(&conf);
-    if conf.region().is_none() {
-        builder = builder.region(Region::new("us-east-1"));
-    }
+    let builder =
+        aws_sdk_dynamodb::config::Builder::from(&conf).region(topsellers_aws::region(&conf));
     aws_sdk_dynamodb::Client::from_conf(builder.build())
 }
 
