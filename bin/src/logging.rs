@@ -1,22 +1,37 @@
 //! Logging setup: `tracing` to stderr, text or JSON.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
 
 use crate::cli::LogFormat;
 
-/// Installs the global subscriber. `RUST_LOG` wins over `-v`.
+/// Installs the global subscriber. `RUST_LOG` wins over `-v`: a level
+/// (`debug`) or per-target levels (`info,topsellers_s3=debug,aws_smithy_runtime=warn`);
+/// one that does not parse is ignored, with a warning.
 pub fn init(format: LogFormat, verbose: u8) {
     let default = match verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
+        0 => LevelFilter::INFO,
+        1 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let parsed = from_env.as_deref().map(str::parse::<Targets>);
+    let filter = match &parsed {
+        Some(Ok(targets)) => targets.clone(),
+        _ => Targets::new().with_default(default),
+    };
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.with_target(false).init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => tracing_subscriber::registry()
+            .with(fmt.with_target(false).with_filter(filter))
+            .init(),
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(fmt.json().flatten_event(true).with_filter(filter))
+            .init(),
+    }
+    if let Some(Err(e)) = parsed {
+        tracing::warn!(rust_log = from_env.as_deref(), error = %e, "RUST_LOG ignored: it does not parse");
     }
 }
