@@ -31,6 +31,7 @@ FORBIDDEN = ("tokio", "aws-", "redis", "hyper", "axum", "rustls")
 ACYCLIC = [
     ("topsellers-engine", "engine/src"),
     ("topsellers-lake", "io/lake/src"),
+    ("topsellers-aws", "io/aws/src"),
     ("topsellers-s3", "io/s3/src"),
     ("topsellers-ingest", "io/ingest/src"),
     ("topsellers-store", "io/store/src"),
