@@ -125,6 +125,7 @@ pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
         .region(aws_sdk_s3::config::Region::new("us-east-1"))
         .credentials_provider(creds)
         .force_path_style(true)
+        .http_client(topsellers_aws::https_client())
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }
@@ -464,6 +465,7 @@ pub fn dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
         .endpoint_url(endpoint)
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .credentials_provider(creds)
+        .http_client(topsellers_aws::https_client())
         .build();
     aws_sdk_dynamodb::Client::from_conf(conf)
 }

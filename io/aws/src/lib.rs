@@ -7,17 +7,24 @@
 
 use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 /// The region when the chain names none.
 pub const DEFAULT_REGION: &str = "us-east-1";
 
-/// The configuration loader of the standard chain, over the shared HTTPS
-/// client; callers add their retry and timeout settings, then `load()`.
-pub fn loader() -> ConfigLoader {
-    let https = aws_smithy_http_client::Builder::new()
+/// The HTTPS client (it speaks plain HTTP too, for local endpoints). An
+/// SDK client built without it has none: the SDK's own default is not
+/// compiled in.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(https)
+        .build_https()
+}
+
+/// The configuration loader of the standard chain, over [`https_client`];
+/// callers add their retry and timeout settings, then `load()`.
+pub fn loader() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
 }
 
 /// The region `conf` names, or [`DEFAULT_REGION`].
