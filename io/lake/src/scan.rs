@@ -359,16 +359,19 @@ fn decode_unit<I: PageKeys>(
     // SAFETY: lake files are immutable while a run reads them (see `map_file`).
     let bytes = unsafe { map_file(&file.path) }?;
     if opts.page_decoder {
-        let decoded = pages::decode_unit(
-            &bytes,
-            file,
-            row_group,
-            selection,
-            &opts.columns,
-            opts.batch_size,
-            plan,
-            acc,
-        );
+        let decoded = with_scratch(|scratch| {
+            pages::decode_unit(
+                &bytes,
+                file,
+                row_group,
+                selection,
+                &opts.columns,
+                opts.batch_size,
+                plan,
+                acc,
+                &mut scratch.pages,
+            )
+        });
         match decoded {
             Ok(()) => {
                 ctx.paths.dictionary.fetch_add(1, Ordering::Relaxed);

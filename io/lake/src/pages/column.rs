@@ -24,7 +24,7 @@ pub(super) trait PageDecode {
     fn values(
         &mut self,
         encoding: Encoding,
-        data: &[u8],
+        data: &Bytes,
         n: usize,
         out: &mut Vec<Self::Out>,
     ) -> Result<(), Unsupported>;
@@ -85,6 +85,26 @@ impl Bits {
     }
 }
 
+/// A column cursor's buffers, kept per worker thread between units so
+/// that their pages are not faulted in again for every row group.
+pub(crate) struct ColumnBuffers<T> {
+    valid: Vec<bool>,
+    values: Vec<T>,
+    dense: Vec<T>,
+    levels: Vec<u32>,
+}
+
+impl<T> Default for ColumnBuffers<T> {
+    fn default() -> Self {
+        Self {
+            valid: Vec::new(),
+            values: Vec::new(),
+            dense: Vec::new(),
+            levels: Vec::new(),
+        }
+    }
+}
+
 /// The rows of one column chunk, in order.
 pub(super) struct Column<D: PageDecode> {
     pages: SerializedPageReader<Bytes>,
@@ -115,7 +135,14 @@ impl<D: PageDecode> Column<D> {
         total_rows: u64,
         nullable: bool,
         decoder: D,
+        buffers: ColumnBuffers<D::Out>,
     ) -> Self {
+        let ColumnBuffers {
+            valid,
+            values,
+            dense,
+            levels,
+        } = buffers;
         Self {
             pages,
             starts,
@@ -126,11 +153,22 @@ impl<D: PageDecode> Column<D> {
             page_first: 0,
             page_rows: 0,
             pos: 0,
-            valid: Vec::new(),
-            values: Vec::new(),
-            dense: Vec::new(),
-            levels: Vec::new(),
+            valid,
+            values,
+            dense,
+            levels,
         }
+    }
+
+    /// The decoder and the buffers, for the next unit.
+    pub fn into_parts(self) -> (D, ColumnBuffers<D::Out>) {
+        let buffers = ColumnBuffers {
+            valid: self.valid,
+            values: self.values,
+            dense: self.dense,
+            levels: self.levels,
+        };
+        (self.decoder, buffers)
     }
 
     fn next_row(&self) -> u64 {
@@ -255,9 +293,9 @@ impl<D: PageDecode> Column<D> {
                         let levels = buf
                             .get(4..4 + len)
                             .ok_or(Unsupported("definition levels"))?;
-                        (rows, levels, &buf[4 + len..], *encoding, None)
+                        (rows, levels, buf.slice(4 + len..), *encoding, None)
                     } else {
-                        (rows, &[][..], &buf[..], *encoding, None)
+                        (rows, &[][..], buf.clone(), *encoding, None)
                     }
                 }
                 Page::DataPageV2 {
@@ -280,7 +318,7 @@ impl<D: PageDecode> Column<D> {
                     (
                         *num_rows as usize,
                         &buf[..def],
-                        &buf[def..],
+                        buf.slice(def..),
                         *encoding,
                         Some(*num_nulls as usize),
                     )
@@ -306,7 +344,7 @@ impl<D: PageDecode> Column<D> {
             };
             self.dense.clear();
             self.decoder
-                .values(encoding, values, non_null, &mut self.dense)?;
+                .values(encoding, &values, non_null, &mut self.dense)?;
             if self.valid.is_empty() {
                 std::mem::swap(&mut self.values, &mut self.dense);
             } else {

@@ -39,6 +39,47 @@ fn bits_at(data: &[u8], at: usize, bits: u32) -> Result<u64, Unsupported> {
     Ok((word >> shift) as u64 & mask)
 }
 
+/// Appends `n` values of `width` (≤ 32) bits packed from byte `start` of
+/// `data`, least significant bit first.
+#[inline]
+fn unpack32(
+    data: &[u8],
+    start: usize,
+    width: u32,
+    n: usize,
+    out: &mut Vec<u32>,
+) -> Result<(), Unsupported> {
+    let w = width as usize;
+    let mask = if width == 32 {
+        u64::from(u32::MAX)
+    } else {
+        (1u64 << width) - 1
+    };
+    // Values whose 8-byte window lies inside `data` load it whole (a value
+    // spans at most 7 + 32 bits); the last few take the careful path.
+    let fast = match data.len().checked_sub(start + 8) {
+        _ if w == 0 => n,
+        Some(slack) => (slack * 8 / w + 1).min(n),
+        None => 0,
+    };
+    if w == 0 {
+        out.resize(out.len() + n, 0);
+        return Ok(());
+    }
+    // `fast` was chosen so that every window below lies inside `data`.
+    out.extend((0..fast).map(|i| {
+        let bit = i * w;
+        let at = start + bit / 8;
+        let b = &data[at..at + 8];
+        let word = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+        ((word >> (bit % 8)) & mask) as u32
+    }));
+    for i in fast..n {
+        out.push(bits_at(data, start * 8 + i * w, width)? as u32);
+    }
+    Ok(())
+}
+
 /// Reads an unsigned LEB128 varint at `*pos`.
 fn uleb(data: &[u8], pos: &mut usize) -> Result<u64, Unsupported> {
     let mut value = 0u64;
@@ -82,10 +123,7 @@ pub(super) fn hybrid(
             let groups = (header >> 1) as usize;
             let count = groups * 8;
             let take = count.min(left);
-            let start = pos * 8;
-            for i in 0..take {
-                out.push(bits_at(data, start + i * width as usize, width)? as u32);
-            }
+            unpack32(data, pos, width, take, out)?;
             pos += groups * width as usize;
         } else {
             let count = (header >> 1) as usize;

@@ -46,7 +46,7 @@ use topsellers_engine::{
 
 use crate::decode::DecodeKeys;
 use crate::plan::FilePlan;
-use column::{Bits, Column, PageDecode};
+use column::{Bits, Column, ColumnBuffers, PageDecode};
 use encoding::{delta_binary_packed, dict_indices, plain_byte_arrays, plain_ints, IntPhysical};
 
 /// Why the page decoder handed a unit back: a case it does not read itself.
@@ -134,15 +134,22 @@ struct Ints {
 }
 
 impl Ints {
-    fn new((physical, widen): (IntPhysical, Widen)) -> Self {
+    fn new((physical, widen): (IntPhysical, Widen), (dictionary, indices): IntsBuffers) -> Self {
         Self {
             physical,
             widen,
-            dictionary: Vec::new(),
-            indices: Vec::new(),
+            dictionary,
+            indices,
         }
     }
+
+    fn into_buffers(self) -> IntsBuffers {
+        (self.dictionary, self.indices)
+    }
 }
+
+/// The dictionary and index buffers of an [`Ints`] decoder.
+type IntsBuffers = (Vec<i64>, Vec<u32>);
 
 impl PageDecode for Ints {
     type Out = i64;
@@ -156,7 +163,7 @@ impl PageDecode for Ints {
     fn values(
         &mut self,
         encoding: Encoding,
-        data: &[u8],
+        data: &Bytes,
         n: usize,
         out: &mut Vec<i64>,
     ) -> Result<(), Unsupported> {
@@ -179,15 +186,37 @@ impl PageDecode for Ints {
 }
 
 /// A row group's item dictionary, as keys of the interner `I`.
+///
+/// A writer whose dictionary grows too large goes on with PLAIN (or, for
+/// integers in v2 files, DELTA_BINARY_PACKED) pages for the rest of the
+/// column chunk. Their values are appended as entries of their own, one per
+/// row, so those rows still go through the code → slot table: interned on
+/// first use, in row order, like every other row.
 pub(crate) trait Dictionary<I: Interner>: KeyColumn<I> + Default {
     /// Loads a PLAIN dictionary page of `n` entries of the item column.
     fn load(&mut self, page: &Bytes, n: usize, item: ItemLayout) -> Result<(), Unsupported>;
+    /// Drops references to page memory (kept: the allocations).
+    fn release(&mut self);
+    /// Appends the `n` values of a data page that is not dictionary-encoded.
+    fn append(
+        &mut self,
+        encoding: Encoding,
+        data: &Bytes,
+        n: usize,
+        item: ItemLayout,
+    ) -> Result<(), Unsupported>;
 }
+
+/// Most entries a unit's dictionary may reach with appended values: beyond,
+/// the unit goes to the Arrow path, whose memory is bounded by its batch.
+const MAX_ENTRIES: usize = 1 << 22;
 
 /// Interners whose keys the page decoder can read from a dictionary.
 pub(crate) trait PageKeys: DecodeKeys {
     /// The dictionary type.
     type Dict: Dictionary<Self>;
+    /// The worker's dictionary buffers of this type.
+    fn dictionary(scratch: &mut PageScratch) -> &mut Self::Dict;
 }
 
 /// The item column's physical layout.
@@ -214,6 +243,8 @@ impl KeyColumn<IntInterner> for IntDict {
 }
 
 impl Dictionary<IntInterner> for IntDict {
+    fn release(&mut self) {}
+
     fn load(&mut self, page: &Bytes, n: usize, item: ItemLayout) -> Result<(), Unsupported> {
         let ItemLayout::Int(physical, widen) = item else {
             return Err(Unsupported("string dictionary for integer ids"));
@@ -222,13 +253,53 @@ impl Dictionary<IntInterner> for IntDict {
         plain_ints(page, physical, n, &mut self.0)?;
         widen.apply(&mut self.0)
     }
+
+    fn append(
+        &mut self,
+        encoding: Encoding,
+        data: &Bytes,
+        n: usize,
+        item: ItemLayout,
+    ) -> Result<(), Unsupported> {
+        let ItemLayout::Int(physical, widen) = item else {
+            return Err(Unsupported("string values for integer ids"));
+        };
+        let start = self.0.len();
+        match encoding {
+            Encoding::PLAIN => plain_ints(data, physical, n, &mut self.0)?,
+            Encoding::DELTA_BINARY_PACKED => delta_binary_packed(data, physical, n, &mut self.0)?,
+            _ => return Err(Unsupported("item page encoding")),
+        }
+        widen.apply(&mut self.0[start..])
+    }
 }
 
-/// String ids: the dictionary page itself and the bounds of each entry.
+/// String ids: the pages that hold them, and where each entry lies.
 #[derive(Default)]
 pub(crate) struct StrDict {
-    page: Bytes,
-    bounds: Vec<(usize, usize)>,
+    pages: Vec<Bytes>,
+    /// Per entry, its page and byte range there.
+    bounds: Vec<(usize, usize, usize)>,
+    scratch: Vec<(usize, usize)>,
+}
+
+impl StrDict {
+    /// Adds the `n` PLAIN byte arrays of `page` as entries.
+    fn push_plain(&mut self, page: &Bytes, n: usize) -> Result<(), Unsupported> {
+        self.scratch.clear();
+        plain_byte_arrays(page, n, &mut self.scratch)?;
+        // The Arrow path refuses invalid UTF-8; let it say so.
+        for &(start, end) in &self.scratch {
+            if std::str::from_utf8(&page[start..end]).is_err() {
+                return Err(Unsupported("invalid UTF-8 in the item column"));
+            }
+        }
+        let p = self.pages.len();
+        self.pages.push(page.clone());
+        self.bounds
+            .extend(self.scratch.iter().map(|&(start, end)| (p, start, end)));
+        Ok(())
+    }
 }
 
 impl KeyColumn<BytesInterner> for StrDict {
@@ -237,71 +308,102 @@ impl KeyColumn<BytesInterner> for StrDict {
     }
     #[inline]
     fn key(&self, i: usize) -> &[u8] {
-        let (start, end) = self.bounds[i];
-        &self.page[start..end]
+        let (page, start, end) = self.bounds[i];
+        &self.pages[page][start..end]
     }
 }
 
 impl Dictionary<BytesInterner> for StrDict {
+    fn release(&mut self) {
+        // The pages are the decompressed pages of the unit just read.
+        self.pages.clear();
+        self.bounds.clear();
+    }
+
     fn load(&mut self, page: &Bytes, n: usize, item: ItemLayout) -> Result<(), Unsupported> {
         if !matches!(item, ItemLayout::Str) {
             return Err(Unsupported("integer dictionary for string ids"));
         }
+        self.pages.clear();
         self.bounds.clear();
-        plain_byte_arrays(page, n, &mut self.bounds)?;
-        // The Arrow path refuses invalid UTF-8; let it say so.
-        for &(start, end) in &self.bounds {
-            if std::str::from_utf8(&page[start..end]).is_err() {
-                return Err(Unsupported("invalid UTF-8 in the dictionary"));
-            }
+        self.push_plain(page, n)
+    }
+
+    fn append(
+        &mut self,
+        encoding: Encoding,
+        data: &Bytes,
+        n: usize,
+        item: ItemLayout,
+    ) -> Result<(), Unsupported> {
+        if !matches!(item, ItemLayout::Str) {
+            return Err(Unsupported("integer values for string ids"));
         }
-        self.page = page.clone();
-        Ok(())
+        match encoding {
+            Encoding::PLAIN => self.push_plain(data, n),
+            _ => Err(Unsupported("item page encoding")),
+        }
     }
 }
 
 impl PageKeys for IntInterner {
     type Dict = IntDict;
+    fn dictionary(scratch: &mut PageScratch) -> &mut IntDict {
+        &mut scratch.int_dictionary
+    }
 }
 
 impl PageKeys for BytesInterner {
     type Dict = StrDict;
+    fn dictionary(scratch: &mut PageScratch) -> &mut StrDict {
+        &mut scratch.str_dictionary
+    }
 }
 
 /// The item column as dictionary codes.
 struct Codes<I: PageKeys> {
     item: ItemLayout,
     dictionary: I::Dict,
-    loaded: bool,
+    /// Whether a page was read (a dictionary page must come first).
+    started: bool,
 }
 
 impl<I: PageKeys> PageDecode for Codes<I> {
     type Out = u32;
 
     fn dictionary(&mut self, page: &Bytes, n: usize) -> Result<(), Unsupported> {
-        // The codes of a unit index one dictionary; a second one would stale
-        // the code → slot table.
-        if self.loaded {
-            return Err(Unsupported("second dictionary page"));
+        // The codes of a unit index one dictionary, which comes first; a
+        // later one would stale the code → slot table.
+        if self.started {
+            return Err(Unsupported("dictionary page after the first page"));
         }
-        self.loaded = true;
+        self.started = true;
         self.dictionary.load(page, n, self.item)
     }
 
     fn values(
         &mut self,
         encoding: Encoding,
-        data: &[u8],
+        data: &Bytes,
         n: usize,
         out: &mut Vec<u32>,
     ) -> Result<(), Unsupported> {
+        self.started = true;
         match encoding {
             Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY => {
                 dict_indices(data, n, self.dictionary.len(), out)
             }
             // A page of nulls only has no values to encode.
             _ if n == 0 => Ok(()),
-            _ => Err(Unsupported("item page not dictionary-encoded")),
+            _ => {
+                let base = self.dictionary.len();
+                if base + n > MAX_ENTRIES {
+                    return Err(Unsupported("too many values outside the dictionary"));
+                }
+                self.dictionary.append(encoding, data, n, self.item)?;
+                out.extend(base as u32..(base + n) as u32);
+                Ok(())
+            }
         }
     }
 }
@@ -407,7 +509,11 @@ struct Chunk<'a> {
 impl Chunk<'_> {
     /// A cursor over the chunk's rows, skipping pages by the offset index
     /// where the file has one.
-    fn column<D: PageDecode>(&self, decoder: D) -> Result<Column<D>, Unsupported> {
+    fn column<D: PageDecode>(
+        &self,
+        decoder: D,
+        buffers: ColumnBuffers<D::Out>,
+    ) -> Result<Column<D>, Unsupported> {
         let md = self.file.meta.metadata();
         let index = md.page_index_for_row_group(self.row_group);
         let locations = index
@@ -430,7 +536,9 @@ impl Chunk<'_> {
             .column(self.leaf)
             .max_def_level()
             == 1;
-        Ok(Column::new(pages, starts, self.rows, nullable, decoder))
+        Ok(Column::new(
+            pages, starts, self.rows, nullable, decoder, buffers,
+        ))
     }
 }
 
@@ -460,6 +568,19 @@ fn validity(bits: &Bits) -> Option<Validity<'_>> {
     bits.bitmap().map(|bits| Validity { bits, offset: 0 })
 }
 
+/// The page decoder's buffers, kept per worker thread between units: made
+/// per unit, their pages were faulted in again for every row group.
+#[derive(Default)]
+pub(crate) struct PageScratch {
+    batch: BatchBuffers,
+    slots: Vec<u32>,
+    codes: ColumnBuffers<u32>,
+    ts: (ColumnBuffers<i64>, IntsBuffers),
+    quantity: (ColumnBuffers<i64>, IntsBuffers),
+    int_dictionary: IntDict,
+    str_dictionary: StrDict,
+}
+
 /// Decodes the rows of `row_group` that `selection` keeps (all without one)
 /// from `bytes`, the mapped file, into `acc` through dictionary codes.
 ///
@@ -475,11 +596,11 @@ pub(crate) fn decode_unit<I: PageKeys>(
     batch_size: usize,
     plan: &ScoringPlan,
     acc: &mut CategoryAccumulator<I>,
+    scratch: &mut PageScratch,
 ) -> Result<(), Unsupported> {
     let layout = Layout::of(file, names)?;
     let md = file.meta.metadata();
-    let rg = md.row_group(row_group);
-    let rows = rg.num_rows().max(0) as u64;
+    let rows = md.row_group(row_group).num_rows().max(0) as u64;
     let reader = Arc::new(bytes.clone());
     let open = |leaf| Chunk {
         file,
@@ -488,18 +609,26 @@ pub(crate) fn decode_unit<I: PageKeys>(
         leaf,
         rows,
     };
-    let mut item = open(layout.item.0).column(Codes::<I> {
+    use std::mem::take;
+    let codes = Codes::<I> {
         item: layout.item.1,
-        dictionary: I::Dict::default(),
-        loaded: false,
-    })?;
-    let mut ts = open(layout.ts.0).column(Ints::new(layout.ts.1))?;
+        dictionary: take(I::dictionary(scratch)),
+        started: false,
+    };
+    let mut item = open(layout.item.0).column(codes, take(&mut scratch.codes))?;
+    let (buffers, ints) = take(&mut scratch.ts);
+    let mut ts = open(layout.ts.0).column(Ints::new(layout.ts.1, ints), buffers)?;
     let mut quantity = match layout.quantity {
-        Some((leaf, widen)) => Some(open(leaf).column(Ints::new(widen))?),
+        Some((leaf, widen)) => {
+            let (buffers, ints) = take(&mut scratch.quantity);
+            Some(open(leaf).column(Ints::new(widen, ints), buffers)?)
+        }
         None => None,
     };
-    let mut slots: Vec<u32> = Vec::new();
-    let mut buf = BatchBuffers::default();
+    let mut slots = take(&mut scratch.slots);
+    slots.clear();
+    let mut buf = take(&mut scratch.batch);
+    buf.clear();
     let batch_size = batch_size.max(1);
     let ts_unit_ns = file.cols.ts_unit_ns;
     let quantity_present = quantity.is_some();
@@ -508,8 +637,9 @@ pub(crate) fn decode_unit<I: PageKeys>(
             return;
         }
         let dictionary = &item.decoder.dictionary;
-        if slots.len() != dictionary.len() {
-            slots.clear();
+        // The dictionary grows only (by appended values): the slots found
+        // so far stay valid.
+        if slots.len() < dictionary.len() {
             slots.resize(dictionary.len(), NO_SLOT);
         }
         let mut batch = Batch::new(&buf.codes[..], &buf.ts[..], ts_unit_ns);
@@ -522,21 +652,38 @@ pub(crate) fn decode_unit<I: PageKeys>(
         acc.add_coded(plan, &batch, dictionary, &mut slots);
         buf.clear();
     };
-    for range in ranges(selection, rows) {
-        let mut at = range.start;
-        while at < range.end {
-            let k = ((range.end - at) as usize).min(batch_size - buf.ts.len());
-            item.read(at, k, &mut buf.codes, &mut buf.codes_valid)?;
-            ts.read(at, k, &mut buf.ts, &mut buf.ts_valid)?;
-            if let Some(q) = quantity.as_mut() {
-                q.read(at, k, &mut buf.quantity, &mut buf.quantity_valid)?;
-            }
-            at += k as u64;
-            if buf.ts.len() == batch_size {
-                flush(&mut buf, &item);
+    let mut read = || -> Result<(), Unsupported> {
+        for range in ranges(selection, rows) {
+            let mut at = range.start;
+            while at < range.end {
+                let k = ((range.end - at) as usize).min(batch_size - buf.ts.len());
+                item.read(at, k, &mut buf.codes, &mut buf.codes_valid)?;
+                ts.read(at, k, &mut buf.ts, &mut buf.ts_valid)?;
+                if let Some(q) = quantity.as_mut() {
+                    q.read(at, k, &mut buf.quantity, &mut buf.quantity_valid)?;
+                }
+                at += k as u64;
+                if buf.ts.len() == batch_size {
+                    flush(&mut buf, &item);
+                }
             }
         }
+        flush(&mut buf, &item);
+        Ok(())
+    };
+    let result = read();
+    // The buffers go back for the next unit, whatever the outcome.
+    let (codes, buffers) = item.into_parts();
+    *I::dictionary(scratch) = codes.dictionary;
+    I::dictionary(scratch).release();
+    scratch.codes = buffers;
+    let (ints, buffers) = ts.into_parts();
+    scratch.ts = (buffers, ints.into_buffers());
+    if let Some(q) = quantity {
+        let (ints, buffers) = q.into_parts();
+        scratch.quantity = (buffers, ints.into_buffers());
     }
-    flush(&mut buf, &item);
-    Ok(())
+    scratch.slots = slots;
+    scratch.batch = buf;
+    result
 }
