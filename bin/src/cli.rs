@@ -294,6 +294,10 @@ pub struct ComputeArgs {
     /// Worker threads (default: all cores).
     #[arg(long, env = "TOPSELLERS_THREADS")]
     pub threads: Option<usize>,
+    /// Decode every row group through the Arrow reader, never aggregating
+    /// on dictionary codes (the same results, more slowly; for comparison).
+    #[arg(long, env = "TOPSELLERS_ARROW_DECODER")]
+    pub arrow_decoder: bool,
 }
 
 /// `topsellers demo`.

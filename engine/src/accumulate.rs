@@ -93,6 +93,107 @@ const PREFETCH_DISTANCE: usize = 16;
 /// Rows per block of the hot loop: staging buffers stay in L1/L2.
 const BLOCK: usize = 2048;
 
+/// A dictionary entry not yet given a slot (see
+/// [`CategoryAccumulator::add_coded`]).
+pub const NO_SLOT: u32 = u32::MAX;
+
+/// Where the hot loop gets a counted row's slot from.
+trait SlotSource<I: Interner> {
+    /// Whether [`prefetch`](SlotSource::prefetch) does anything.
+    const PREFETCHES: bool;
+    /// Hints that row `i` will be looked up soon.
+    fn prefetch(&self, acc: &CategoryAccumulator<I>, i: usize);
+    /// The slot of row `i`, a purchase in `bucket`, in `acc`.
+    fn slot(&mut self, acc: &mut CategoryAccumulator<I>, i: usize, bucket: u8) -> usize;
+}
+
+/// Hints that `ptr` will be read soon.
+#[inline(always)]
+fn prefetch<T>(ptr: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: a prefetch is only a hint: it never faults, whatever the
+        // address.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr as *const i8)
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
+}
+
+/// Rows given as keys: one interner probe per row.
+struct Keys<'a, K: ?Sized>(&'a K);
+
+impl<I: Interner, K: KeyColumn<I> + ?Sized> SlotSource<I> for Keys<'_, K> {
+    const PREFETCHES: bool = I::PREFETCHES;
+
+    #[inline(always)]
+    fn prefetch(&self, acc: &CategoryAccumulator<I>, i: usize) {
+        acc.interner.prefetch(self.0.key(i));
+    }
+
+    #[inline(always)]
+    fn slot(&mut self, acc: &mut CategoryAccumulator<I>, i: usize, bucket: u8) -> usize {
+        acc.slot_for(self.0.key(i), bucket)
+    }
+}
+
+/// Rows given as dictionary codes: one interner probe per distinct code.
+struct Codes<'a, K: ?Sized> {
+    codes: &'a [u32],
+    dictionary: &'a K,
+    slots: &'a mut [u32],
+}
+
+impl<I: Interner, K: KeyColumn<I> + ?Sized> SlotSource<I> for Codes<'_, K> {
+    const PREFETCHES: bool = true;
+
+    /// Two steps ahead: the code → slot entry of row `i`, then, half the
+    /// distance later, what that slot leads to (the item's newest bucket and
+    /// cells, or for a code not interned yet, its hash bucket). The table of
+    /// a 100k-entry dictionary does not fit in L1/L2 either.
+    #[inline(always)]
+    fn prefetch(&self, acc: &CategoryAccumulator<I>, i: usize) {
+        // Under a null the code is arbitrary, possibly out of range: hence
+        // the wrapping pointer arithmetic and the checked reads.
+        prefetch(self.slots.as_ptr().wrapping_add(self.codes[i] as usize));
+        let code = self.codes[i - PREFETCH_DISTANCE / 2] as usize;
+        match self.slots.get(code) {
+            Some(&NO_SLOT) if code < self.dictionary.len() => {
+                acc.interner.prefetch(self.dictionary.key(code));
+            }
+            Some(&slot) => {
+                let slot = slot as usize;
+                prefetch(acc.newest.as_ptr().wrapping_add(slot));
+                prefetch(
+                    acc.sums
+                        .as_ptr()
+                        .wrapping_add(slot * acc.variants * acc.buckets),
+                );
+            }
+            None => {}
+        }
+    }
+
+    #[inline(always)]
+    fn slot(&mut self, acc: &mut CategoryAccumulator<I>, i: usize, bucket: u8) -> usize {
+        let code = self.codes[i] as usize;
+        match self.slots[code] {
+            NO_SLOT => {
+                let slot = acc.slot_for(self.dictionary.key(code), bucket);
+                self.slots[code] = slot as u32;
+                slot
+            }
+            slot => {
+                let slot = slot as usize;
+                acc.touch(slot, bucket);
+                slot
+            }
+        }
+    }
+}
+
 impl<I: Interner> CategoryAccumulator<I> {
     /// An empty accumulator shaped for `plan`.
     pub fn new(plan: &ScoringPlan) -> Self {
@@ -137,6 +238,14 @@ impl<I: Interner> CategoryAccumulator<I> {
         self.interner.size_bytes() + self.sums.capacity() * 8 + self.newest.capacity()
     }
 
+    /// Records a purchase of the item in `slot` in `bucket`.
+    #[inline]
+    fn touch(&mut self, slot: usize, bucket: u8) {
+        if bucket < self.newest[slot] {
+            self.newest[slot] = bucket;
+        }
+    }
+
     #[inline]
     fn slot_for(&mut self, key: I::Key<'_>, bucket: u8) -> usize {
         let slot = self.interner.intern(key) as usize;
@@ -157,24 +266,65 @@ impl<I: Interner> CategoryAccumulator<I> {
     /// kernel once per variant, then scattered into the cells. The staging
     /// buffers are reused, so the loop allocates nothing per row.
     pub fn add<K: KeyColumn<I> + ?Sized>(&mut self, plan: &ScoringPlan, batch: &Batch<'_, K>) {
+        debug_assert_eq!(batch.items.len(), batch.ts.len());
+        self.add_from(plan, batch, &mut Keys(batch.items));
+    }
+
+    /// Folds one batch whose item column holds dictionary codes: row `i`'s
+    /// key is `dictionary.key(batch.items[i])`.
+    ///
+    /// `slots[code]` caches the slot of each dictionary entry in this
+    /// accumulator ([`NO_SLOT`] until its first counted row), so a key is
+    /// interned once per distinct entry instead of once per row. Slots are
+    /// still handed out in the order of the rows that count, and every
+    /// filter, bucket, weight and addition is the one [`add`](Self::add)
+    /// makes, in the same order: the sums are bit-identical to those of the
+    /// same rows given as keys.
+    ///
+    /// The caller fills `slots` with [`NO_SLOT`] for a fresh accumulator or a
+    /// new dictionary, and guarantees every code is below `dictionary.len()`
+    /// and `slots.len()` (an out-of-range code panics).
+    pub fn add_coded<K: KeyColumn<I> + ?Sized>(
+        &mut self,
+        plan: &ScoringPlan,
+        batch: &Batch<'_, [u32]>,
+        dictionary: &K,
+        slots: &mut [u32],
+    ) {
+        debug_assert_eq!(batch.items.len(), batch.ts.len());
+        debug_assert_eq!(dictionary.len(), slots.len());
+        let mut codes = Codes {
+            codes: batch.items,
+            dictionary,
+            slots,
+        };
+        self.add_from(plan, batch, &mut codes);
+    }
+
+    fn add_from<K: ?Sized, S: SlotSource<I>>(
+        &mut self,
+        plan: &ScoringPlan,
+        batch: &Batch<'_, K>,
+        source: &mut S,
+    ) {
         let n = batch.ts.len();
-        debug_assert_eq!(batch.items.len(), n);
         let mut start = 0;
         while start < n {
             let end = (start + BLOCK).min(n);
-            self.stage(plan, batch, start, end);
+            self.stage(plan, batch, source, start, end);
             self.scatter(plan);
             start = end;
         }
     }
 
-    /// Filters rows `start..end`, interns their keys and stages what the
+    /// Filters rows `start..end`, finds their slots and stages what the
     /// weighting and scatter steps need.
     #[inline]
-    fn stage<K: KeyColumn<I> + ?Sized>(
+    fn stage<K: ?Sized, S: SlotSource<I>>(
         &mut self,
         plan: &ScoringPlan,
         batch: &Batch<'_, K>,
+        source: &mut S,
         start: usize,
         end: usize,
     ) {
@@ -190,9 +340,8 @@ impl<I: Interner> CategoryAccumulator<I> {
             // cache misses of successive probes overlap (only for interners
             // that prefetch: reading a string key ahead costs bounds checks
             // and a slice for nothing).
-            if I::PREFETCHES && i + PREFETCH_DISTANCE < end {
-                self.interner
-                    .prefetch(batch.items.key(i + PREFETCH_DISTANCE));
+            if S::PREFETCHES && i + PREFETCH_DISTANCE < end {
+                source.prefetch(self, i + PREFETCH_DISTANCE);
             }
             if batch.items_valid.is_some_and(|v| !v.is_valid(i)) {
                 c.null_item += 1;
@@ -221,7 +370,7 @@ impl<I: Interner> CategoryAccumulator<I> {
                 continue;
             };
             self.bucket_rows[bucket as usize] += 1;
-            let slot = self.slot_for(batch.items.key(i), bucket);
+            let slot = source.slot(self, i, bucket);
             staged
                 .cell
                 .push(slot * self.variants * self.buckets + bucket as usize);
@@ -426,5 +575,101 @@ mod tests {
         decay_weights(plan.variants[0].lambda_per_sec, &[exact], &[1.0], &mut want);
         let got = acc.finish(&plan, "c".into()).scored.expect("scored").top[0][0].score;
         assert_eq!(got.to_bits(), want[0].to_bits());
+    }
+
+    /// (code seed, age in thirds of a day, quantity, item valid, ts valid).
+    type Row = (usize, i64, i64, bool, bool);
+
+    proptest::proptest! {
+        /// Codes into a dictionary (with repeated entries, nulls, bad
+        /// quantities and rows outside the windows) give the very state
+        /// that the same rows given as keys give: same slots, same bits.
+        #[test]
+        fn codes_add_exactly_what_keys_add(
+            dictionary in proptest::collection::vec(0i64..40, 1..60),
+            rows in proptest::collection::vec(
+                (0usize..1000, -5i64..400, -1i64..4, proptest::bool::weighted(0.9), proptest::bool::weighted(0.95)),
+                0..3 * BLOCK,
+            ),
+        ) {
+            let plan = ScoringPlan::new(
+                100 * DAY_NS,
+                vec![
+                    Variant::from_half_life("a", 86_400.0).expect("valid"),
+                    Variant::from_half_life("b", 7.0 * 86_400.0).expect("valid"),
+                ],
+                30 * DAY_NS,
+                365 * DAY_NS,
+                Some(5),
+                10,
+            )
+            .expect("valid plan");
+            let codes: Vec<u32> = rows.iter().map(|r| (r.0 % dictionary.len()) as u32).collect();
+            let keys: Vec<i64> = codes.iter().map(|&c| dictionary[c as usize]).collect();
+            let ts: Vec<i64> = rows.iter().map(|r| 100 * 86_400_000 - r.1 * 86_400_000 / 3).collect();
+            let quantity: Vec<i64> = rows.iter().map(|r| r.2).collect();
+            let bits = |f: fn(&Row) -> bool| {
+                let mut b = vec![0u8; rows.len().div_ceil(8)];
+                for (i, r) in rows.iter().enumerate() {
+                    if f(r) {
+                        b[i / 8] |= 1 << (i % 8);
+                    }
+                }
+                b
+            };
+            let items_valid = bits(|r| r.3);
+            let ts_valid = bits(|r| r.4);
+            fn with<'a, K: ?Sized>(
+                mut b: Batch<'a, K>,
+                items: &'a [u8],
+                ts: &'a [u8],
+                quantity: &'a [i64],
+            ) -> Batch<'a, K> {
+                b.items_valid = Some(crate::batch::Validity { bits: items, offset: 0 });
+                b.ts_valid = Some(crate::batch::Validity { bits: ts, offset: 0 });
+                b.quantity = Some(quantity);
+                b
+            }
+            let mut by_key = CategoryAccumulator::<crate::key::IntInterner>::new(&plan);
+            let mut by_code = CategoryAccumulator::<crate::key::IntInterner>::new(&plan);
+            let mut slots = vec![NO_SLOT; dictionary.len()];
+            // Two batches, so the slot cache carries over between them.
+            let half = rows.len() / 2;
+            for range in [0..half, half..rows.len()] {
+                let mut key_batch =
+                    Batch::new(&keys[range.clone()], &ts[range.clone()], 1_000_000);
+                key_batch.quantity = Some(&quantity[range.clone()]);
+                let mut code_batch =
+                    Batch::new(&codes[range.clone()], &ts[range.clone()], 1_000_000);
+                code_batch.quantity = Some(&quantity[range.clone()]);
+                by_key.add(&plan, &key_batch);
+                by_code.add_coded(&plan, &code_batch, &dictionary[..], &mut slots);
+            }
+            // And one whole batch with nulls.
+            let key_batch = with(
+                Batch::new(&keys[..], &ts[..], 1_000_000),
+                &items_valid,
+                &ts_valid,
+                &quantity,
+            );
+            let code_batch = with(
+                Batch::new(&codes[..], &ts[..], 1_000_000),
+                &items_valid,
+                &ts_valid,
+                &quantity,
+            );
+            by_key.add(&plan, &key_batch);
+            by_code.add_coded(&plan, &code_batch, &dictionary[..], &mut slots);
+            proptest::prop_assert_eq!(by_key.len(), by_code.len());
+            let stride = 2 * plan.windows.len();
+            for slot in 0..by_key.len() as u32 {
+                proptest::prop_assert_eq!(by_key.interner.key(slot), by_code.interner.key(slot));
+            }
+            let a: Vec<u64> = by_key.sums.iter().map(|v| v.to_bits()).collect();
+            let b: Vec<u64> = by_code.sums.iter().map(|v| v.to_bits()).collect();
+            proptest::prop_assert_eq!(a.len(), by_key.len() * stride);
+            proptest::prop_assert_eq!(a, b);
+            proptest::prop_assert_eq!(by_key.finish(&plan, "c".into()), by_code.finish(&plan, "c".into()));
+        }
     }
 }

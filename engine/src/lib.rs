@@ -42,7 +42,7 @@ mod state;
 mod topk;
 mod window;
 
-pub use accumulate::{CategoryAccumulator, CategoryOutcome, Ranked, Scored};
+pub use accumulate::{CategoryAccumulator, CategoryOutcome, Ranked, Scored, NO_SLOT};
 pub use batch::{Batch, Validity};
 pub use counts::RowCounts;
 pub use decay::decay_weights;

@@ -35,6 +35,9 @@ pub struct ComputeOptions {
     pub metrics_file: Option<PathBuf>,
     /// Threads (None: all cores).
     pub threads: Option<usize>,
+    /// Aggregate on dictionary codes where the page decoder applies
+    /// (`false`: the Arrow reader for every row group).
+    pub page_decoder: bool,
 }
 
 fn now_ns() -> i64 {
@@ -107,6 +110,7 @@ impl ComputeOptions {
             report: a.report.clone(),
             metrics_file: a.metrics_file.clone(),
             threads: a.threads,
+            page_decoder: !a.arrow_decoder,
         })
     }
 }
@@ -132,6 +136,7 @@ pub fn run(opts: &ComputeOptions) -> Result<Computed> {
     let bar = rows_bar("scoring", None);
     let scan_opts = ScanOptions {
         columns: opts.columns.clone(),
+        page_decoder: opts.page_decoder,
         ..ScanOptions::default()
     };
     let scanned = pool

@@ -52,6 +52,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         report: Some(a.dir.join("report.json")),
         metrics_file: Some(a.dir.join("topsellers.prom")),
         threads: None,
+        page_decoder: true,
     };
     let done = compute::run(&opts)?;
     print!("{}", summary(&opts, &done.outcomes, &done.report));

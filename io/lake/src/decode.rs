@@ -19,11 +19,14 @@ use topsellers_engine::{
 
 use crate::columns::ColumnNames;
 use crate::error::LakeError;
+use crate::pages::PageScratch;
 
 /// Reused buffers for widening narrow integer columns.
 pub struct Scratch {
     items: Vec<i64>,
     quantity: Vec<i64>,
+    /// The page decoder's buffers.
+    pub(crate) pages: PageScratch,
 }
 
 // Written out so that tests can count the buffers made.
@@ -35,6 +38,7 @@ impl Default for Scratch {
         Self {
             items: Vec::new(),
             quantity: Vec::new(),
+            pages: PageScratch::default(),
         }
     }
 }
@@ -254,7 +258,9 @@ impl DecodeKeys for IntInterner {
         path: &Path,
         row_group: usize,
     ) -> Result<(), LakeError> {
-        let Scratch { items, quantity } = scratch;
+        let Scratch {
+            items, quantity, ..
+        } = scratch;
         let keys = as_i64(cols.items, items)
             .map_err(|e| e.at(path, row_group, &cols.names.item, cols.items))?;
         let qty = quantities(cols, quantity, path, row_group)?;

@@ -38,6 +38,7 @@ pub mod incremental;
 mod lock;
 mod mmap;
 mod output;
+mod pages;
 mod plan;
 mod report;
 mod scan;

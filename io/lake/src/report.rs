@@ -273,6 +273,15 @@ impl RunReport {
             ],
         );
         metric(
+            "units_decoded",
+            "Work units (row groups per pass), by decoder: dictionary codes or the Arrow reader.",
+            "gauge",
+            &[
+                ("{path=\"dictionary\"}", s.units_dictionary_path as f64),
+                ("{path=\"arrow\"}", s.units_arrow_path as f64),
+            ],
+        );
+        metric(
             "bytes_read",
             "Compressed column bytes decoded.",
             "gauge",

@@ -20,6 +20,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection};
@@ -30,10 +31,11 @@ use topsellers_engine::{
 };
 
 use crate::columns::{ColumnNames, ItemKind};
-use crate::decode::{BatchColumns, DecodeKeys, Scratch};
+use crate::decode::{BatchColumns, Scratch};
 use crate::discover::{discover_where, dt_range_ns, Discovered, LakeFile};
 use crate::error::LakeError;
 use crate::mmap::map_file;
+use crate::pages::{self, PageKeys};
 use crate::plan::{plan_file, FilePlan, Horizon, Part};
 
 /// How to read the lake.
@@ -43,6 +45,10 @@ pub struct ScanOptions {
     pub columns: ColumnNames,
     /// Rows per decoded batch.
     pub batch_size: usize,
+    /// Decode row groups with the dictionary-code page decoder where it
+    /// applies ([`crate::pages`]); `false` sends every row group through the
+    /// Arrow reader. Both give bit-identical results.
+    pub page_decoder: bool,
 }
 
 impl Default for ScanOptions {
@@ -50,6 +56,7 @@ impl Default for ScanOptions {
         Self {
             columns: ColumnNames::default(),
             batch_size: 64 * 1024,
+            page_decoder: true,
         }
     }
 }
@@ -80,6 +87,12 @@ pub struct ScanStats {
     pub bytes_read: u64,
     /// Size of the files read.
     pub bytes_found: u64,
+    /// Work units (row groups, once per pass) decoded by the page decoder,
+    /// aggregating on dictionary codes.
+    pub units_dictionary_path: u64,
+    /// Work units decoded by the Arrow reader (the page decoder off, or a
+    /// case it hands over: see [`crate::pages`]).
+    pub units_arrow_path: u64,
     /// Seconds spent discovering files.
     pub discover_s: f64,
     /// Seconds spent reading footers and pruning.
@@ -217,15 +230,23 @@ fn scan_found(
     stats.plan_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
+    let paths = PathCounts::default();
+    let ctx = ScanContext {
+        files: &plans,
+        opts,
+        plan,
+        progress,
+        paths: &paths,
+    };
     let results = categories
         .into_par_iter()
         .map(|(category, work)| match item_kind {
-            Some(ItemKind::Str) => {
-                scan_category::<BytesInterner>(category, &work, &plans, opts, plan, progress)
-            }
-            _ => scan_category::<IntInterner>(category, &work, &plans, opts, plan, progress),
+            Some(ItemKind::Str) => scan_category::<BytesInterner>(category, &work, &ctx),
+            _ => scan_category::<IntInterner>(category, &work, &ctx),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    stats.units_dictionary_path = paths.dictionary.into_inner();
+    stats.units_arrow_path = paths.arrow.into_inner();
     let mut outcomes = Vec::with_capacity(results.len());
     for (outcome, second) in results {
         match second {
@@ -267,26 +288,39 @@ enum Pass2 {
     NotNeeded(u64),
 }
 
-fn scan_category<I: DecodeKeys>(
+/// Units decoded by each path.
+#[derive(Default)]
+struct PathCounts {
+    dictionary: AtomicU64,
+    arrow: AtomicU64,
+}
+
+/// What every unit of a scan shares.
+struct ScanContext<'a> {
+    files: &'a [FilePlan],
+    opts: &'a ScanOptions,
+    plan: &'a ScoringPlan,
+    progress: &'a (dyn Fn(u64) + Sync),
+    paths: &'a PathCounts,
+}
+
+fn scan_category<I: PageKeys>(
     category: &str,
     work: &CategoryWork,
-    files: &[FilePlan],
-    opts: &ScanOptions,
-    plan: &ScoringPlan,
-    progress: &(dyn Fn(u64) + Sync),
+    ctx: &ScanContext<'_>,
 ) -> Result<(CategoryOutcome, Pass2), LakeError> {
+    let plan = ctx.plan;
     let run = |units: &[Unit]| {
         aggregate_units::<I, LakeError, _>(plan, units.len(), |u, acc| {
             let unit = &units[u];
             decode_unit(
-                &files[unit.file],
+                &ctx.files[unit.file],
                 unit.row_group,
                 unit.selection.as_ref(),
-                opts,
-                plan,
+                ctx,
                 acc,
             )?;
-            progress(unit.rows);
+            (ctx.progress)(unit.rows);
             Ok(())
         })
     };
@@ -303,14 +337,14 @@ fn scan_category<I: DecodeKeys>(
     Ok((acc.finish(plan, category.to_string()), second))
 }
 
-fn decode_unit<I: DecodeKeys>(
+fn decode_unit<I: PageKeys>(
     file: &FilePlan,
     row_group: usize,
     selection: Option<&RowSelection>,
-    opts: &ScanOptions,
-    plan: &ScoringPlan,
+    ctx: &ScanContext<'_>,
     acc: &mut topsellers_engine::CategoryAccumulator<I>,
 ) -> Result<(), LakeError> {
+    let (opts, plan) = (ctx.opts, ctx.plan);
     let decode_err = |e: &dyn std::fmt::Display| LakeError::Decode {
         path: file.path.clone(),
         row_group,
@@ -324,6 +358,39 @@ fn decode_unit<I: DecodeKeys>(
     // unmapping cost under 1% of `compute` on the 100M lake (perf).
     // SAFETY: lake files are immutable while a run reads them (see `map_file`).
     let bytes = unsafe { map_file(&file.path) }?;
+    if opts.page_decoder {
+        let decoded = with_scratch(|scratch| {
+            pages::decode_unit(
+                &bytes,
+                file,
+                row_group,
+                selection,
+                &opts.columns,
+                opts.batch_size,
+                plan,
+                acc,
+                &mut scratch.pages,
+            )
+        });
+        match decoded {
+            Ok(()) => {
+                ctx.paths.dictionary.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(why) => {
+                tracing::debug!(
+                    path = %file.path.display(),
+                    row_group,
+                    reason = why.0,
+                    "row group decoded through the Arrow reader"
+                );
+                // Whatever the page decoder added is dropped: the unit is
+                // decoded again from the start.
+                acc.clear();
+            }
+        }
+    }
+    ctx.paths.arrow.fetch_add(1, Ordering::Relaxed);
     let mask = ProjectionMask::roots(file.meta.parquet_schema(), file.cols.roots.iter().copied());
     let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, file.meta.clone())
         .with_projection(mask)
@@ -429,7 +496,13 @@ mod tests {
             .unwrap();
         let (out, made) = pool.install(|| {
             let before = SCRATCH_MADE.with(|n| n.get());
-            let out = scan_lake(dir.path(), &ScanOptions::default(), &plan, &|_| {}).unwrap();
+            // The Arrow path's buffers (the page decoder would read these
+            // dictionary-encoded row groups itself).
+            let opts = ScanOptions {
+                page_decoder: false,
+                ..ScanOptions::default()
+            };
+            let out = scan_lake(dir.path(), &opts, &plan, &|_| {}).unwrap();
             (out, SCRATCH_MADE.with(|n| n.get()) - before)
         });
         assert_eq!(out.stats.row_groups_read, 5);

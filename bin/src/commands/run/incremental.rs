@@ -38,6 +38,7 @@ fn cycle_options(opts: &ComputeOptions, inc: &IncrementalSettings) -> CycleOptio
         state_path: inc.state_file.clone(),
         scan: ScanOptions {
             columns: opts.columns.clone(),
+            page_decoder: opts.page_decoder,
             ..ScanOptions::default()
         },
     }

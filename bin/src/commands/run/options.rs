@@ -131,6 +131,7 @@ impl RunOptions {
             report: None,
             metrics_file: None,
             threads: c.threads,
+            arrow_decoder: false,
         };
         let mut compute = ComputeOptions::from_args(&args)?;
         let mut sync = compute.source.take();

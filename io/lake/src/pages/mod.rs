@@ -1,0 +1,689 @@
+//! The page decoder: a row group's three columns read straight from their
+//! Parquet pages, the item column as dictionary codes.
+//!
+//! # Background
+//!
+//! Through the Arrow reader, every row's item id is materialised and then
+//! hashed into the accumulator's interner: a probe (and, on 100k-item row
+//! groups, a cache miss) per row. But writers dictionary-encode the item
+//! column almost always, so a row group holds each distinct id once, in its
+//! dictionary page, and every row as a small integer code. Aggregating on
+//! the codes costs one interner probe per dictionary entry, and string ids
+//! are no longer hashed per row at all.
+//!
+//! # Design
+//!
+//! [`decode_unit`] reads the pages of the item, time and quantity columns
+//! through the parquet crate's page reader (which finds, decompresses and
+//! skips pages), decodes definition levels, dictionary indices, PLAIN and
+//! DELTA_BINARY_PACKED values itself ([`encoding`]), gathers the selected
+//! rows in batches and hands them to
+//! [`CategoryAccumulator::add_coded`](topsellers_engine::CategoryAccumulator::add_coded)
+//! with the dictionary: the same rows, in the same order, as the Arrow path
+//! would, so the sums are bit-identical.
+//!
+//! It reads only what it fully understands. Anything else (an item page that
+//! is not dictionary-encoded, a second dictionary, INT96 times, an encoding it
+//! does not know, a value that the Arrow path would refuse or convert, a page
+//! it cannot parse) makes it answer [`Unsupported`] and the caller decodes the
+//! unit again through the Arrow path, from an emptied accumulator.
+
+mod column;
+mod encoding;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow_schema::DataType;
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::RowSelection;
+use parquet::basic::{Encoding, Type as PhysicalType};
+use parquet::file::serialized_reader::SerializedPageReader;
+use topsellers_engine::{
+    Batch, BytesInterner, CategoryAccumulator, IntInterner, Interner, KeyColumn, ScoringPlan,
+    Validity, NO_SLOT,
+};
+
+use crate::decode::DecodeKeys;
+use crate::plan::FilePlan;
+use column::{Bits, Column, ColumnBuffers, PageDecode};
+use encoding::{delta_binary_packed, dict_indices, plain_byte_arrays, plain_ints, IntPhysical};
+
+/// Why the page decoder handed a unit back: a case it does not read itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unsupported(pub &'static str);
+
+/// How the Arrow reader turns a column's raw integers into the `i64` the
+/// engine gets, for the integer columns the page decoder reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Widen {
+    /// The raw value (INT64 as Int64, INT32 as Int32).
+    Exact,
+    /// INT32 read as UInt32: the raw bits, unsigned.
+    U32,
+    /// INT64 read as UInt64: exact below 2^63 (above, the Arrow path reports
+    /// the value, so the unit goes there).
+    U64,
+    /// INT32 read as a narrower type: exact inside its range (outside, the
+    /// Arrow reader's cast would not keep the value).
+    Range(i64, i64, bool),
+}
+
+impl Widen {
+    /// The conversion for a column of `physical` type that the Arrow reader
+    /// decodes as `arrow`.
+    fn of(physical: PhysicalType, arrow: &DataType) -> Result<(IntPhysical, Self), Unsupported> {
+        Ok(match (physical, arrow) {
+            (PhysicalType::INT64, DataType::Int64) => (IntPhysical::Int64, Widen::Exact),
+            (PhysicalType::INT64, DataType::UInt64) => (IntPhysical::Int64, Widen::U64),
+            (PhysicalType::INT32, DataType::Int32) => (IntPhysical::Int32, Widen::Exact),
+            (PhysicalType::INT32, DataType::UInt32) => (IntPhysical::Int32, Widen::U32),
+            (PhysicalType::INT32, DataType::Int16) => {
+                (IntPhysical::Int32, Widen::Range(-32_768, 32_767, false))
+            }
+            (PhysicalType::INT32, DataType::Int8) => {
+                (IntPhysical::Int32, Widen::Range(-128, 127, false))
+            }
+            (PhysicalType::INT32, DataType::UInt16) => {
+                (IntPhysical::Int32, Widen::Range(0, 65_535, true))
+            }
+            (PhysicalType::INT32, DataType::UInt8) => {
+                (IntPhysical::Int32, Widen::Range(0, 255, true))
+            }
+            _ => return Err(Unsupported("integer column type")),
+        })
+    }
+
+    /// Converts raw values in place.
+    fn apply(self, values: &mut [i64]) -> Result<(), Unsupported> {
+        match self {
+            Widen::Exact => Ok(()),
+            Widen::U32 => {
+                for v in values.iter_mut() {
+                    *v = i64::from(*v as u32);
+                }
+                Ok(())
+            }
+            Widen::U64 => {
+                if values.iter().any(|&v| v < 0) {
+                    return Err(Unsupported("unsigned value above i64::MAX"));
+                }
+                Ok(())
+            }
+            Widen::Range(min, max, unsigned) => {
+                if unsigned {
+                    for v in values.iter_mut() {
+                        *v = i64::from(*v as u32);
+                    }
+                }
+                if values.iter().any(|&v| v < min || v > max) {
+                    return Err(Unsupported("value outside its logical type's range"));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Integer values of the time or quantity column, in any page encoding.
+struct Ints {
+    physical: IntPhysical,
+    widen: Widen,
+    dictionary: Vec<i64>,
+    indices: Vec<u32>,
+}
+
+impl Ints {
+    fn new((physical, widen): (IntPhysical, Widen), (dictionary, indices): IntsBuffers) -> Self {
+        Self {
+            physical,
+            widen,
+            dictionary,
+            indices,
+        }
+    }
+
+    fn into_buffers(self) -> IntsBuffers {
+        (self.dictionary, self.indices)
+    }
+}
+
+/// The dictionary and index buffers of an [`Ints`] decoder.
+type IntsBuffers = (Vec<i64>, Vec<u32>);
+
+impl PageDecode for Ints {
+    type Out = i64;
+
+    fn dictionary(&mut self, page: &Bytes, n: usize) -> Result<(), Unsupported> {
+        self.dictionary.clear();
+        plain_ints(page, self.physical, n, &mut self.dictionary)?;
+        self.widen.apply(&mut self.dictionary)
+    }
+
+    fn values(
+        &mut self,
+        encoding: Encoding,
+        data: &Bytes,
+        n: usize,
+        out: &mut Vec<i64>,
+    ) -> Result<(), Unsupported> {
+        let start = out.len();
+        match encoding {
+            Encoding::PLAIN => plain_ints(data, self.physical, n, out)?,
+            Encoding::DELTA_BINARY_PACKED => delta_binary_packed(data, self.physical, n, out)?,
+            Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY => {
+                self.indices.clear();
+                dict_indices(data, n, self.dictionary.len(), &mut self.indices)?;
+                let dict = &self.dictionary;
+                out.extend(self.indices.iter().map(|&i| dict[i as usize]));
+                // Dictionary entries were converted when loaded.
+                return Ok(());
+            }
+            _ => return Err(Unsupported("value encoding")),
+        }
+        self.widen.apply(&mut out[start..])
+    }
+}
+
+/// A row group's item dictionary, as keys of the interner `I`.
+///
+/// A writer whose dictionary grows too large goes on with PLAIN (or, for
+/// integers in v2 files, DELTA_BINARY_PACKED) pages for the rest of the
+/// column chunk. Their values are appended as entries of their own, one per
+/// row, so those rows still go through the code → slot table: interned on
+/// first use, in row order, like every other row.
+pub(crate) trait Dictionary<I: Interner>: KeyColumn<I> + Default {
+    /// Loads a PLAIN dictionary page of `n` entries of the item column.
+    fn load(&mut self, page: &Bytes, n: usize, item: ItemLayout) -> Result<(), Unsupported>;
+    /// Drops references to page memory (kept: the allocations).
+    fn release(&mut self);
+    /// Appends the `n` values of a data page that is not dictionary-encoded.
+    fn append(
+        &mut self,
+        encoding: Encoding,
+        data: &Bytes,
+        n: usize,
+        item: ItemLayout,
+    ) -> Result<(), Unsupported>;
+}
+
+/// Most entries a unit's dictionary may reach with appended values: beyond,
+/// the unit goes to the Arrow path, whose memory is bounded by its batch.
+const MAX_ENTRIES: usize = 1 << 22;
+
+/// Interners whose keys the page decoder can read from a dictionary.
+pub(crate) trait PageKeys: DecodeKeys {
+    /// The dictionary type.
+    type Dict: Dictionary<Self>;
+    /// The worker's dictionary buffers of this type.
+    fn dictionary(scratch: &mut PageScratch) -> &mut Self::Dict;
+}
+
+/// The item column's physical layout.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ItemLayout {
+    /// Integers and their conversion.
+    Int(IntPhysical, Widen),
+    /// UTF8 byte arrays.
+    Str,
+}
+
+/// Integer ids, converted as the Arrow path converts them.
+#[derive(Default)]
+pub(crate) struct IntDict(Vec<i64>);
+
+impl KeyColumn<IntInterner> for IntDict {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    #[inline]
+    fn key(&self, i: usize) -> i64 {
+        self.0[i]
+    }
+}
+
+impl Dictionary<IntInterner> for IntDict {
+    fn release(&mut self) {}
+
+    fn load(&mut self, page: &Bytes, n: usize, item: ItemLayout) -> Result<(), Unsupported> {
+        let ItemLayout::Int(physical, widen) = item else {
+            return Err(Unsupported("string dictionary for integer ids"));
+        };
+        self.0.clear();
+        plain_ints(page, physical, n, &mut self.0)?;
+        widen.apply(&mut self.0)
+    }
+
+    fn append(
+        &mut self,
+        encoding: Encoding,
+        data: &Bytes,
+        n: usize,
+        item: ItemLayout,
+    ) -> Result<(), Unsupported> {
+        let ItemLayout::Int(physical, widen) = item else {
+            return Err(Unsupported("string values for integer ids"));
+        };
+        let start = self.0.len();
+        match encoding {
+            Encoding::PLAIN => plain_ints(data, physical, n, &mut self.0)?,
+            Encoding::DELTA_BINARY_PACKED => delta_binary_packed(data, physical, n, &mut self.0)?,
+            _ => return Err(Unsupported("item page encoding")),
+        }
+        widen.apply(&mut self.0[start..])
+    }
+}
+
+/// String ids: the pages that hold them, and where each entry lies.
+#[derive(Default)]
+pub(crate) struct StrDict {
+    pages: Vec<Bytes>,
+    /// Per entry, its page and byte range there.
+    bounds: Vec<(usize, usize, usize)>,
+    scratch: Vec<(usize, usize)>,
+}
+
+impl StrDict {
+    /// Adds the `n` PLAIN byte arrays of `page` as entries.
+    fn push_plain(&mut self, page: &Bytes, n: usize) -> Result<(), Unsupported> {
+        self.scratch.clear();
+        plain_byte_arrays(page, n, &mut self.scratch)?;
+        // The Arrow path refuses invalid UTF-8; let it say so.
+        for &(start, end) in &self.scratch {
+            if std::str::from_utf8(&page[start..end]).is_err() {
+                return Err(Unsupported("invalid UTF-8 in the item column"));
+            }
+        }
+        let p = self.pages.len();
+        self.pages.push(page.clone());
+        self.bounds
+            .extend(self.scratch.iter().map(|&(start, end)| (p, start, end)));
+        Ok(())
+    }
+}
+
+impl KeyColumn<BytesInterner> for StrDict {
+    fn len(&self) -> usize {
+        self.bounds.len()
+    }
+    #[inline]
+    fn key(&self, i: usize) -> &[u8] {
+        let (page, start, end) = self.bounds[i];
+        &self.pages[page][start..end]
+    }
+}
+
+impl Dictionary<BytesInterner> for StrDict {
+    fn release(&mut self) {
+        // The pages are the decompressed pages of the unit just read.
+        self.pages.clear();
+        self.bounds.clear();
+    }
+
+    fn load(&mut self, page: &Bytes, n: usize, item: ItemLayout) -> Result<(), Unsupported> {
+        if !matches!(item, ItemLayout::Str) {
+            return Err(Unsupported("integer dictionary for string ids"));
+        }
+        self.pages.clear();
+        self.bounds.clear();
+        self.push_plain(page, n)
+    }
+
+    fn append(
+        &mut self,
+        encoding: Encoding,
+        data: &Bytes,
+        n: usize,
+        item: ItemLayout,
+    ) -> Result<(), Unsupported> {
+        if !matches!(item, ItemLayout::Str) {
+            return Err(Unsupported("integer values for string ids"));
+        }
+        match encoding {
+            Encoding::PLAIN => self.push_plain(data, n),
+            _ => Err(Unsupported("item page encoding")),
+        }
+    }
+}
+
+impl PageKeys for IntInterner {
+    type Dict = IntDict;
+    fn dictionary(scratch: &mut PageScratch) -> &mut IntDict {
+        &mut scratch.int_dictionary
+    }
+}
+
+impl PageKeys for BytesInterner {
+    type Dict = StrDict;
+    fn dictionary(scratch: &mut PageScratch) -> &mut StrDict {
+        &mut scratch.str_dictionary
+    }
+}
+
+/// The item column as dictionary codes.
+struct Codes<I: PageKeys> {
+    item: ItemLayout,
+    dictionary: I::Dict,
+    /// Whether a page was read (a dictionary page must come first).
+    started: bool,
+}
+
+impl<I: PageKeys> PageDecode for Codes<I> {
+    type Out = u32;
+
+    fn dictionary(&mut self, page: &Bytes, n: usize) -> Result<(), Unsupported> {
+        // The codes of a unit index one dictionary, which comes first; a
+        // later one would stale the code → slot table.
+        if self.started {
+            return Err(Unsupported("dictionary page after the first page"));
+        }
+        self.started = true;
+        self.dictionary.load(page, n, self.item)
+    }
+
+    fn values(
+        &mut self,
+        encoding: Encoding,
+        data: &Bytes,
+        n: usize,
+        out: &mut Vec<u32>,
+    ) -> Result<(), Unsupported> {
+        self.started = true;
+        match encoding {
+            Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY => {
+                dict_indices(data, n, self.dictionary.len(), out)
+            }
+            // A page of nulls only has no values to encode.
+            _ if n == 0 => Ok(()),
+            _ => {
+                let base = self.dictionary.len();
+                if base + n > MAX_ENTRIES {
+                    return Err(Unsupported("too many values outside the dictionary"));
+                }
+                self.dictionary.append(encoding, data, n, self.item)?;
+                out.extend(base as u32..(base + n) as u32);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Where the three columns are and how to read them.
+struct Layout {
+    item: (usize, ItemLayout),
+    ts: (usize, (IntPhysical, Widen)),
+    quantity: Option<(usize, (IntPhysical, Widen))>,
+}
+
+impl Layout {
+    fn of(file: &FilePlan, names: &crate::columns::ColumnNames) -> Result<Self, Unsupported> {
+        let descr = file.meta.parquet_schema();
+        let schema = file.meta.schema();
+        let leaf = |name: &str| -> Result<Option<(usize, PhysicalType, DataType)>, Unsupported> {
+            let Some(i) = descr
+                .columns()
+                .iter()
+                .position(|c| c.path().parts() == [name])
+            else {
+                return Ok(None);
+            };
+            let c = descr.column(i);
+            if c.max_rep_level() != 0 || c.max_def_level() > 1 {
+                return Err(Unsupported("nested column"));
+            }
+            let arrow = schema
+                .field_with_name(name)
+                .map_err(|_| Unsupported("column not at the root"))?
+                .data_type()
+                .clone();
+            Ok(Some((i, c.physical_type(), arrow)))
+        };
+        let (item_leaf, item_physical, item_arrow) =
+            leaf(&names.item)?.ok_or(Unsupported("no item column"))?;
+        let item = match (item_physical, &item_arrow) {
+            (
+                PhysicalType::BYTE_ARRAY,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View,
+            ) => ItemLayout::Str,
+            (p, t) => {
+                let (physical, widen) = Widen::of(p, t)?;
+                ItemLayout::Int(physical, widen)
+            }
+        };
+        let (ts_leaf, ts_physical, ts_arrow) =
+            leaf(&names.ts)?.ok_or(Unsupported("no time column"))?;
+        // INT64 times reach the engine raw, in the unit the Arrow schema
+        // gives (`ResolvedColumns::ts_unit_ns`); INT96 and anything else go
+        // to the Arrow path.
+        if ts_physical != PhysicalType::INT64
+            || !matches!(ts_arrow, DataType::Int64 | DataType::Timestamp(_, _))
+        {
+            return Err(Unsupported("time column type"));
+        }
+        let quantity = match leaf(&names.quantity)? {
+            Some((i, p, t)) => Some((i, Widen::of(p, &t)?)),
+            None => None,
+        };
+        let leaves = [Some(item_leaf), Some(ts_leaf), quantity.map(|q| q.0)];
+        for (a, x) in leaves.iter().enumerate() {
+            for y in &leaves[a + 1..] {
+                if x.is_some() && x == y {
+                    return Err(Unsupported("one column in two roles"));
+                }
+            }
+        }
+        Ok(Self {
+            item: (item_leaf, item),
+            ts: (ts_leaf, (IntPhysical::Int64, Widen::Exact)),
+            quantity,
+        })
+    }
+}
+
+/// The selected rows of a row group of `rows` rows, as ascending ranges.
+fn ranges(selection: Option<&RowSelection>, rows: u64) -> Vec<Range<u64>> {
+    let Some(selection) = selection else {
+        return std::iter::once(0..rows).collect();
+    };
+    let mut out = Vec::new();
+    let mut at = 0u64;
+    for s in selection.iter() {
+        let end = at + s.row_count as u64;
+        if !s.skip && end > at {
+            out.push(at..end);
+        }
+        at = end;
+    }
+    out
+}
+
+/// One column chunk of a row group.
+struct Chunk<'a> {
+    file: &'a FilePlan,
+    reader: &'a Arc<Bytes>,
+    row_group: usize,
+    leaf: usize,
+    rows: u64,
+}
+
+impl Chunk<'_> {
+    /// A cursor over the chunk's rows, skipping pages by the offset index
+    /// where the file has one.
+    fn column<D: PageDecode>(
+        &self,
+        decoder: D,
+        buffers: ColumnBuffers<D::Out>,
+    ) -> Result<Column<D>, Unsupported> {
+        let md = self.file.meta.metadata();
+        let index = md.page_index_for_row_group(self.row_group);
+        let locations = index
+            .offset_index(self.leaf)
+            .map(|o| o.page_locations().clone());
+        let starts = locations
+            .as_ref()
+            .map(|l| l.iter().map(|p| p.first_row_index.max(0) as u64).collect());
+        let pages = SerializedPageReader::new(
+            Arc::clone(self.reader),
+            md.row_group(self.row_group).column(self.leaf),
+            self.rows as usize,
+            locations,
+        )
+        .map_err(|_| Unsupported("page reader"))?;
+        let nullable = self
+            .file
+            .meta
+            .parquet_schema()
+            .column(self.leaf)
+            .max_def_level()
+            == 1;
+        Ok(Column::new(
+            pages, starts, self.rows, nullable, decoder, buffers,
+        ))
+    }
+}
+
+/// Reusable output buffers of one batch.
+#[derive(Default)]
+struct BatchBuffers {
+    codes: Vec<u32>,
+    codes_valid: Bits,
+    ts: Vec<i64>,
+    ts_valid: Bits,
+    quantity: Vec<i64>,
+    quantity_valid: Bits,
+}
+
+impl BatchBuffers {
+    fn clear(&mut self) {
+        self.codes.clear();
+        self.codes_valid.clear();
+        self.ts.clear();
+        self.ts_valid.clear();
+        self.quantity.clear();
+        self.quantity_valid.clear();
+    }
+}
+
+fn validity(bits: &Bits) -> Option<Validity<'_>> {
+    bits.bitmap().map(|bits| Validity { bits, offset: 0 })
+}
+
+/// The page decoder's buffers, kept per worker thread between units: made
+/// per unit, their pages were faulted in again for every row group.
+#[derive(Default)]
+pub(crate) struct PageScratch {
+    batch: BatchBuffers,
+    slots: Vec<u32>,
+    codes: ColumnBuffers<u32>,
+    ts: (ColumnBuffers<i64>, IntsBuffers),
+    quantity: (ColumnBuffers<i64>, IntsBuffers),
+    int_dictionary: IntDict,
+    str_dictionary: StrDict,
+}
+
+/// Decodes the rows of `row_group` that `selection` keeps (all without one)
+/// from `bytes`, the mapped file, into `acc` through dictionary codes.
+///
+/// On [`Unsupported`], `acc` may hold part of the unit: the caller empties
+/// it before decoding the unit another way.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_unit<I: PageKeys>(
+    bytes: &Bytes,
+    file: &FilePlan,
+    row_group: usize,
+    selection: Option<&RowSelection>,
+    names: &crate::columns::ColumnNames,
+    batch_size: usize,
+    plan: &ScoringPlan,
+    acc: &mut CategoryAccumulator<I>,
+    scratch: &mut PageScratch,
+) -> Result<(), Unsupported> {
+    let layout = Layout::of(file, names)?;
+    let md = file.meta.metadata();
+    let rows = md.row_group(row_group).num_rows().max(0) as u64;
+    let reader = Arc::new(bytes.clone());
+    let open = |leaf| Chunk {
+        file,
+        reader: &reader,
+        row_group,
+        leaf,
+        rows,
+    };
+    use std::mem::take;
+    let codes = Codes::<I> {
+        item: layout.item.1,
+        dictionary: take(I::dictionary(scratch)),
+        started: false,
+    };
+    let mut item = open(layout.item.0).column(codes, take(&mut scratch.codes))?;
+    let (buffers, ints) = take(&mut scratch.ts);
+    let mut ts = open(layout.ts.0).column(Ints::new(layout.ts.1, ints), buffers)?;
+    let mut quantity = match layout.quantity {
+        Some((leaf, widen)) => {
+            let (buffers, ints) = take(&mut scratch.quantity);
+            Some(open(leaf).column(Ints::new(widen, ints), buffers)?)
+        }
+        None => None,
+    };
+    let mut slots = take(&mut scratch.slots);
+    slots.clear();
+    let mut buf = take(&mut scratch.batch);
+    buf.clear();
+    let batch_size = batch_size.max(1);
+    let ts_unit_ns = file.cols.ts_unit_ns;
+    let quantity_present = quantity.is_some();
+    let mut flush = |buf: &mut BatchBuffers, item: &Column<Codes<I>>| {
+        if buf.ts.is_empty() {
+            return;
+        }
+        let dictionary = &item.decoder.dictionary;
+        // The dictionary grows only (by appended values): the slots found
+        // so far stay valid.
+        if slots.len() < dictionary.len() {
+            slots.resize(dictionary.len(), NO_SLOT);
+        }
+        let mut batch = Batch::new(&buf.codes[..], &buf.ts[..], ts_unit_ns);
+        batch.items_valid = validity(&buf.codes_valid);
+        batch.ts_valid = validity(&buf.ts_valid);
+        if quantity_present {
+            batch.quantity = Some(&buf.quantity[..]);
+            batch.quantity_valid = validity(&buf.quantity_valid);
+        }
+        acc.add_coded(plan, &batch, dictionary, &mut slots);
+        buf.clear();
+    };
+    let mut read = || -> Result<(), Unsupported> {
+        for range in ranges(selection, rows) {
+            let mut at = range.start;
+            while at < range.end {
+                let k = ((range.end - at) as usize).min(batch_size - buf.ts.len());
+                item.read(at, k, &mut buf.codes, &mut buf.codes_valid)?;
+                ts.read(at, k, &mut buf.ts, &mut buf.ts_valid)?;
+                if let Some(q) = quantity.as_mut() {
+                    q.read(at, k, &mut buf.quantity, &mut buf.quantity_valid)?;
+                }
+                at += k as u64;
+                if buf.ts.len() == batch_size {
+                    flush(&mut buf, &item);
+                }
+            }
+        }
+        flush(&mut buf, &item);
+        Ok(())
+    };
+    let result = read();
+    // The buffers go back for the next unit, whatever the outcome.
+    let (codes, buffers) = item.into_parts();
+    *I::dictionary(scratch) = codes.dictionary;
+    I::dictionary(scratch).release();
+    scratch.codes = buffers;
+    let (ints, buffers) = ts.into_parts();
+    scratch.ts = (buffers, ints.into_buffers());
+    if let Some(q) = quantity {
+        let (ints, buffers) = q.into_parts();
+        scratch.quantity = (buffers, ints.into_buffers());
+    }
+    scratch.slots = slots;
+    scratch.batch = buf;
+    result
+}
