@@ -8,7 +8,7 @@ use crate::units::{parse_count, parse_duration_ns, parse_variant};
 
 /// Exact, time-decayed top sellers per category, from a Parquet lake.
 #[derive(Debug, Parser)]
-#[command(name = "topsellers", version, about, propagate_version = true)]
+#[command(name = "topsellers", version, propagate_version = true)]
 pub struct Cli {
     /// Log format on stderr [default: text; `run` also reads log_format from its config].
     #[arg(long, global = true, value_enum, env = "TOPSELLERS_LOG_FORMAT")]

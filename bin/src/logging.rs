@@ -1,5 +1,7 @@
 //! Logging setup: `tracing` to stderr, text or JSON.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
@@ -22,7 +24,12 @@ pub fn init(format: LogFormat, verbose: u8) {
         Some(Ok(targets)) => targets.clone(),
         _ => Targets::new().with_default(default),
     };
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colour only on a terminal, and never with NO_COLOR set (no-color.org).
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     match format {
         LogFormat::Text => tracing_subscriber::registry()
             .with(fmt.with_target(false).with_filter(filter))

@@ -33,13 +33,75 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<UsageError>() => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error and its causes on one line, each said once. Errors here name
+/// the thing at fault in their own text (`/x: No such file or directory`)
+/// and also keep it as their source, so the plain chain repeats itself:
+/// a cause whose text the line already holds is left out, and so is a
+/// leading `thing: ` that the line already names.
+pub(crate) fn error_text(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let mut part = cause.to_string();
+        if let Some((head, rest)) = part.split_once(": ") {
+            if !head.is_empty() && line.contains(head) {
+                part = rest.to_string();
+            }
+        }
+        if part.is_empty() || line.contains(&part) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&part);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use anyhow::Context;
+
+    use super::error_text;
+
+    fn missing(path: &str) -> anyhow::Error {
+        let io = std::fs::metadata(path).unwrap_err();
+        let inner = topsellers_lake::LakeError::io(path, io);
+        Err::<(), _>(inner)
+            .with_context(|| format!("cannot compute the lake {path}"))
+            .unwrap_err()
+    }
+
+    #[test]
+    fn a_missing_lake_is_named_once() {
+        assert_eq!(
+            error_text(&missing("/no/such/lake")),
+            "cannot compute the lake /no/such/lake: No such file or directory (os error 2)"
+        );
+    }
+
+    #[test]
+    fn causes_that_add_nothing_are_left_out() {
+        let e = anyhow::anyhow!("the lake root is not a folder")
+            .context("the lake root is not a folder");
+        assert_eq!(error_text(&e), "the lake root is not a folder");
+        let e = anyhow::anyhow!("connection refused").context("DynamoDB table t: GetItem");
+        assert_eq!(
+            error_text(&e),
+            "DynamoDB table t: GetItem: connection refused"
+        );
     }
 }
 

@@ -14,18 +14,19 @@ const DURATION_UNITS: [(&str, f64); 6] = [
 /// Parses a positive duration like `7d`, `1.5h` or `30m` into nanoseconds.
 pub fn parse_duration_ns(text: &str) -> Result<i64, String> {
     let t = text.trim();
+    let malformed = || {
+        format!("{text:?} is not a duration: write a number and a unit, like 90d, 12h, 30m, 45s or 250ms")
+    };
     let (number, factor) = DURATION_UNITS
         .iter()
         .find_map(|(suffix, f)| t.strip_suffix(suffix).map(|n| (n, *f)))
-        .ok_or_else(|| {
-            format!(
-                "{text:?} is not a duration: write a number and a unit, like 90d, 12h, 30m or 45s"
-            )
-        })?;
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration: {number:?} is not a number"))?;
+        .ok_or_else(malformed)?;
+    // The number alone: `7dd` or `7days` is no number followed by a unit.
+    let number = number.trim();
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(malformed());
+    }
+    let value: f64 = number.parse().map_err(|_| malformed())?;
     let ns = value * factor;
     if !(ns.is_finite() && ns >= 1.0) {
         return Err(format!("{text:?}: a duration must be positive"));
@@ -97,6 +98,18 @@ mod tests {
         assert!(parse_duration_or_zero_ns("0s").is_err());
         for bad in ["", "7", "d", "-1d", "0d", "7 days", "1e9d", "nand"] {
             assert!(parse_duration_ns(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_malformed_duration_says_how_to_write_one() {
+        for bad in ["7dd", "7days", "7D", "seven days", "7", "1.2.3h"] {
+            assert_eq!(
+                parse_duration_ns(bad),
+                Err(format!(
+                    "{bad:?} is not a duration: write a number and a unit, like 90d, 12h, 30m, 45s or 250ms"
+                )),
+            );
         }
     }
 

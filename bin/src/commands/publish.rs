@@ -142,7 +142,7 @@ pub fn publish_and_warm(
                 .iter()
                 .filter_map(|v| v.live_generation)
                 .max();
-            tracing::warn!(table = %table, generation = report.generation, live_generation = ?live, "stale: a newer run is live; nothing changed");
+            tracing::warn!(table = %table, generation = report.generation, live_generation = %live.map_or_else(|| "none".to_string(), |g| g.to_string()), "stale: a newer run is live; nothing changed");
             println!(
                 "stale: as_of {} (generation {}) is older than the live generation {}; nothing changed",
                 report.as_of,
@@ -274,7 +274,7 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         publish_and_warm(&rt, &store, &settings, &set, None, &mut job)
     })();
     job.status = if result.is_ok() { "success" } else { "failed" };
-    job.error = result.as_ref().err().map(|e| format!("{e:#}"));
+    job.error = result.as_ref().err().map(crate::error_text);
     job.finished_at = topsellers_lake::rfc3339(super::now_ns());
     let written = write_outputs(&job, a.report.as_ref(), a.metrics_file.as_ref());
     result?;

@@ -51,7 +51,9 @@ pub fn discover_where(
     if !meta.is_dir() {
         return Err(LakeError::io(
             root,
-            std::io::Error::other("the lake root is not a folder"),
+            std::io::Error::other(
+                "not a folder: give the lake's root folder, the one that holds the category=<value> folders",
+            ),
         ));
     }
     let mut found = walk(root, &Partition::default(), keep_dt)?;

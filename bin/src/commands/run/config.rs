@@ -137,10 +137,11 @@ fn check_types(table: &mut Table) -> Result<(), String> {
         };
         let (ok, want) = match kind {
             Kind::Str => (value.is_str(), "a string"),
-            Kind::Int => (
+            Kind::Int if value.is_integer() => (
                 value.as_integer().is_some_and(|i| i >= 0),
-                "a whole number ≥ 0",
+                "a whole number, not negative",
             ),
+            Kind::Int => (false, "a whole number"),
             Kind::Float => (value.is_float() || value.is_integer(), "a number"),
             Kind::Bool => (value.is_bool(), "true or false"),
             Kind::List => (
@@ -152,7 +153,12 @@ fn check_types(table: &mut Table) -> Result<(), String> {
         };
         if !ok {
             return Err(format!(
-                "{key} is {} ({value:?}), expected {want}",
+                "{key} = {value}: expected {want}, found {} {}",
+                if value.type_str().starts_with(['a', 'i']) {
+                    "an"
+                } else {
+                    "a"
+                },
                 value.type_str()
             ));
         }
@@ -299,6 +305,31 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(err.contains("top"), "{err}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_shown_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        let path = file.to_str().unwrap();
+        for (line, message) in [
+            (
+                "top = \"100\"\n",
+                "top = \"100\": expected a whole number, found a string",
+            ),
+            (
+                "top = -1\n",
+                "top = -1: expected a whole number, not negative, found an integer",
+            ),
+            (
+                "create_table = 1\n",
+                "create_table = 1: expected true or false, found an integer",
+            ),
+        ] {
+            std::fs::write(&file, line).unwrap();
+            let err = merge(&args(&["--config", path]), &|_| None).unwrap_err().0;
+            assert_eq!(err, format!("{path}: {message}"));
+        }
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         Err(e) if e.is::<Refused>() => "refused",
         Err(_) => "failed",
     };
-    job.error = result.as_ref().err().map(|e| format!("{e:#}"));
+    job.error = result.as_ref().err().map(crate::error_text);
     job.finished_at = topsellers_lake::rfc3339(now_ns());
     if opts.dry_run {
         // A dry run changes nothing, its report and metrics included.
@@ -79,7 +79,9 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let written = publish::write_outputs(&job, opts.report.as_ref(), opts.metrics_file.as_ref());
     match &result {
         Ok(()) => tracing::info!(status = job.status, "run done"),
-        Err(e) => tracing::error!(status = job.status, error = %format!("{e:#}"), "run failed"),
+        // The reason is the `error:` line that follows (and the report's
+        // `error`): said once, not twice.
+        Err(_) => tracing::info!(status = job.status, "run ended"),
     }
     drop(lock);
     result?;
