@@ -68,6 +68,22 @@ pub(crate) fn error_text(e: &anyhow::Error) -> String {
     line
 }
 
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Gen(a) => commands::gen::run(&a),
+        Command::Ingest(a) => commands::ingest::run(&a),
+        Command::Compute(a) => {
+            let opts = commands::compute::ComputeOptions::from_args(&a)?;
+            commands::compute::run(&opts).map(|_| ())
+        }
+        Command::Demo(a) => commands::demo::run(&a),
+        Command::Sync(a) => commands::sync::run(&a),
+        Command::Publish(a) => commands::publish::run(&a),
+        Command::Run(a) => commands::run::run(&a),
+        Command::Serve(a) => commands::serve::run(&a),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -102,21 +118,5 @@ mod tests {
             error_text(&e),
             "DynamoDB table t: GetItem: connection refused"
         );
-    }
-}
-
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Gen(a) => commands::gen::run(&a),
-        Command::Ingest(a) => commands::ingest::run(&a),
-        Command::Compute(a) => {
-            let opts = commands::compute::ComputeOptions::from_args(&a)?;
-            commands::compute::run(&opts).map(|_| ())
-        }
-        Command::Demo(a) => commands::demo::run(&a),
-        Command::Sync(a) => commands::sync::run(&a),
-        Command::Publish(a) => commands::publish::run(&a),
-        Command::Run(a) => commands::run::run(&a),
-        Command::Serve(a) => commands::serve::run(&a),
     }
 }

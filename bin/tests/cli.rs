@@ -329,3 +329,73 @@ fn demo_runs_without_services() {
     assert!(read_csv(&dir.join("results.csv")).len() > 10);
     assert!(dir.join("report.json").exists());
 }
+
+/// The exact text of each error a user can trigger with a bad path or a
+/// bad value: the thing at fault named once, and what to do when that is
+/// not obvious.
+#[test]
+fn errors_name_the_thing_at_fault_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let args = ["--as-of", "2026-10-15T00:00:00Z", "--half-life", "7d"];
+    let error_of = |cmd: &mut assert_cmd::Command| -> String {
+        let out = cmd.current_dir(dir).output().unwrap();
+        assert!(!out.status.success());
+        let text = String::from_utf8(out.stderr).unwrap();
+        text.lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_else(|| panic!("no error line in {text:?}"))
+            .to_string()
+    };
+    let compute_lake = |lake: &str| {
+        error_of(
+            topsellers()
+                .args(["compute", "--lake", lake, "--out", "o.csv"])
+                .args(args),
+        )
+    };
+
+    assert_eq!(
+        compute_lake("no-such-lake"),
+        "error: cannot compute the lake no-such-lake: No such file or directory (os error 2)"
+    );
+
+    std::fs::write(dir.join("a-file"), "x").unwrap();
+    assert_eq!(
+        compute_lake("a-file"),
+        "error: cannot compute the lake a-file: not a folder: give the lake's root folder, \
+         the one that holds the category=<value> folders"
+    );
+
+    let cat = dir.join("csv-lake/category=a");
+    std::fs::create_dir_all(&cat).unwrap();
+    std::fs::write(cat.join("x.parquet"), "item_id,ts\n1,2\n".repeat(500)).unwrap();
+    assert_eq!(
+        compute_lake("csv-lake"),
+        "error: cannot compute the lake csv-lake: csv-lake/category=a/x.parquet: \
+         not a readable Parquet file: Parquet error: Invalid Parquet file. Corrupt footer"
+    );
+
+    for bad in ["7dd", "7days", "7D"] {
+        assert_eq!(
+            error_of(
+                topsellers()
+                    .args(["compute", "--lake", "x", "--out", "o.csv", "--window", bad])
+                    .args(args)
+            ),
+            format!(
+                "error: invalid value '{bad}' for '--window <WINDOW>': \"{bad}\" is not a duration: \
+                 write a number and a unit, like 90d, 12h, 30m, 45s or 250ms"
+            )
+        );
+    }
+
+    assert_eq!(
+        error_of(topsellers().args(["publish", "--results", "no.csv", "--table", "tbl"])),
+        "error: cannot read the results no.csv: No such file or directory (os error 2)"
+    );
+    assert_eq!(
+        error_of(topsellers().args(["ingest", "--lake", "l2", "no-input.json"])),
+        "error: cannot ingest into l2: no-input.json: No such file or directory (os error 2)"
+    );
+}

@@ -19,14 +19,11 @@ use topsellers_engine::{
 
 use crate::columns::ColumnNames;
 use crate::error::LakeError;
-use crate::pages::PageScratch;
 
 /// Reused buffers for widening narrow integer columns.
 pub struct Scratch {
     items: Vec<i64>,
     quantity: Vec<i64>,
-    /// The page decoder's buffers.
-    pub(crate) pages: PageScratch,
 }
 
 // Written out so that tests can count the buffers made.
@@ -38,7 +35,6 @@ impl Default for Scratch {
         Self {
             items: Vec::new(),
             quantity: Vec::new(),
-            pages: PageScratch::default(),
         }
     }
 }

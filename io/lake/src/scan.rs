@@ -35,7 +35,7 @@ use crate::decode::{BatchColumns, Scratch};
 use crate::discover::{discover_where, dt_range_ns, Discovered, LakeFile};
 use crate::error::LakeError;
 use crate::mmap::map_file;
-use crate::pages::{self, PageKeys};
+use crate::pages::{self, PageKeys, PageScratch};
 use crate::plan::{plan_file, FilePlan, Horizon, Part};
 
 /// How to read the lake.
@@ -359,7 +359,7 @@ fn decode_unit<I: PageKeys>(
     // SAFETY: lake files are immutable while a run reads them (see `map_file`).
     let bytes = unsafe { map_file(&file.path) }?;
     if opts.page_decoder {
-        let decoded = with_scratch(|scratch| {
+        let decoded = with_page_scratch(|scratch| {
             pages::decode_unit(
                 &bytes,
                 file,
@@ -369,7 +369,7 @@ fn decode_unit<I: PageKeys>(
                 opts.batch_size,
                 plan,
                 acc,
-                &mut scratch.pages,
+                scratch,
             )
         });
         match decoded {
@@ -424,6 +424,20 @@ fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
         Ok(mut scratch) => f(&mut scratch),
         // Only if a decode ever nested on this thread: fresh buffers then.
         Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+thread_local! {
+    /// The page decoder's buffers of this worker thread, kept for the same
+    /// reason.
+    static PAGE_SCRATCH: RefCell<PageScratch> = RefCell::new(PageScratch::default());
+}
+
+/// Runs `f` with this thread's page decoder buffers.
+fn with_page_scratch<T>(f: impl FnOnce(&mut PageScratch) -> T) -> T {
+    PAGE_SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut PageScratch::default()),
     })
 }
 

@@ -153,7 +153,8 @@ fn check_types(table: &mut Table) -> Result<(), String> {
         };
         if !ok {
             return Err(format!(
-                "{key} = {value}: expected {want}, found {} {}",
+                "{key} = {}: expected {want}, found {} {}",
+                as_written(value),
                 if value.type_str().starts_with(['a', 'i']) {
                     "an"
                 } else {
@@ -167,6 +168,19 @@ fn check_types(table: &mut Table) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A scalar value as TOML writes it (`"100"`, `-1`, `true`); `…` for a
+/// table or a list.
+fn as_written(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("{s:?}"),
+        Value::Integer(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Datetime(d) => d.to_string(),
+        Value::Array(_) | Value::Table(_) => "…".to_string(),
+    }
 }
 
 /// Reads the file (when given) into a table.
