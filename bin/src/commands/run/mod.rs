@@ -206,9 +206,6 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
         return Ok(());
     }
     if !refusals.is_empty() {
-        for r in &refusals {
-            tracing::warn!(check = r.check, variant = ?r.variant, "{}", r.message);
-        }
         if !opts.force {
             let list: Vec<&str> = refusals.iter().map(|r| r.message.as_str()).collect();
             return Err(Refused(format!(
@@ -217,6 +214,15 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
                 list.join("; ")
             ))
             .into());
+        }
+        // Forced: no error line will list them, so the log does, once.
+        for r in &refusals {
+            tracing::warn!(
+                check = r.check,
+                variant = r.variant.as_deref().unwrap_or("-"),
+                "{}",
+                r.message
+            );
         }
         tracing::warn!("publishing despite the refusals (--force)");
     }
