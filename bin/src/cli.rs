@@ -11,10 +11,16 @@ use crate::units::{parse_count, parse_duration_ns, parse_variant};
 #[command(name = "topsellers", version, propagate_version = true)]
 pub struct Cli {
     /// Log format on stderr [default: text; `run` also reads log_format from its config].
-    #[arg(long, global = true, value_enum, env = "TOPSELLERS_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "TOPSELLERS_LOG_FORMAT",
+        help_heading = "Global options"
+    )]
     pub log_format: Option<LogFormat>,
     /// More logging (-v: debug, -vv: trace); RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     pub verbose: u8,
     /// The command.
     #[command(subcommand)]
@@ -152,7 +158,7 @@ pub struct IngestArgs {
     /// Category field(s).
     #[arg(long, value_delimiter = ',', default_value = "category,category_id")]
     pub category_field: Vec<String>,
-    /// Purchase time field(s): RFC 3339 strings or epoch s/ms numbers.
+    /// Purchase time field(s): RFC 3339 strings, or epoch numbers in s, ms, µs or ns (read by magnitude).
     #[arg(long, value_delimiter = ',', default_value = "ts,purchased_at")]
     pub time_field: Vec<String>,
     /// Quantity field(s) (optional in events).
@@ -252,7 +258,7 @@ pub struct ComputeArgs {
     /// Reference time (RFC 3339); purchases after it never count. Default: now.
     #[arg(long, env = "TOPSELLERS_AS_OF")]
     pub as_of: Option<String>,
-    /// Half-life of the single variant `default` (e.g. 7d).
+    /// Half-life of the single variant `default` (e.g. 7d) [default: 7d, when neither --lambda nor --variant is given].
     #[arg(long, value_parser = parse_duration_ns, conflicts_with_all = ["lambda", "variant"], env = "TOPSELLERS_HALF_LIFE")]
     pub half_life: Option<i64>,
     /// Decay rate per day of the single variant `default`.
@@ -329,8 +335,8 @@ pub struct PublishArgs {
     /// DynamoDB requests in flight at once.
     #[arg(long, default_value_t = 16, env = "TOPSELLERS_CONCURRENCY")]
     pub concurrency: usize,
-    /// Longest TTL of the Redis keys.
-    #[arg(long, default_value = "24h", value_parser = parse_duration_ns, env = "TOPSELLERS_CACHE_TTL")]
+    /// Longest TTL of the Redis keys (`--ttl` is its old name).
+    #[arg(long = "cache-ttl", alias = "ttl", default_value = "24h", value_parser = parse_duration_ns, env = "TOPSELLERS_CACHE_TTL")]
     pub ttl: i64,
     /// TTLs are drawn from [ttl·(1 − jitter), ttl].
     #[arg(long, default_value_t = 0.1, env = "TOPSELLERS_CACHE_TTL_JITTER")]
@@ -411,7 +417,7 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "TOPSELLERS_LISTEN")]
     pub listen: Option<String>,
-    /// DynamoDB table (endpoint and credentials from the standard AWS chain).
+    /// DynamoDB table (endpoint and credentials from the standard AWS chain) [required: here, in TOPSELLERS_TABLE or as `table` in the [serve] table of --config].
     #[arg(long, env = "TOPSELLERS_TABLE")]
     pub table: Option<String>,
     /// Redis in front of DynamoDB, redis://HOST:PORT.

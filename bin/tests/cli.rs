@@ -399,3 +399,49 @@ fn errors_name_the_thing_at_fault_once() {
         "error: cannot ingest into l2: no-input.json: No such file or directory (os error 2)"
     );
 }
+
+/// Every command's `--help`, compared with its snapshot in
+/// `bin/tests/help/`, so that a change of the help a user reads is
+/// reviewed. `TOPSELLERS_UPDATE_HELP=1 cargo test -p topsellers --test cli
+/// help_texts` rewrites the snapshots after an intended change.
+#[test]
+fn help_texts_match_their_snapshots() {
+    let dir = root().join("bin/tests/help");
+    let update = std::env::var_os("TOPSELLERS_UPDATE_HELP").is_some();
+    let commands = [
+        "", "gen", "ingest", "compute", "demo", "sync", "publish", "run", "serve",
+    ];
+    let mut stale = Vec::new();
+    for command in commands {
+        let mut cmd = topsellers();
+        if !command.is_empty() {
+            cmd.arg(command);
+        }
+        // Help text must not depend on the environment it runs in.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("TOPSELLERS_") {
+                cmd.env_remove(key);
+            }
+        }
+        let out = cmd.arg("--help").env("COLUMNS", "100").output().unwrap();
+        assert!(out.status.success(), "{command} --help failed");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let name = if command.is_empty() {
+            "topsellers"
+        } else {
+            command
+        };
+        let path = dir.join(format!("{name}.txt"));
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &text).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            stale.push(name);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "--help differs from bin/tests/help/ for {stale:?}: review the change, then rerun with \
+         TOPSELLERS_UPDATE_HELP=1 to accept it"
+    );
+}
