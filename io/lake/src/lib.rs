@@ -36,6 +36,7 @@ mod error;
 pub mod gen;
 pub mod incremental;
 mod lock;
+mod makespan;
 mod mmap;
 mod output;
 mod pages;
@@ -48,6 +49,7 @@ pub use columns::{ColumnNames, ItemKind};
 pub use discover::{discover, dt_range_ns, LakeFile};
 pub use error::LakeError;
 pub use lock::RunLock;
+pub use makespan::{Prediction, UnitTimes, MODEL_THREADS};
 pub use mmap::map_file;
 pub use output::{
     read_results, write_atomically, write_results, Format, ResultGroup, ResultRow, ResultSet,

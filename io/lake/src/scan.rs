@@ -34,6 +34,7 @@ use crate::columns::{ColumnNames, ItemKind};
 use crate::decode::{BatchColumns, Scratch};
 use crate::discover::{discover_where, dt_range_ns, Discovered, LakeFile};
 use crate::error::LakeError;
+use crate::makespan::{UnitClock, UnitTimes};
 use crate::mmap::map_file;
 use crate::pages::{self, PageKeys, PageScratch};
 use crate::plan::{plan_file, FilePlan, Horizon, Part};
@@ -99,6 +100,8 @@ pub struct ScanStats {
     pub plan_s: f64,
     /// Seconds spent decoding and aggregating.
     pub scan_s: f64,
+    /// Each work unit's time and the many-core model built on them.
+    pub units: UnitTimes,
 }
 
 /// The scan's results.
@@ -114,6 +117,8 @@ pub struct ScanOutput {
 
 #[derive(Clone)]
 struct Unit {
+    /// Index into the scan's unit clock.
+    id: usize,
     file: usize,
     row_group: usize,
     /// Pages to read, when not all.
@@ -198,6 +203,8 @@ fn scan_found(
     let item_kind = item_kind(&plans)?;
     // Units per category, in (path, row group) order: fixed by the lake, not
     // by the thread count.
+    // (file, row group) of each unit, by unit id.
+    let mut unit_names: Vec<(usize, usize)> = Vec::new();
     let mut categories: BTreeMap<&str, CategoryWork> = found
         .categories
         .iter()
@@ -218,11 +225,13 @@ fn scan_found(
             for (part, list) in [(&rg.first, &mut work.first), (&rg.second, &mut work.second)] {
                 if !matches!(part, Part::Nothing) {
                     list.push(Unit {
+                        id: unit_names.len(),
                         file: i,
                         row_group: rg.index,
                         selection: part.selection().cloned(),
                         rows: part.rows(rg.rows),
                     });
+                    unit_names.push((i, rg.index));
                 }
             }
         }
@@ -231,12 +240,14 @@ fn scan_found(
 
     let started = Instant::now();
     let paths = PathCounts::default();
+    let clock = UnitClock::new(unit_names.len());
     let ctx = ScanContext {
         files: &plans,
         opts,
         plan,
         progress,
         paths: &paths,
+        clock: &clock,
     };
     let results = categories
         .into_par_iter()
@@ -256,6 +267,10 @@ fn scan_found(
         outcomes.push(outcome);
     }
     stats.scan_s = started.elapsed().as_secs_f64();
+    stats.units = UnitTimes::from_ns(&clock.into_ns(), |u| {
+        let (file, row_group) = unit_names[u];
+        format!("{}, row group {row_group}", live[file].path.display())
+    });
     Ok(ScanOutput {
         item_kind,
         outcomes,
@@ -302,6 +317,7 @@ struct ScanContext<'a> {
     plan: &'a ScoringPlan,
     progress: &'a (dyn Fn(u64) + Sync),
     paths: &'a PathCounts,
+    clock: &'a UnitClock,
 }
 
 fn scan_category<I: PageKeys>(
@@ -313,6 +329,7 @@ fn scan_category<I: PageKeys>(
     let run = |units: &[Unit]| {
         aggregate_units::<I, LakeError, _>(plan, units.len(), |u, acc| {
             let unit = &units[u];
+            let started = Instant::now();
             decode_unit(
                 &ctx.files[unit.file],
                 unit.row_group,
@@ -320,6 +337,9 @@ fn scan_category<I: PageKeys>(
                 ctx,
                 acc,
             )?;
+            let ns = started.elapsed().as_nanos().max(1);
+            ctx.clock
+                .record(unit.id, u64::try_from(ns).unwrap_or(u64::MAX));
             (ctx.progress)(unit.rows);
             Ok(())
         })

@@ -69,6 +69,7 @@ fn comparable(s: &ScanStats) -> ScanStats {
         scan_s: 0.0,
         units_dictionary_path: 0,
         units_arrow_path: 0,
+        units: Default::default(),
         ..s.clone()
     }
 }
