@@ -56,9 +56,17 @@ env)
     env_lines
     ;;
 stop)
+    # Returns only once both have exited (SIGKILL after 10 s), so that a
+    # `start` right after finds their ports and pid files free.
     for s in dynamodb redis; do
         if [[ -f "$state/$s.pid" ]]; then
-            kill "$(cat "$state/$s.pid")" 2>/dev/null || true
+            pid="$(cat "$state/$s.pid")"
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 1 100); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            kill -9 "$pid" 2>/dev/null || true
             rm -f "$state/$s.pid"
         fi
     done
