@@ -21,6 +21,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::LocalKey;
 use std::time::Instant;
 
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection};
@@ -436,29 +437,31 @@ thread_local! {
     /// batch (512 KiB each at 64k rows), and making them per unit paid the
     /// allocation and its page faults again for every row group.
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
-/// Runs `f` with this thread's scratch buffers.
-fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => f(&mut scratch),
-        // Only if a decode ever nested on this thread: fresh buffers then.
-        Err(_) => f(&mut Scratch::default()),
-    })
-}
-
-thread_local! {
     /// The page decoder's buffers of this worker thread, kept for the same
     /// reason.
     static PAGE_SCRATCH: RefCell<PageScratch> = RefCell::new(PageScratch::default());
 }
 
+/// Runs `f` with this thread's buffers in `key`.
+fn with_buffers<B: Default + 'static, T>(
+    key: &'static LocalKey<RefCell<B>>,
+    f: impl FnOnce(&mut B) -> T,
+) -> T {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffers) => f(&mut buffers),
+        // Only if a decode ever nested on this thread: fresh buffers then.
+        Err(_) => f(&mut B::default()),
+    })
+}
+
+/// Runs `f` with this thread's widening buffers.
+fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    with_buffers(&SCRATCH, f)
+}
+
 /// Runs `f` with this thread's page decoder buffers.
 fn with_page_scratch<T>(f: impl FnOnce(&mut PageScratch) -> T) -> T {
-    PAGE_SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => f(&mut scratch),
-        Err(_) => f(&mut PageScratch::default()),
-    })
+    with_buffers(&PAGE_SCRATCH, f)
 }
 
 #[cfg(test)]
