@@ -3,6 +3,7 @@
 //! `io/` crates (lake, s3, ingest, store, serve), and errors are printed
 //! once with their context.
 
+mod alloc;
 mod cli;
 mod commands;
 mod job_report;
@@ -17,11 +18,11 @@ use clap::Parser;
 use cli::{Cli, Command, LogFormat};
 use commands::UsageError;
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        alloc::keep_freed_memory();
+    }
     let log_format = cli
         .log_format
         .or_else(|| match &cli.command {

@@ -145,7 +145,7 @@ pub(crate) fn plan_file(
     for rg in 0..md.num_row_groups() {
         let rg_md = md.row_group(rg);
         let rows = rg_md.num_rows().max(0) as u64;
-        let bytes = cols
+        let chunk_bytes = cols
             .leaves
             .iter()
             .map(|&leaf| rg_md.column(leaf).compressed_size().max(0) as u64)
@@ -166,15 +166,17 @@ pub(crate) fn plan_file(
             // No usable statistics: read everything in the first pass.
             None => (Part::All, Part::Nothing),
             Some(Pass::Skip) => continue,
-            Some(pass) => split_pages(&meta, &cols, rg, rows, horizon).unwrap_or(match pass {
-                Pass::First => (Part::All, Part::Nothing),
-                _ => (Part::Nothing, Part::All),
-            }),
+            Some(pass) => {
+                split_pages(&meta, &bytes, &cols, rg, rows, horizon).unwrap_or(match pass {
+                    Pass::First => (Part::All, Part::Nothing),
+                    _ => (Part::Nothing, Part::All),
+                })
+            }
         };
         row_groups.push(RowGroupPlan {
             index: rg,
             rows,
-            bytes,
+            bytes: chunk_bytes,
             first,
             second,
         });
@@ -191,16 +193,50 @@ pub(crate) fn plan_file(
     })
 }
 
-/// Splits a row group's pages between the passes using the page index.
-/// `None` when the file has no usable page index.
+/// Splits a row group's pages between the passes using the page index,
+/// or, without one, the time column's page headers (see [`headers`]).
+/// `None` when the file has neither.
 fn split_pages(
     meta: &ArrowReaderMetadata,
+    bytes: &[u8],
     cols: &ResolvedColumns,
     rg: usize,
     rows: u64,
     horizon: Horizon,
 ) -> Option<(Part, Part)> {
     let unit = cols.ts_stats_unit_ns?;
+    let pages =
+        indexed_pages(meta, cols, rg, rows).or_else(|| header_pages(meta, bytes, cols, rg))?;
+    if pages.iter().map(|p| p.0).sum::<u64>() != rows {
+        return None;
+    }
+    let mut first = Selectors::default();
+    let mut second = Selectors::default();
+    for (n, min_max) in pages {
+        let pass = match min_max {
+            Some((min, max)) => {
+                horizon.classify(min.saturating_mul(unit), max.saturating_mul(unit))
+            }
+            // An all-null page: its rows are skipped rows, counted in the first pass.
+            None => Pass::First,
+        };
+        let n = n as usize;
+        first.push(n, pass == Pass::First);
+        second.push(n, pass == Pass::Second);
+    }
+    Some((first.finish(), second.finish()))
+}
+
+/// Rows and raw time bounds of each page of the time column.
+type TimePages = Vec<(u64, Option<(i64, i64)>)>;
+
+/// The time column's pages per the page index.
+fn indexed_pages(
+    meta: &ArrowReaderMetadata,
+    cols: &ResolvedColumns,
+    rg: usize,
+    rows: u64,
+) -> Option<TimePages> {
     let md = meta.metadata();
     let index = md.page_index_for_row_group(rg);
     let Some(ColumnIndexMetaData::INT64(ci)) = index.column_index(cols.ts_leaf) else {
@@ -210,25 +246,39 @@ fn split_pages(
     if locations.len() != ci.num_pages() as usize {
         return None;
     }
-    let mut first = Selectors::default();
-    let mut second = Selectors::default();
-    for (p, loc) in locations.iter().enumerate() {
-        let start = loc.first_row_index.max(0) as usize;
+    let pages = locations.iter().enumerate().map(|(p, loc)| {
+        let start = loc.first_row_index.max(0) as u64;
         let end = locations
             .get(p + 1)
-            .map_or(rows as usize, |l| l.first_row_index.max(0) as usize);
-        let n = end.saturating_sub(start);
-        let pass = match (ci.min_value(p), ci.max_value(p)) {
-            (Some(&min), Some(&max)) => {
-                horizon.classify(min.saturating_mul(unit), max.saturating_mul(unit))
-            }
-            // An all-null page: its rows are skipped rows, counted in the first pass.
-            _ => Pass::First,
-        };
-        first.push(n, pass == Pass::First);
-        second.push(n, pass == Pass::Second);
+            .map_or(rows, |l| l.first_row_index.max(0) as u64);
+        let min_max = ci.min_value(p).copied().zip(ci.max_value(p).copied());
+        (end.saturating_sub(start), min_max)
+    });
+    Some(pages.collect())
+}
+
+/// The time column's pages per their headers, for files without a page
+/// index: used only when every page carries its statistics.
+fn header_pages(
+    meta: &ArrowReaderMetadata,
+    bytes: &[u8],
+    cols: &ResolvedColumns,
+    rg: usize,
+) -> Option<TimePages> {
+    let chunk = meta.metadata().row_group(rg).column(cols.ts_leaf);
+    if chunk.column_descr().physical_type() != parquet::basic::Type::INT64 {
+        return None;
     }
-    Some((first.finish(), second.finish()))
+    let (start, len) = chunk.byte_range();
+    let start = usize::try_from(start).ok()?;
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    let pages = headers::int64_pages(bytes.get(start..end)?)?;
+    // A header without statistics may belong to a page of nulls only or to
+    // a writer that wrote none: not knowing which, prune nothing.
+    if pages.iter().any(|p| p.min_max.is_none()) {
+        return None;
+    }
+    Some(pages.iter().map(|p| (p.rows, p.min_max)).collect())
 }
 
 #[derive(Default)]
@@ -264,6 +314,8 @@ impl Selectors {
         }
     }
 }
+
+mod headers;
 
 #[cfg(test)]
 mod tests;

@@ -36,19 +36,21 @@ def limit(t):
 
 
 def file_table(rng, n, strings, distinct):
-    null_rate = rng.choice([0.0, 0.0, 0.05, 0.3])
+    # Nulls per column: a file without null ids (and with positive
+    # quantities) lets the page decoder read the time column first.
+    rates = {c: rng.choice([0.0, 0.0, 0.05, 0.3]) for c in ("item", "ts", "quantity")}
 
-    def maybe_null(values):
-        return [None if rng.random() < null_rate else v for v in values]
+    def maybe_null(values, column):
+        return [None if rng.random() < rates[column] else v for v in values]
 
     if strings:
         id_type = pa.string()
-        ids = maybe_null([f"sku-{rng.randrange(distinct):05}" for _ in range(n)])
+        ids = maybe_null([f"sku-{rng.randrange(distinct):05}" for _ in range(n)], "item")
     else:
         id_type = rng.choice(INT_TYPES)
         top = min(distinct, limit(id_type))
         low = -top if id_type in (pa.int8(), pa.int16(), pa.int32(), pa.int64()) and rng.random() < 0.3 else 0
-        ids = maybe_null([rng.randint(low, top) for _ in range(n)])
+        ids = maybe_null([rng.randint(low, top) for _ in range(n)], "item")
     # Ages from 5 days in the future to 80 days back; sorted half the time so
     # that the page index prunes whole pages.
     ages = [rng.uniform(-5, 80) for _ in range(n)]
@@ -59,23 +61,24 @@ def file_table(rng, n, strings, distinct):
     ts_ms = [AS_OF_MS if rng.random() < 0.02 else t for t in ts_ms]
     kind = rng.choice(TS_KINDS)
     if kind == "epoch_ms":
-        ts = pa.array(maybe_null(ts_ms), pa.int64())
+        ts = pa.array(maybe_null(ts_ms, "ts"), pa.int64())
     elif kind == "s":
-        ts = pa.array(maybe_null([t // 1000 for t in ts_ms]), pa.timestamp("s", tz="UTC"))
+        ts = pa.array(maybe_null([t // 1000 for t in ts_ms], "ts"), pa.timestamp("s", tz="UTC"))
     elif kind == "ms":
-        ts = pa.array(maybe_null(ts_ms), pa.timestamp("ms", tz="UTC"))
+        ts = pa.array(maybe_null(ts_ms, "ts"), pa.timestamp("ms", tz="UTC"))
     elif kind in ("us", "int96"):
-        ts = pa.array(maybe_null([t * 1000 + rng.randrange(1000) for t in ts_ms]),
+        ts = pa.array(maybe_null([t * 1000 + rng.randrange(1000) for t in ts_ms], "ts"),
                       pa.timestamp("us", tz=rng.choice(["UTC", None])))
     else:
-        ts = pa.array(maybe_null([t * 1_000_000 + rng.randrange(1_000_000) for t in ts_ms]),
+        ts = pa.array(maybe_null([t * 1_000_000 + rng.randrange(1_000_000) for t in ts_ms], "ts"),
                       pa.timestamp("ns"))
     cols = {"item_id": pa.array(ids, id_type), "ts": ts}
     if rng.random() < 0.8:
         q_type = rng.choice(INT_TYPES)
         signed = q_type in (pa.int8(), pa.int16(), pa.int32(), pa.int64())
-        q = [rng.choice([1, 1, 2, 3, 7, 0] + ([-1] if signed else [])) for _ in range(n)]
-        cols["quantity"] = pa.array(maybe_null(q), q_type)
+        choices = [1, 1, 2, 3, 7] if rng.random() < 0.5 else [1, 1, 2, 3, 7, 0] + ([-1] if signed else [])
+        q = [rng.choice(choices) for _ in range(n)]
+        cols["quantity"] = pa.array(maybe_null(q, "quantity"), q_type)
     return pa.table(cols), kind
 
 

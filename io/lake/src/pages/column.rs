@@ -51,7 +51,19 @@ impl Bits {
         self.any_null.then_some(&self.bytes[..])
     }
 
-    fn push_valid(&mut self, k: usize) {
+    /// Appends all of `other`'s bits.
+    pub fn append(&mut self, other: &Bits) {
+        match other.bitmap() {
+            None => self.push_valid(other.len),
+            Some(bytes) => {
+                for i in 0..other.len {
+                    self.push(bytes[i >> 3] & (1 << (i & 7)) != 0);
+                }
+            }
+        }
+    }
+
+    pub fn push_valid(&mut self, k: usize) {
         if self.any_null {
             for _ in 0..k {
                 self.push(true);
@@ -234,27 +246,54 @@ impl<D: PageDecode> Column<D> {
     /// skips it when it ends at or before `skip_before`.
     fn next_page(&mut self, skip_before: Option<u64>) -> Result<(), Unsupported> {
         let row = self.page_first + self.page_rows as u64;
-        if let (Some(target), Some((start, end))) =
-            (skip_before, self.indexed_rows(self.data_pages))
-        {
+        if let Some(target) = skip_before {
+            if let Some(end) = self.next_page_end(row)? {
+                if end <= target {
+                    self.pages
+                        .skip_next_page()
+                        .map_err(|_| Unsupported("skipping a page"))?;
+                    self.data_pages += 1;
+                    self.page_first = end;
+                    self.page_rows = 0;
+                    self.pos = 0;
+                    return Ok(());
+                }
+            }
+        }
+        self.read_page(row)
+    }
+
+    /// Where the next page, a data page starting at `row`, ends, when that
+    /// is known without decompressing it: from the offset index, or else
+    /// from its header (one level per row in a flat column). `None` for a
+    /// dictionary page, or when the header does not say.
+    fn next_page_end(&mut self, row: u64) -> Result<Option<u64>, Unsupported> {
+        let indexed = self.indexed_rows(self.data_pages);
+        if let Some((start, _)) = indexed {
             if start != row {
                 return Err(Unsupported("offset index does not match the pages read"));
             }
-            let meta = self
-                .pages
-                .peek_next_page()
-                .map_err(|_| Unsupported("page header"))?;
-            if end <= target && meta.is_some_and(|m| !m.is_dict) {
-                self.pages
-                    .skip_next_page()
-                    .map_err(|_| Unsupported("skipping a page"))?;
-                self.data_pages += 1;
-                self.page_first = end;
-                self.page_rows = 0;
-                self.pos = 0;
-                return Ok(());
-            }
         }
+        let meta = self
+            .pages
+            .peek_next_page()
+            .map_err(|_| Unsupported("page header"))?;
+        let Some(meta) = meta.filter(|m| !m.is_dict) else {
+            return Ok(None);
+        };
+        Ok(match indexed {
+            Some((_, end)) => Some(end),
+            None => meta
+                .num_rows
+                .or(meta.num_levels)
+                .filter(|&rows| rows > 0)
+                .map(|rows| row + rows as u64),
+        })
+    }
+
+    /// Reads and decodes the next data page, taking a dictionary page on the
+    /// way.
+    fn read_page(&mut self, row: u64) -> Result<(), Unsupported> {
         loop {
             let page = self
                 .pages

@@ -152,6 +152,15 @@ pub(super) fn def_levels(
     scratch: &mut Vec<u32>,
     valid: &mut Vec<bool>,
 ) -> Result<usize, Unsupported> {
+    // A page without nulls is most often one RLE run of 1s: nothing to
+    // expand (an empty `valid` with every row counted means all are set).
+    let mut pos = 0;
+    if let Ok(header) = uleb(data, &mut pos) {
+        if header & 1 == 0 && (header >> 1) as usize >= rows && data.get(pos) == Some(&1) {
+            valid.clear();
+            return Ok(rows);
+        }
+    }
     scratch.clear();
     hybrid(data, 1, rows, scratch)?;
     valid.clear();
@@ -323,6 +332,25 @@ mod tests {
         assert_eq!(out, [5, 5, 5, 0, 1, 2, 3, 4, 5, 6]);
         let mut short = Vec::new();
         assert!(hybrid(&data[..4], 3, 11, &mut short).is_err());
+    }
+
+    #[test]
+    fn definition_levels_with_and_without_nulls() {
+        let (mut scratch, mut valid) = (Vec::new(), Vec::new());
+        // One RLE run of 300 × 1 (a varint header): no null, nothing expanded.
+        let all = [0xd8, 0x04, 1];
+        assert_eq!(def_levels(&all, 300, &mut scratch, &mut valid), Ok(300));
+        assert!(valid.is_empty());
+        // A run of 1s shorter than the page, then one of 0s: expanded.
+        valid.push(true);
+        let mixed = [2 << 1, 1, 3 << 1, 0];
+        assert_eq!(def_levels(&mixed, 5, &mut scratch, &mut valid), Ok(2));
+        assert_eq!(valid, [true, true, false, false, false]);
+        // A run of 0s over the whole page: every row null.
+        assert_eq!(def_levels(&[5 << 1, 0], 5, &mut scratch, &mut valid), Ok(0));
+        assert_eq!(valid, [false; 5]);
+        // A level above 1 is not a flat optional column.
+        assert!(def_levels(&[5 << 1, 2], 5, &mut scratch, &mut valid).is_err());
     }
 
     #[test]

@@ -40,8 +40,8 @@ use parquet::arrow::arrow_reader::RowSelection;
 use parquet::basic::{Encoding, Type as PhysicalType};
 use parquet::file::serialized_reader::SerializedPageReader;
 use topsellers_engine::{
-    Batch, BytesInterner, CategoryAccumulator, IntInterner, Interner, KeyColumn, ScoringPlan,
-    Validity, NO_SLOT,
+    Batch, BytesInterner, CategoryAccumulator, IntInterner, Interner, KeyColumn, RowCounts,
+    ScoringPlan, Validity, NO_SLOT,
 };
 
 use crate::decode::DecodeKeys;
@@ -542,6 +542,186 @@ impl Chunk<'_> {
     }
 }
 
+/// The rows that the time column alone rules out, found before the other
+/// columns are read.
+///
+/// Event logs are written in time order, so most of a row group older than
+/// the largest window sits in whole pages. Reading the time column first,
+/// the unit passes those rows' item and quantity pages over undecompressed
+/// and hands the accumulator only the rows it may count, with the others
+/// tallied exactly as its filter would tally them. That holds only when
+/// neither the item nor the quantity column can decide a row's fate first
+/// (the filter checks a null item and a quantity ≤ 0 before the time): their
+/// chunk statistics must show no null item and no quantity below 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TimeFilter {
+    /// The raw times the accumulator may count: `lo..=hi`.
+    lo: i64,
+    hi: i64,
+}
+
+/// Most runs of kept rows a batch may split into before the time filter
+/// reads it whole instead (rows out of time order: skipping cannot pay).
+const MAX_RUNS: usize = 8;
+
+impl TimeFilter {
+    /// The filter for `row_group`, when the chunk statistics allow it.
+    fn of(file: &FilePlan, row_group: usize, layout: &Layout, plan: &ScoringPlan) -> Option<Self> {
+        use parquet::file::statistics::Statistics;
+        let rg = file.meta.metadata().row_group(row_group);
+        let descr = file.meta.parquet_schema();
+        let item = layout.item.0;
+        let no_null_item = descr.column(item).max_def_level() == 0
+            || rg
+                .column(item)
+                .statistics()
+                .and_then(|s| s.null_count_opt())
+                == Some(0);
+        let quantity_positive = match layout.quantity {
+            None => true,
+            // Raw unsigned values do not compare as signed statistics.
+            Some((_, (_, Widen::U32 | Widen::U64 | Widen::Range(_, _, true)))) => false,
+            Some((leaf, _)) => match rg.column(leaf).statistics() {
+                Some(Statistics::Int32(s)) => s.min_opt().is_some_and(|&m| m >= 1),
+                Some(Statistics::Int64(s)) => s.min_opt().is_some_and(|&m| m >= 1),
+                _ => false,
+            },
+        };
+        if !(no_null_item && quantity_positive) {
+            return None;
+        }
+        Self::bounds(plan.as_of_ns, plan.windows.max_ns(), file.cols.ts_unit_ns)
+    }
+
+    /// The raw times `ts` whose `t = ts · unit_ns` (saturating, as the
+    /// accumulator computes it) satisfies `t <= as_of` and
+    /// `as_of - t < max_ns`: `as_of - max_ns < ts · unit_ns <= as_of`, so
+    /// `lo = ⌊(as_of - max_ns) / unit_ns⌋ + 1` and `hi = ⌊as_of / unit_ns⌋`.
+    /// `None` where a saturated product could still count (a window that
+    /// reaches below `i64::MIN`), or for a unit that is not positive.
+    fn bounds(as_of: i64, max_ns: i64, unit_ns: i64) -> Option<Self> {
+        let (as_of, max_ns, unit) = (i128::from(as_of), i128::from(max_ns), i128::from(unit_ns));
+        if unit <= 0 || max_ns <= 0 || as_of - max_ns <= i128::from(i64::MIN) {
+            return None;
+        }
+        let lo = (as_of - max_ns).div_euclid(unit) + 1;
+        let hi = as_of.div_euclid(unit);
+        if lo > hi {
+            // No raw time counts; rare enough to leave to the accumulator.
+            return None;
+        }
+        Some(Self {
+            lo: i64::try_from(lo).ok()?,
+            hi: i64::try_from(hi).ok()?,
+        })
+    }
+
+    /// Whether a valid raw time may count.
+    #[inline(always)]
+    fn keeps(&self, ts: i64) -> bool {
+        (ts.wrapping_sub(self.lo) as u64) <= (self.hi.wrapping_sub(self.lo) as u64)
+    }
+
+    /// Tallies a row the filter rules out, as the accumulator would.
+    #[inline]
+    fn tally(&self, ts: i64, valid: bool, counts: &mut RowCounts) {
+        counts.scanned += 1;
+        if !valid {
+            counts.null_ts += 1;
+        } else if ts > self.hi {
+            counts.after_as_of += 1;
+        } else {
+            counts.before_max_window += 1;
+        }
+    }
+}
+
+/// Up to [`MAX_RUNS`] runs of rows, as offsets into a batch step.
+#[derive(Default)]
+struct Runs {
+    runs: [(usize, usize); MAX_RUNS],
+    len: usize,
+}
+
+impl Runs {
+    fn as_slice(&self) -> &[(usize, usize)] {
+        &self.runs[..self.len]
+    }
+}
+
+/// Applies `filter` to the time values appended to `buf.ts` from `from`
+/// (validity in `buf.probe_valid`). When the rows it keeps form at most
+/// [`MAX_RUNS`] runs and some rows are ruled out, drops the others from
+/// `buf.ts`, tallies them into `uncounted`, records the kept rows as valid
+/// and returns the runs (offsets from `from`), for the other columns to read
+/// only those. `None` when every row is kept or the kept rows are too
+/// scattered: then every row stays, and nothing was tallied.
+fn kept_runs(
+    filter: &TimeFilter,
+    buf: &mut BatchBuffers,
+    from: usize,
+    uncounted: &mut RowCounts,
+) -> Option<Runs> {
+    let values = &buf.ts[from..];
+    let found = match buf.probe_valid.bitmap() {
+        None => {
+            // Most batches lie wholly inside the window: one branch-free pass.
+            if values.iter().fold(true, |all, &v| all & filter.keeps(v)) {
+                return None;
+            }
+            find_runs(filter, values, |_| true)
+        }
+        Some(bits) => find_runs(filter, values, |i| bits[i >> 3] & (1 << (i & 7)) != 0),
+    };
+    let (runs, counts) = found?;
+    if counts.scanned == 0 {
+        return None;
+    }
+    // Keep only the runs' values, in order.
+    let mut to = from;
+    for &(start, end) in runs.as_slice() {
+        buf.ts.copy_within(from + start..from + end, to);
+        to += end - start;
+    }
+    buf.ts.truncate(to);
+    buf.ts_valid.push_valid(to - from);
+    *uncounted += counts;
+    Some(runs)
+}
+
+/// The runs of rows of `values` (valid where `valid` says) that `filter`
+/// keeps, and the tally of the others; `None` past [`MAX_RUNS`] runs.
+#[inline(always)]
+fn find_runs(
+    filter: &TimeFilter,
+    values: &[i64],
+    valid: impl Fn(usize) -> bool,
+) -> Option<(Runs, RowCounts)> {
+    let k = values.len();
+    let kept = |i: usize| valid(i) && filter.keeps(values[i]);
+    let mut runs = Runs::default();
+    let mut counts = RowCounts::default();
+    let mut i = 0;
+    while i < k {
+        while i < k && !kept(i) {
+            filter.tally(values[i], valid(i), &mut counts);
+            i += 1;
+        }
+        let start = i;
+        while i < k && kept(i) {
+            i += 1;
+        }
+        if i > start {
+            if runs.len == MAX_RUNS {
+                return None;
+            }
+            runs.runs[runs.len] = (start, i);
+            runs.len += 1;
+        }
+    }
+    Some((runs, counts))
+}
+
 /// Reusable output buffers of one batch.
 #[derive(Default)]
 struct BatchBuffers {
@@ -551,6 +731,8 @@ struct BatchBuffers {
     ts_valid: Bits,
     quantity: Vec<i64>,
     quantity_valid: Bits,
+    /// Validity of the time values just read, before the time filter.
+    probe_valid: Bits,
 }
 
 impl BatchBuffers {
@@ -652,15 +834,45 @@ pub(crate) fn decode_unit<I: PageKeys>(
         acc.add_coded(plan, &batch, dictionary, &mut slots);
         buf.clear();
     };
+    let filter = TimeFilter::of(file, row_group, &layout, plan);
+    let mut uncounted = RowCounts::default();
     let mut read = || -> Result<(), Unsupported> {
         for range in ranges(selection, rows) {
             let mut at = range.start;
             while at < range.end {
                 let k = ((range.end - at) as usize).min(batch_size - buf.ts.len());
-                item.read(at, k, &mut buf.codes, &mut buf.codes_valid)?;
-                ts.read(at, k, &mut buf.ts, &mut buf.ts_valid)?;
-                if let Some(q) = quantity.as_mut() {
-                    q.read(at, k, &mut buf.quantity, &mut buf.quantity_valid)?;
+                let runs = match filter {
+                    None => None,
+                    Some(filter) => {
+                        let from = buf.ts.len();
+                        buf.probe_valid.clear();
+                        ts.read(at, k, &mut buf.ts, &mut buf.probe_valid)?;
+                        let runs = kept_runs(&filter, &mut buf, from, &mut uncounted);
+                        if runs.is_none() {
+                            buf.ts_valid.append(&buf.probe_valid);
+                        }
+                        runs
+                    }
+                };
+                match runs {
+                    Some(runs) => {
+                        for &(start, end) in runs.as_slice() {
+                            let (row, n) = (at + start as u64, end - start);
+                            item.read(row, n, &mut buf.codes, &mut buf.codes_valid)?;
+                            if let Some(q) = quantity.as_mut() {
+                                q.read(row, n, &mut buf.quantity, &mut buf.quantity_valid)?;
+                            }
+                        }
+                    }
+                    None => {
+                        item.read(at, k, &mut buf.codes, &mut buf.codes_valid)?;
+                        if filter.is_none() {
+                            ts.read(at, k, &mut buf.ts, &mut buf.ts_valid)?;
+                        }
+                        if let Some(q) = quantity.as_mut() {
+                            q.read(at, k, &mut buf.quantity, &mut buf.quantity_valid)?;
+                        }
+                    }
                 }
                 at += k as u64;
                 if buf.ts.len() == batch_size {
@@ -672,6 +884,7 @@ pub(crate) fn decode_unit<I: PageKeys>(
         Ok(())
     };
     let result = read();
+    acc.count_uncounted(uncounted);
     // The buffers go back for the next unit, whatever the outcome.
     let (codes, buffers) = item.into_parts();
     *I::dictionary(scratch) = codes.dictionary;

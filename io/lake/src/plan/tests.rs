@@ -28,7 +28,16 @@ fn horizon() -> Horizon {
 /// One row group of pages of `PAGE` rows; each page's times (ms, `None`
 /// = null) spread evenly from `ages[p].0` to `ages[p].1` days before
 /// `as_of` (negative: after it).
-fn file(ages: &[Option<(f64, f64)>]) -> (ArrowReaderMetadata, ResolvedColumns) {
+fn file(ages: &[Option<(f64, f64)>]) -> (ArrowReaderMetadata, ResolvedColumns, Bytes) {
+    file_with(ages, true)
+}
+
+/// [`file`], read with its page index or without (its page headers carry
+/// the same statistics).
+fn file_with(
+    ages: &[Option<(f64, f64)>],
+    page_index: bool,
+) -> (ArrowReaderMetadata, ResolvedColumns, Bytes) {
     let ts: Vec<Option<i64>> = ages
         .iter()
         .flat_map(|page| {
@@ -56,15 +65,23 @@ fn file(ages: &[Option<(f64, f64)>]) -> (ArrowReaderMetadata, ResolvedColumns) {
         .set_data_page_row_count_limit(PAGE)
         .set_write_batch_size(PAGE)
         .set_dictionary_enabled(false)
+        .set_write_page_header_statistics(true)
         .build();
     let mut buf = Vec::new();
     let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props)).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
+    // Without the page index, as a reader of a file that has none sees it.
+    let policy = if page_index {
+        PageIndexPolicy::Optional
+    } else {
+        PageIndexPolicy::Skip
+    };
     let options = ArrowReaderOptions::new()
         .with_skip_arrow_metadata(true)
-        .with_page_index_policy(PageIndexPolicy::Optional);
-    let meta = ArrowReaderMetadata::load(&Bytes::from(buf), options).unwrap();
+        .with_page_index_policy(policy);
+    let bytes = Bytes::from(buf);
+    let meta = ArrowReaderMetadata::load(&bytes, options).unwrap();
     let cols = resolve(
         Path::new("mem.parquet"),
         &ColumnNames::default(),
@@ -73,6 +90,10 @@ fn file(ages: &[Option<(f64, f64)>]) -> (ArrowReaderMetadata, ResolvedColumns) {
     )
     .unwrap();
     let index = meta.metadata().page_index_for_row_group(0);
+    if !page_index {
+        assert!(index.offset_index(cols.ts_leaf).is_none());
+        return (meta, cols, bytes);
+    }
     let starts: Vec<i64> = index
         .offset_index(cols.ts_leaf)
         .unwrap()
@@ -82,7 +103,7 @@ fn file(ages: &[Option<(f64, f64)>]) -> (ArrowReaderMetadata, ResolvedColumns) {
         .collect();
     let want: Vec<i64> = (0..ages.len() as i64).map(|p| p * PAGE as i64).collect();
     assert_eq!(starts, want, "the writer must cut one page per {PAGE} rows");
-    (meta, cols)
+    (meta, cols, bytes)
 }
 
 fn selectors(part: &Part) -> Vec<RowSelector> {
@@ -94,7 +115,7 @@ fn selectors(part: &Part) -> Vec<RowSelector> {
 
 #[test]
 fn split_pages_sends_each_page_to_one_pass() {
-    let (meta, cols) = file(&[
+    let (meta, cols, bytes) = file(&[
         Some((30.0, 21.0)), // wholly before the largest window: never read
         Some((19.0, 10.0)), // inside W_max only: second pass
         Some((25.0, 15.0)), // straddles the W_max edge: second pass
@@ -104,7 +125,7 @@ fn split_pages_sends_each_page_to_one_pass() {
         None,               // all null: first pass (its rows count as skipped)
     ]);
     let rows = 7 * PAGE as u64;
-    let (first, second) = split_pages(&meta, &cols, 0, rows, horizon()).unwrap();
+    let (first, second) = split_pages(&meta, &bytes, &cols, 0, rows, horizon()).unwrap();
     assert_eq!(
         selectors(&first),
         [
@@ -126,10 +147,37 @@ fn split_pages_sends_each_page_to_one_pass() {
     assert_eq!(first.rows(rows) + second.rows(rows), 5 * PAGE as u64);
 }
 
+/// Without a page index, the time column's page headers split the pages
+/// exactly as the index would; a page without statistics (here a page of
+/// nulls only, for which a writer writes none) turns the split off.
+#[test]
+fn page_headers_split_pages_as_the_page_index_does() {
+    let pages = [
+        Some((30.0, 21.0)),
+        Some((19.0, 10.0)),
+        Some((25.0, 15.0)),
+        Some((3.0, 1.0)),
+        Some((1.0, 0.0)),
+        Some((-1.0, -2.0)),
+    ];
+    let rows = pages.len() as u64 * PAGE as u64;
+    let split = |page_index| {
+        let (meta, cols, bytes) = file_with(&pages, page_index);
+        let (first, second) = split_pages(&meta, &bytes, &cols, 0, rows, horizon()).unwrap();
+        (selectors(&first), selectors(&second))
+    };
+    assert_eq!(split(false), split(true));
+    let mut with_null = pages.to_vec();
+    with_null.push(None);
+    let (meta, cols, bytes) = file_with(&with_null, false);
+    let rows = with_null.len() as u64 * PAGE as u64;
+    assert!(split_pages(&meta, &bytes, &cols, 0, rows, horizon()).is_none());
+}
+
 #[test]
 fn split_pages_reads_a_row_group_whole_when_one_pass_takes_it_all() {
-    let (meta, cols) = file(&[Some((1.9, 1.0)), Some((3.0, 1.5))]);
-    let (first, second) = split_pages(&meta, &cols, 0, 2 * PAGE as u64, horizon()).unwrap();
+    let (meta, cols, bytes) = file(&[Some((1.9, 1.0)), Some((3.0, 1.5))]);
+    let (first, second) = split_pages(&meta, &bytes, &cols, 0, 2 * PAGE as u64, horizon()).unwrap();
     assert!(matches!((first, second), (Part::All, Part::Nothing)));
 }
 
