@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Benchmark driver behind scripts/bench/compare.sh (see scripts/bench/README.md).
 
-Generates (or reuses) a lake with `topsellers gen`, reads it once untimed so that every
+Generates (or reuses) a lake with `topsellers gen` (or, with --writer pyarrow, with
+scripts/bench/pyarrow_lake.py), reads it once untimed so that every
 engine starts from a warm page cache, runs every engine as its own process, round-robin,
 --repeat times, measuring whole-process wall time and peak memory, checks every result CSV
 against topsellers' with scripts/reference/compare_results.py, and prints and saves the
 figures (JSON + PNG) under --out-dir.
 
 Modes:
-  compare  one lake, every engine (default topsellers,duckdb,polars,spark)
+  compare  one lake, every engine (default topsellers,duckdb,polars,datafusion,spark), plus the
+           decompression floor (topsellers-floor) as a row; --adaptive adds compute's
+           adaptive query as a row
+  floor    topsellers and the floor only, back to back: compute / floor
   scaling  several lake sizes (--sizes), time per purchase (default: topsellers only)
   threads  1, 2, 4, ..., nproc threads (default: topsellers,duckdb,polars)
   skew     threads mode on a lake whose largest category holds --top-category-share (0.5)
@@ -39,8 +43,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 PEERS = os.path.join(HERE, "peers.py")
 COMPARE = os.path.join(REPO, "scripts", "reference", "compare_results.py")
 REFERENCE = os.path.join(REPO, "scripts", "reference", "duckdb_topsellers.py")
+PYARROW_LAKE = os.path.join(HERE, "pyarrow_lake.py")
 AS_OF = "2026-10-15T00:00:00Z"
-ALL_ENGINES = ["topsellers", "duckdb", "polars", "spark"]
+ALL_ENGINES = ["topsellers", "duckdb", "polars", "datafusion", "spark"]
 # Half-lives for --variants K: the first K, scored in ascending half-life order; the 7d one
 # is named "default" so that it is the same group as a one-variant run.
 VARIANT_LADDER = [("default", "7d"), ("h1d", "1d"), ("h3d", "3d"), ("h14d", "14d"),
@@ -126,7 +131,7 @@ def versions(binary: str, engines: list[str]) -> dict:
             "for p in sys.argv[1:]:\n"
             "    try: print(p, m.version(p))\n"
             "    except Exception: print(p, None)\n")
-    r = subprocess.run([sys.executable, "-c", code, "duckdb", "polars", "pyspark", "pyarrow"],
+    r = subprocess.run([sys.executable, "-c", code, "duckdb", "polars", "datafusion", "pyspark", "pyarrow"],
                        capture_output=True, text=True)
     for line in r.stdout.splitlines():
         name, ver = line.split(" ", 1)
@@ -143,7 +148,7 @@ def versions(binary: str, engines: list[str]) -> dict:
 
 def lake_params(args, purchases: int, **override) -> dict:
     p = {"purchases": purchases, "categories": args.categories, "days": args.days, "layout": args.layout,
-         "id_type": args.id_type, "quantity": args.quantity, "seed": args.seed,
+         "id_type": args.id_type, "quantity": args.quantity, "seed": args.seed, "writer": args.writer,
          "sparse_fraction": args.sparse_fraction, "top_category_share": args.top_category_share}
     p.update(override)
     return p
@@ -156,6 +161,8 @@ def lake_key(p: dict) -> str:
         key += f"-sf{p['sparse_fraction']:g}"
     if p.get("top_category_share") is not None:
         key += f"-tcs{p['top_category_share']:g}"
+    if p.get("writer", "gen") != "gen":  # gen lakes keep the keys they had before --writer
+        key += f"-{p['writer']}"
     return key
 
 
@@ -174,7 +181,8 @@ def ensure_lake(args, p: dict) -> dict:
         gen_s = None
     else:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        cmd = [args.bin, "gen", "--out", path, "--purchases", str(p["purchases"]),
+        gen = [args.bin, "gen"] if p.get("writer", "gen") == "gen" else [sys.executable, PYARROW_LAKE]
+        cmd = [*gen, "--out", path, "--purchases", str(p["purchases"]),
                "--categories", str(p["categories"]), "--days", str(p["days"]), "--layout", p["layout"],
                "--id-type", p["id_type"], "--seed", str(p["seed"])]
         if p["quantity"]:
@@ -183,12 +191,12 @@ def ensure_lake(args, p: dict) -> dict:
             cmd += ["--sparse-fraction", str(p["sparse_fraction"])]
         if p.get("top_category_share") is not None:
             cmd += ["--top-category-share", str(p["top_category_share"])]
-        say(f"lake: generating {path}\n  $ {shlex.join(cmd)}")
+        say(f"lake: generating {path} ({p.get('writer', 'gen')} writer)\n  $ {shlex.join(cmd)}")
         t0 = time.monotonic()
         r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         gen_s = time.monotonic() - t0
         if r.returncode != 0:
-            sys.exit(f"bench: error: topsellers gen failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
+            sys.exit(f"bench: error: {shlex.join(gen)} failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
     files = lake_files(path)
     return {"path": path, "key": lake_key(p), "params": p, "files": len(files),
             "bytes": sum(os.path.getsize(f) for f in files), "gen_s": gen_s, "_files": files}
@@ -311,6 +319,11 @@ class Job:
 
     def command(self, args, lake, out_csv, report):
         env = dict(os.environ)
+        if self.engine == "floor":
+            # The decompression floor: no results, figures in its report.
+            cmd = [args.floor_bin, "--lake", lake["path"], "--as-of", AS_OF, "--window", self.window,
+                   "--max-window", self.max_window, "--threads", str(self.threads), "--report", report]
+            return cmd, env, False
         if self.engine == "topsellers":
             cmd = [args.bin, "compute", "--lake", lake["path"], "--as-of", AS_OF,
                    "--window", self.window, "--max-window", self.max_window, "--top", str(args.top),
@@ -349,9 +362,13 @@ def in_process_figures(job: Job, report: str, log_path: str) -> dict:
                    "stages_s": dict(r["stages_s"]), "self_peak_rss_bytes": r.get("peak_rss_bytes"),
                    "files_read": r.get("scan", {}).get("files_read"),
                    "bytes_read": r.get("scan", {}).get("bytes_read")}
-        elif job.engine in ("duckdb", "polars"):
+        elif job.engine in ("duckdb", "polars", "datafusion"):
             with open(report) as f:
                 out = json.load(f)
+        elif job.engine == "floor":
+            with open(report) as f:
+                r = json.load(f)
+            out = {"in_process_s": r["wall_s"], **r["floor"]}
         elif job.engine == "spark":
             with open(log_path, errors="replace") as f:
                 text = f.read()
@@ -397,7 +414,7 @@ def run_cell(args, lake, jobs: list[Job], cell: str, work: str, runs: list) -> l
             cmd, env, tree = job.command(args, lake, out_csv, report)
             print(f"  [{cell}] {job.label:<20} threads={job.threads:<3} run {rep + 1}/{args.repeat} ...", end="", flush=True)
             m = measure(cmd, env, log_path, tree)
-            ok = m["rc"] == 0 and os.path.exists(out_csv)
+            ok = m["rc"] == 0 and (os.path.exists(out_csv) or job.engine == "floor")
             rss = m["peak_rss_bytes"] / 2**20
             say(f" {'wall %.3fs' % m['wall_s'] if ok else 'FAILED (exit %d), see %s' % (m['rc'], log_path)}"
                 f", peak RSS {rss:.0f} MB")
@@ -456,12 +473,17 @@ def summarize(cell_runs: list[dict], purchases: int, baseline_label: str | None)
         rs = [r for r in cell_runs if r["label"] == label]
         good = [r for r in rs if r["rc"] == 0]
         walls = [r["wall_s"] for r in good]
+        # CPU seconds (user + sys) of the process and its waited-for children: less disturbed
+        # than wall time by other work on a shared machine. Not for Spark: its JVM is a child
+        # the driver never waits for, so its CPU time is not in the figure.
+        cpus = [r["user_s"] + r["sys_s"] for r in good if not r.get("tree_peak_rss_bytes")]
         checks = {r["verify"] for r in rs}
         verdict = ("FAIL" if "FAIL" in checks else "REF" if "REF" in checks
                    else "-" if checks == {"-"} else "PASS")
         row = {"label": label, "engine": rs[0]["engine"], "threads": rs[0]["threads"], "runs": len(rs),
                "ok_runs": len(good), "median_s": statistics.median(walls) if walls else None,
                "min_s": min(walls) if walls else None, "max_s": max(walls) if walls else None,
+               "cpu_median_s": statistics.median(cpus) if cpus else None,
                "peak_rss_bytes": max((r["peak_rss_bytes"] for r in good), default=None),
                "purchases": purchases, "verify": verdict}
         row["purchases_per_s"] = purchases / row["median_s"] if row["median_s"] else None
@@ -479,12 +501,12 @@ def fmt(v, spec, dash="-"):
 
 
 def print_table(rows: list[dict], extra_cols=()) -> str:
-    head = ["engine", "threads", *[c[0] for c in extra_cols], "runs", "median s", "min s", "peak RSS MB",
+    head = ["engine", "threads", *[c[0] for c in extra_cols], "runs", "median s", "min s", "CPU s", "peak RSS MB",
             "Mpurch/s", "ratio", "check"]
     lines = []
     for r in rows:
         lines.append([r["label"], str(r["threads"]), *[c[1](r) for c in extra_cols], f"{r['ok_runs']}/{r['runs']}",
-                      fmt(r["median_s"], ".3f"), fmt(r["min_s"], ".3f"),
+                      fmt(r["median_s"], ".3f"), fmt(r["min_s"], ".3f"), fmt(r.get("cpu_median_s"), ".2f"),
                       fmt(r["peak_rss_bytes"] and r["peak_rss_bytes"] / 2**20, ".0f"),
                       fmt(r["purchases_per_s"] and r["purchases_per_s"] / 1e6, ".2f"),
                       fmt(r["ratio"], ".2f") + ("x" if r["ratio"] is not None else ""),
@@ -503,7 +525,8 @@ def print_table(rows: list[dict], extra_cols=()) -> str:
 # Charts
 # ---------------------------------------------------------------------------
 
-COLORS = {"topsellers": "#d62728", "duckdb": "#e6a700", "polars": "#1f77b4", "spark": "#7f7f7f"}
+COLORS = {"topsellers": "#d62728", "duckdb": "#e6a700", "polars": "#1f77b4", "datafusion": "#9467bd",
+          "spark": "#7f7f7f", "floor": "#bcbd22"}
 
 
 def _plt():
@@ -626,7 +649,8 @@ def lake_line(lake) -> str:
     p = lake["params"]
     extra = "".join(f", {k}={p[k]}" for k in ("sparse_fraction", "top_category_share") if p.get(k) is not None)
     return (f"{human_count(p['purchases'])} purchases, {p['categories']} categories, {p['days']} days, "
-            f"layout {p['layout']}, {p['id_type']} ids{', quantity' if p['quantity'] else ''}{extra}; "
+            f"layout {p['layout']}, {p['id_type']} ids{', quantity' if p['quantity'] else ''}{extra}, "
+            f"written by {'topsellers gen' if p.get('writer', 'gen') == 'gen' else p['writer']}; "
             f"{lake['files']} files, {lake['bytes'] / 2**20:.0f} MiB")
 
 
@@ -642,6 +666,13 @@ def mode_compare(args, work, runs, result):
     if args.variants > 1 and "topsellers" in args.engines:
         jobs.append(Job("topsellers[1v]", "topsellers", args.threads, [("default", "7d")],
                         args.window, args.window, ref_variant_filter={"default"}))
+    if args.adaptive and "topsellers" in args.engines:
+        # compute's own query (the window grows up to --max-window where a category is sparse):
+        # not comparable with the fixed-window peers, its figures stand beside them.
+        jobs.append(Job("topsellers-adaptive", "topsellers", args.threads, variants, args.window,
+                        args.max_window, unchecked=True))
+    if args.floor:
+        jobs.append(Job("floor", "floor", args.threads, variants, args.window, args.window, unchecked=True))
     # topsellers first: it is the reference for the checks and the ratio baseline
     jobs.sort(key=lambda j: j.engine != "topsellers")
     cell_runs = run_cell(args, lake, jobs, "compare", work, runs)
@@ -653,7 +684,17 @@ def mode_compare(args, work, runs, result):
     say(f"query: half-life(s) {', '.join(h for _, h in variants)}, fixed window {args.window}, top {args.top}, "
         f"as_of {AS_OF}, {args.threads} threads, {args.repeat} run(s) per engine, warm page cache")
     result["table"] = print_table(summary)
-    say("ratio = engine median / topsellers median (above 1: slower than topsellers)")
+    say("ratio = engine median / topsellers median (above 1: slower than topsellers); "
+        "CPU s = median user + sys seconds (not for spark: its JVM is not counted)")
+    floor = next((r for r in summary if r["engine"] == "floor" and r["median_s"]), None)
+    tops = next((r for r in summary if r["label"] == "topsellers" and r["median_s"]), None)
+    if floor and tops:
+        result["compute_over_floor"] = tops["median_s"] / floor["median_s"]
+        if tops["cpu_median_s"] and floor["cpu_median_s"]:
+            result["compute_over_floor_cpu"] = tops["cpu_median_s"] / floor["cpu_median_s"]
+        say(f"compute / floor = {result['compute_over_floor']:.2f} in wall time, "
+            f"{fmt(result.get('compute_over_floor_cpu'), '.2f')} in CPU time (floor: the pages compute decodes, "
+            f"read and decompressed on {args.threads} threads, not decoded; whole-process medians)")
     chart_bars(result["png"], summary, f"top sellers, {lake_line(lake)}",
                f"{machine_line()}; {args.threads} threads; window {args.window}; "
                f"{args.variants} variant(s); median of {args.repeat}, bars min..max")
@@ -810,13 +851,15 @@ def main(argv=None) -> int:
     global _MACHINE
     p = argparse.ArgumentParser(prog="scripts/bench/compare.sh", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--mode", choices=["compare", "scaling", "threads", "skew", "sparse"], default="compare")
+    p.add_argument("--mode", choices=["compare", "floor", "scaling", "threads", "skew", "sparse"], default="compare")
     p.add_argument("--purchases", type=parse_count, default=parse_count("100M"))
     p.add_argument("--sizes", default="10M,30M,100M,300M", help="scaling mode: lake sizes")
     p.add_argument("--categories", type=int, default=500)
     p.add_argument("--days", type=int, default=90)
     p.add_argument("--layout", choices=["category", "category/dt"], default="category/dt")
     p.add_argument("--id-type", choices=["int", "string"], default="int")
+    p.add_argument("--writer", choices=["gen", "pyarrow"], default="gen",
+                   help="who writes the lake: topsellers gen, or scripts/bench/pyarrow_lake.py")
     p.add_argument("--quantity", action="store_true", help="lake with a quantity column")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--sparse-fraction", type=float, default=None)
@@ -826,7 +869,13 @@ def main(argv=None) -> int:
                    help="comma list of topsellers,duckdb,polars,spark (default per mode)")
     p.add_argument("--variants", type=int, default=1, help="decay variants scored by every engine (1..8)")
     p.add_argument("--window", default="30d", help="the fixed window (default 30d)")
-    p.add_argument("--max-window", default="365d", help="sparse mode: the adaptive run's largest window")
+    p.add_argument("--max-window", default="365d",
+                   help="sparse mode and --adaptive: the adaptive run's largest window")
+    p.add_argument("--adaptive", action="store_true",
+                   help="compare mode: add topsellers with its adaptive query (--window up to --max-window)")
+    p.add_argument("--no-floor", dest="floor", action="store_false",
+                   help="compare mode: leave out the decompression floor row")
+    p.add_argument("--floor-bin", default=os.path.join(REPO, "target", "release", "topsellers-floor"))
     p.add_argument("--top", type=int, default=100)
     p.add_argument("--threads", type=int, default=ncpu(), help="threads for every engine (default: the usable cores)")
     p.add_argument("--thread-list", default=None, help="threads/skew mode: e.g. 1,2,4 (default 1,2,4,..,nproc)")
@@ -840,7 +889,8 @@ def main(argv=None) -> int:
     p.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
-    default_engines = {"compare": ALL_ENGINES, "scaling": ["topsellers"], "threads": ["topsellers", "duckdb", "polars"],
+    default_engines = {"compare": ALL_ENGINES, "floor": ["topsellers"], "scaling": ["topsellers"],
+                       "threads": ["topsellers", "duckdb", "polars"],
                        "skew": ["topsellers", "duckdb", "polars"], "sparse": ["topsellers"]}[args.mode]
     args.engines = args.engines.split(",") if args.engines else list(default_engines)
     for e in args.engines:
@@ -855,6 +905,18 @@ def main(argv=None) -> int:
     if not os.access(args.bin, os.X_OK):
         p.error(f"{args.bin}: no topsellers binary (cargo build --release)")
     args.bin = os.path.abspath(args.bin)
+    if args.mode == "floor":
+        if args.engines != ["topsellers"]:
+            p.error("--mode floor runs topsellers and the floor only")
+        args.floor = True
+    elif args.mode != "compare":
+        args.floor = False
+    args.floor_bin = os.path.abspath(args.floor_bin)
+    if args.floor and not os.access(args.floor_bin, os.X_OK):
+        if args.mode == "floor":
+            p.error(f"{args.floor_bin}: no topsellers-floor binary (cargo build --release -p topsellers-benches)")
+        say(f"WARNING: {args.floor_bin}: no topsellers-floor binary, the floor row is left out")
+        args.floor = False
     if args.threads > ncpu():
         say(f"WARNING: --threads {args.threads} is more than the {ncpu()} usable cores")
 
@@ -886,7 +948,7 @@ def main(argv=None) -> int:
     runs = result["runs"]
     started = time.monotonic()
     try:
-        if args.mode == "compare":
+        if args.mode in ("compare", "floor"):
             mode_compare(args, work, runs, result)
         elif args.mode == "scaling":
             mode_scaling(args, work, runs, result)

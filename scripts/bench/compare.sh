@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# One command for the benchmarks: topsellers vs DuckDB, Polars and Spark on one generated lake.
+# One command for the benchmarks: topsellers vs DuckDB, Polars, DataFusion and Spark on one
+# generated lake, with the decompression floor (topsellers-floor) beside them.
 #
 #   scripts/bench/compare.sh [--purchases 100M] [--categories 500] [--days 90]
-#       [--layout category|category/dt] [--repeat 3] [--engines topsellers,duckdb,polars,spark]
-#       [--variants 1] [--threads N] [--cache-dir .cache/bench] [--out-dir bench-results]
+#       [--layout category|category/dt] [--writer gen|pyarrow] [--window 30d] [--repeat 3]
+#       [--engines topsellers,duckdb,polars,datafusion,spark] [--variants 1] [--threads N]
+#       [--cache-dir .cache/bench] [--out-dir bench-results]
+#   scripts/bench/compare.sh --mode floor            (compute and the floor back to back)
 #   scripts/bench/compare.sh --mode scaling --sizes 10M,30M,100M,300M
 #   scripts/bench/compare.sh --mode threads          (1,2,4,...,nproc threads)
 #   scripts/bench/compare.sh --mode skew             (threads on a lake with one huge category)
@@ -37,7 +40,7 @@ fi
 
 # Measure the code as it is now: an incremental release build (a no-op when up to date).
 if [[ $build == 1 ]]; then
-    cargo build --release --quiet --bin topsellers
+    cargo build --release --quiet -p topsellers --bin topsellers -p topsellers-benches --bin topsellers-floor
 fi
 
 exec "$python" "$repo/scripts/bench/bench.py" --command-line "scripts/bench/compare.sh $*" "${args[@]}"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""The benchmark query in the peer engines: DuckDB, Polars and Spark.
+"""The benchmark query in the peer engines: DuckDB, Polars, DataFusion and Spark.
 
     .venv/bin/python scripts/bench/peers.py duckdb --lake DIR --out r.csv [--threads N]
     .venv/bin/python scripts/bench/peers.py polars --lake DIR --out r.csv [--threads N]
+    .venv/bin/python scripts/bench/peers.py datafusion --lake DIR --out r.csv [--threads N]
     .venv/bin/python scripts/bench/peers.py spark  --lake DIR --out r.csv [--threads N]
 
 The query (the same for every engine, and what `scripts/bench/compare.sh` runs
@@ -23,12 +24,16 @@ Each engine is written the way a competent user would write the query in it:
   VARCHAR, the time filter as a literal of the column's type (row-group statistics prune),
   a dt= filter when the lake has day folders (whole files pruned), QUALIFY row_number().
 - polars: a lazy scan_parquet(hive_partitioning) query, collected with the streaming engine.
+- datafusion: one SQL statement over the lake registered as a listing table (register_parquet
+  with the partition columns as strings), the time filter as literals of the column's type
+  (arrow_cast: row-group statistics prune), a dt= filter when the lake has day folders,
+  the SQL DuckDB runs (without MATERIALIZED, which DataFusion lacks).
 - spark: scripts/spark/top_sellers.py (exec'd in this process, so the measured process is
   the Spark job itself), with --master local[N] and --no-merge-schema (every file of a
   generated lake has the same schema; DuckDB and Polars also take the first file's schema).
 
 Threads: DuckDB `SET threads`, POLARS_MAX_THREADS (set before polars is imported),
-Spark local[N]. Timings of the phases go to stderr (`peers: ...`) and, with --report, to
+DataFusion target_partitions, Spark local[N]. Timings of the phases go to stderr (`peers: ...`) and, with --report, to
 a JSON file.
 """
 
@@ -118,6 +123,31 @@ def window_days(as_of_ns: int, window_s: int) -> tuple[str, str]:
 # ---------------------------------------------------------------------------
 
 
+def query_sql(args, lake: Lake, variants, src: str, where: list[str], ts_ns: str, has_quantity: bool,
+              materialize: bool) -> str:
+    """The query in SQL (DuckDB's and DataFusion's dialects share it): `where` holds the time
+    filter, `ts_ns` the time in ns since the epoch, `src` the table."""
+    item, qty = args.item_column, args.quantity_column
+    where = [*where, f'"{item}" IS NOT NULL']
+    if lake.has_dt:
+        d_lo, d_hi = window_days(args.as_of, args.window)
+        where.append(f"dt BETWEEN '{d_lo}' AND '{d_hi}'")
+    q = f'coalesce("{qty}", 1)' if has_quantity else "1"
+    if has_quantity:
+        where.append(f"{q} > 0")
+    age = f"(({args.as_of} - {ts_ns})::DOUBLE / 1e9)"
+    sums = ",\n           ".join(
+        f"sum({q} * exp({-lam!r} * {age})) AS s{i}" for i, (_, lam) in enumerate(variants))
+    ranked = "\n    UNION ALL\n".join(
+        f"    SELECT {i} AS v, category, item, s{i} AS score FROM scored\n"
+        f"    QUALIFY row_number() OVER (PARTITION BY category ORDER BY s{i} DESC, item ASC) <= {args.top}"
+        for i in range(len(variants)))
+    return (f"WITH scored AS {'MATERIALIZED ' if materialize else ''}(\n"
+            f"    SELECT category, \"{item}\" AS item,\n           {sums}\n"
+            f"    FROM {src}\n    WHERE {' AND '.join(where)}\n    GROUP BY category, \"{item}\"\n)\n"
+            f"{ranked}")
+
+
 def run_duckdb(args, lake: Lake, variants):
     import duckdb
 
@@ -143,25 +173,7 @@ def run_duckdb(args, lake: Lake, variants):
     else:  # INT64 epoch milliseconds
         where = [f'"{ts}" > {lo_ns // 1_000_000}', f'"{ts}" <= {hi_ns // 1_000_000}']
         ts_ns = f'("{ts}" * 1000000)'
-    where.append(f'"{item}" IS NOT NULL')
-    if lake.has_dt:
-        d_lo, d_hi = window_days(args.as_of, args.window)
-        where.append(f"dt BETWEEN '{d_lo}' AND '{d_hi}'")
-    q = f'coalesce("{qty}", 1)' if qty in types else "1"
-    if qty in types:
-        where.append(f"{q} > 0")
-    age = f"(({args.as_of} - {ts_ns})::DOUBLE / 1e9)"
-    sums = ",\n           ".join(
-        f"sum({q} * exp({-lam!r} * {age})) AS s{i}" for i, (_, lam) in enumerate(variants))
-    ranked = "\n    UNION ALL\n".join(
-        f"    SELECT {i} AS v, category, item, s{i} AS score FROM scored\n"
-        f"    QUALIFY row_number() OVER (PARTITION BY category ORDER BY s{i} DESC, item ASC) <= {args.top}"
-        for i in range(len(variants)))
-    materialized = "MATERIALIZED " if len(variants) > 1 else ""
-    sql = (f"WITH scored AS {materialized}(\n"
-           f"    SELECT category, \"{item}\" AS item,\n           {sums}\n"
-           f"    FROM {src}\n    WHERE {' AND '.join(where)}\n    GROUP BY category, \"{item}\"\n)\n"
-           f"{ranked}")
+    sql = query_sql(args, lake, variants, src, where, ts_ns, qty in types, materialize=len(variants) > 1)
     if args.verbose:
         log("SQL:\n" + sql)
     t_query = time.monotonic()
@@ -227,6 +239,48 @@ def run_polars(args, lake: Lake, variants):
     return rows, {"startup_s": t_query - T0, "query_s": t_done - t_query, "polars_engine": engine}
 
 
+def run_datafusion(args, lake: Lake, variants):
+    import pyarrow as pa
+    from datafusion import SessionConfig, SessionContext
+
+    ctx = SessionContext(SessionConfig().with_target_partitions(int(args.threads)))
+    # The partition columns as strings (category names, dt=YYYY-MM-DD), pruned by value.
+    ctx.register_parquet("lake", lake.root, table_partition_cols=[(k, "string") for k in lake.partition_keys],
+                         file_extension=".parquet")
+    schema = ctx.table("lake").schema()
+    names = set(schema.names)
+    item, ts, qty = args.item_column, args.ts_column, args.quantity_column
+    for col in (item, ts):
+        if col not in names:
+            raise SystemExit(f"peers: error: no column {col!r} in {lake.root} ({', '.join(schema.names)})")
+    ts_type = schema.field(ts).type
+    lo_ns, hi_ns = args.as_of - args.window * NS, args.as_of
+    if pa.types.is_timestamp(ts_type):
+        per_ns = {"s": NS, "ms": 1_000_000, "us": 1_000, "ns": 1}[ts_type.unit]
+        unit = {"s": "Second", "ms": "Millisecond", "us": "Microsecond", "ns": "Nanosecond"}[ts_type.unit]
+        tz = f'Some("{ts_type.tz}")' if ts_type.tz else "None"
+
+        # Literals of the column's own type, so the scan prunes row groups by statistics.
+        def lit(ns):
+            return f"arrow_cast({ns // per_ns}, 'Timestamp({unit}, {tz})')"
+        ts_ns = f'(arrow_cast("{ts}", \'Int64\') * {per_ns})'
+    else:  # INT64 epoch milliseconds
+        def lit(ns):
+            return str(ns // 1_000_000)
+        ts_ns = f'("{ts}" * 1000000)'
+    where = [f'"{ts}" > {lit(lo_ns)}', f'"{ts}" <= {lit(hi_ns)}']
+    # DataFusion has no MATERIALIZED: the scored CTE is computed once per variant.
+    sql = query_sql(args, lake, variants, "lake", where, ts_ns, qty in names, materialize=False)
+    if args.verbose:
+        log("SQL:\n" + sql)
+    t_query = time.monotonic()
+    table = ctx.sql(sql).to_arrow_table()
+    t_done = time.monotonic()
+    rows = list(zip(table["v"].to_pylist(), table["category"].to_pylist(), table["item"].to_pylist(),
+                    table["score"].to_pylist()))
+    return rows, {"startup_s": t_query - T0, "query_s": t_done - t_query}
+
+
 def write_csv(path: str, rows, variants, window_s: int, as_of_ns: int, top: int) -> int:
     as_of = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(as_of_ns // NS))
     rows = sorted(rows, key=lambda r: (r[0], r[1].encode("utf-8", "surrogatepass"), -r[3], r[2]))
@@ -266,7 +320,7 @@ def exec_spark(args, variants):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("engine", choices=["duckdb", "polars", "spark"])
+    p.add_argument("engine", choices=["duckdb", "polars", "datafusion", "spark"])
     p.add_argument("--lake", required=True)
     p.add_argument("--out", required=True, help="result CSV")
     p.add_argument("--as-of", default="2026-10-15T00:00:00Z")
@@ -307,7 +361,7 @@ def main(argv=None) -> int:
         os.environ["POLARS_MAX_THREADS"] = str(args.threads)  # must precede the import
 
     lake = Lake(args.lake)
-    run = run_duckdb if args.engine == "duckdb" else run_polars
+    run = {"duckdb": run_duckdb, "polars": run_polars, "datafusion": run_datafusion}[args.engine]
     rows, info = run(args, lake, variants)
     t_write = time.monotonic()
     n = write_csv(args.out, rows, variants, args.window, args.as_of, args.top)

@@ -4,7 +4,8 @@
 The brute force shares nothing with duckdb_topsellers.py's data path: it reads the files with
 pyarrow (not DuckDB), loops over rows in Python, sums with math.fsum and sorts in Python. It
 runs on random lakes from make_random_lake.py (integer and string ids, timestamp and
-epoch-millis ts) and, if present, on the golden lakes under io/lake/tests/golden/, and requires the
+epoch-millis ts), on two small lakes of scripts/bench/pyarrow_lake.py (whose layout, schema,
+time order and determinism it also checks) and, if present, on the golden lakes under io/lake/tests/golden/, and requires the
 two CSVs to agree (compare_results.py, relative 1e-12).
 
 Usage (takes a few seconds):
@@ -28,6 +29,7 @@ import pyarrow.parquet as pq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(os.path.dirname(os.path.dirname(HERE)), "io", "tests", "golden")
+BENCH = os.path.join(os.path.dirname(HERE), "bench")
 sys.path.insert(0, HERE)
 import duckdb_topsellers as ref  # noqa: E402  (only its argument parser and as_of formatting)
 
@@ -111,6 +113,69 @@ def check(name, compute_args, workdir):
     return result.returncode == 0
 
 
+def check_pyarrow_lake(workdir) -> bool:
+    """scripts/bench/pyarrow_lake.py: its plan adds up, its files are what SPEC.md describes
+    (Hive layout, schema, rows in time order), a seed gives the same bytes again, and the
+    reference agrees with the brute force on it."""
+    sys.path.insert(0, BENCH)
+    import pyarrow_lake as pl  # noqa: E402
+
+    problems = []
+    sizes = pl.category_sizes(1_000_003, 10, 30, 0.2, None, 7)
+    if sum(n for n, _, _ in sizes) != 1_000_003 or sum(sp for _, _, sp in sizes) != 2:
+        problems.append(f"category_sizes: {sizes}")
+    if not all(d == (365 if sp else 30) for _, d, sp in sizes) or sizes[0][0] <= 5 * sizes[7][0]:
+        problems.append(f"category_sizes: days or skew wrong: {sizes}")
+    top = pl.category_sizes(1000, 5, 30, 0.0, 0.5, 7)
+    if abs(top[0][0] - 500) > 5:  # rounding remainders go to the first
+        problems.append(f"category_sizes with a top share of 0.5: {top}")
+    if pl.day_counts(10, 4) != [2, 2, 3, 3]:
+        problems.append(f"day_counts(10, 4) = {pl.day_counts(10, 4)}")
+    for layout, id_type in (("category", "int"), ("category/dt", "string")):
+        lakes = []
+        for k in range(2):
+            out = os.path.join(workdir, f"pyarrow-{layout.replace('/', '_')}-{k}")
+            subprocess.run([sys.executable, os.path.join(BENCH, "pyarrow_lake.py"), "--out", out, "--purchases",
+                            "20000", "--categories", "6", "--days", "12", "--layout", layout, "--id-type", id_type,
+                            "--quantity", "--seed", "3", "--jobs", str(1 + k)],
+                           check=True, stdout=subprocess.DEVNULL)
+            lakes.append(out)
+        files = {}
+        for k, lake in enumerate(lakes):
+            for dirpath, _, names in os.walk(lake):
+                for n in names:
+                    with open(os.path.join(dirpath, n), "rb") as f:
+                        files.setdefault(os.path.relpath(os.path.join(dirpath, n), lake), []).append(f.read())
+        if any(len(v) != 2 or v[0] != v[1] for v in files.values()):
+            problems.append(f"{layout}: the same seed gave other files with other --jobs")
+        depth = 2 if layout == "category" else 3
+        rows = 0
+        for rel in files:
+            parts = rel.split(os.sep)
+            if len(parts) != depth or not parts[0].startswith("category=c") or (
+                    depth == 3 and not parts[1].startswith("dt=")):
+                problems.append(f"{layout}: unexpected path {rel}")
+                continue
+            t = pq.read_table(os.path.join(lakes[0], rel))
+            rows += t.num_rows
+            want = ["item_id", "ts", "quantity"]
+            if t.schema.names != want or t.schema.field("ts").type != pa.timestamp("us", tz="UTC") or (
+                    t.schema.field("item_id").type != (pa.string() if id_type == "string" else pa.int64())):
+                problems.append(f"{layout}: {rel}: schema {t.schema}")
+            ts = t.column("ts").cast(pa.int64()).to_pylist()
+            if ts != sorted(ts):
+                problems.append(f"{layout}: {rel}: rows not in time order")
+        if rows != 20000:
+            problems.append(f"{layout}: {rows} rows, not 20000")
+        compute = ["--lake", lakes[0], "--as-of", "2026-10-15T00:00:00Z", "--window", "7d", "--top", "10"]
+        if not check(f"pyarrow_lake {layout} {id_type} ids", compute, workdir):
+            problems.append(f"{layout}: the reference and the brute force differ")
+    for p in problems:
+        print(f"pyarrow_lake: {p}")
+    print(f"pyarrow_lake: {'OK' if not problems else 'FAILED'}")
+    return not problems
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Check the DuckDB reference against a brute-force recomputation.")
     p.add_argument("--seeds", default="1,2", help="comma-separated seeds of the random lakes")
@@ -140,6 +205,7 @@ def main(argv=None) -> int:
                         if f1.read() != f2.read():
                             print(f"golden {writer}: {expected} is stale (differs from the reference's output)")
                             ok = False
+        ok &= check_pyarrow_lake(tmp)
     print("selftest: " + ("OK" if ok else "FAILED"))
     return 0 if ok else 1
 

@@ -63,6 +63,28 @@ pub fn discover_where(
     Ok(found)
 }
 
+/// Lists the data files a scan of the times `(cutoff, as_of]` (ns) can
+/// need: a `dt=D` folder holds `D 00:00 <= ts < D+1 00:00`, and one wholly
+/// outside that range is not listed. A lake with no data file at all is an
+/// error ([`LakeError::EmptyLake`]).
+pub(crate) fn discover_window(
+    root: &Path,
+    cutoff: i64,
+    as_of: i64,
+) -> Result<Discovered, LakeError> {
+    let keep_dt = |dt| {
+        let (start, end) = dt_range_ns(dt);
+        end - 1 > cutoff && start <= as_of
+    };
+    let found = discover_where(root, &keep_dt)?;
+    if found.files.is_empty() && found.partitions_pruned == 0 {
+        return Err(LakeError::EmptyLake {
+            root: root.to_path_buf(),
+        });
+    }
+    Ok(found)
+}
+
 #[derive(Default, Clone)]
 struct Partition {
     category: Option<String>,

@@ -9,6 +9,8 @@
 //!   [`read_results`]: a results file read back, for `publish`;
 //! - [`RunReport`]: the JSON run report and Prometheus metrics;
 //! - [`gen`]: the synthetic lake generator;
+//! - [`read_floor`]: the decompression floor of a scan (the benchmarks'
+//!   lower bound: its pages read and decompressed, not decoded);
 //! - [`incremental`]: the persistent state of incremental runs, moved
 //!   forward by reading only new and expired purchases;
 //! - [`RunLock`]: one `run` at a time.
@@ -33,6 +35,7 @@ mod columns;
 mod decode;
 mod discover;
 mod error;
+mod floor;
 pub mod gen;
 pub mod incremental;
 mod lock;
@@ -48,6 +51,7 @@ mod timefmt;
 pub use columns::{ColumnNames, ItemKind};
 pub use discover::{discover, dt_range_ns, LakeFile};
 pub use error::LakeError;
+pub use floor::{read_floor, FloorStats};
 pub use lock::RunLock;
 pub use makespan::{Prediction, UnitTimes, MODEL_THREADS};
 pub use mmap::map_file;
