@@ -244,7 +244,7 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         a.concurrency,
         a.redis.clone(),
         a.ttl,
-        a.ttl_jitter,
+        a.cache_ttl_jitter,
     )?;
     let mut job = JobReport {
         job: "publish",
