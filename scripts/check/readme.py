@@ -280,6 +280,10 @@ def run_walkthrough(name: str, blocks: list[Block], bin_dir: Path, show: bool) -
         if failures:
             tail = "\n".join(sub.output(log_text).splitlines()[-LOG_TAIL:])
             failures.append(f"the end of walkthrough {name!r}'s log (sh blocks, background jobs):\n{tail}")
+            # The services' own logs (scripts/local-services.sh), which go with the folder.
+            for service_log in sorted((work / "services").glob("*.log")):
+                tail = "\n".join(service_log.read_text(errors="replace").splitlines()[-LOG_TAIL:])
+                failures.append(f"the end of {service_log.name}:\n{tail}")
         return failures
 
 
