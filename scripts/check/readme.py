@@ -77,6 +77,7 @@ VOLATILE = [
     (re.compile(r"\b\d+(?:\.\d+)? s\b"), "[n] s"),
     (re.compile(r'\b(\w*seconds|\w*_per_s)="[^"]*"'), r'\1="[n]"'),
     (re.compile(r"\b(peak_\w+)=\d+"), r"\1=[n]"),
+    (re.compile(r"\bpeak memory \d+ MB\b"), "peak memory [n] MB"),
     (re.compile(r"\b\d{8}T\d{6}Z-[0-9a-f]{16}\b"), "[run id]"),
     (re.compile(r"^date: \w{3}, .* GMT$"), "date: [http date]"),
     (re.compile(r"\bredis://127\.0\.0\.1:\d+"), "redis://127.0.0.1:[port]"),
