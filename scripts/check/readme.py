@@ -277,7 +277,8 @@ def run_walkthrough(name: str, blocks: list[Block], bin_dir: Path, show: bool) -
             for c in b.commands:
                 failures += compare(c, out / str(c.line), sub)
                 if show:
-                    print(f"$ {c.text}\n{actual_output(out / str(c.line), sub)}", end="")
+                    shown = actual_output(out / str(c.line), sub)
+                    print(f"$ {c.text}\n{shown}", end="" if shown.endswith("\n") or not shown else "\n")
         if failures:
             tail = "\n".join(sub.output(log_text).splitlines()[-LOG_TAIL:])
             failures.append(f"the end of walkthrough {name!r}'s log (sh blocks, background jobs):\n{tail}")
@@ -298,8 +299,15 @@ def compare(c: Command, prefix: Path, sub: Substitution) -> list[str]:
     if rc != c.exit_status:
         failures.append(f"README.md:{c.line}: `{c.text}` exited {rc}, expected {c.exit_status}")
     if not matches(c.expected, actual):
+        # Compared as redacted, so that only what differs shows.
         diff = "\n".join(
-            difflib.unified_diff(c.expected, actual, "README.md", "actual output", lineterm="")
+            difflib.unified_diff(
+                [redact(line) for line in c.expected],
+                [redact(line) for line in actual],
+                "README.md (redacted)",
+                "actual output (redacted)",
+                lineterm="",
+            )
         )
         failures.append(f"README.md:{c.line}: the output of `{c.text}` differs:\n{diff}")
     return failures
