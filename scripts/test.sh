@@ -10,7 +10,9 @@
 # (unit, property, golden and CLI tests; publish/run tests against DynamoDB
 # Local and redis-server started on free ports; systemd-analyze verify of the
 # units) -> cross-check against the DuckDB SQL reference -> PySpark job vs
-# compute -> the Athena/DuckDB SQL of scripts/athena vs compute.
+# compute -> the Athena/DuckDB SQL of scripts/athena vs compute -> the
+# README's walkthroughs (scripts/check/readme.py: each on its own DynamoDB
+# Local, Redis and moto_server, output compared with the README).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -43,5 +45,8 @@ step "the lake as plain SQL: DuckDB dialect of the Athena query vs compute"
 
 step "PySpark job vs compute"
 "$root/scripts/spark/test_spark.sh" "$root/target/debug/topsellers"
+
+step "README walkthroughs: run as written, output compared with the README"
+python3 "$root/scripts/check/readme.py" --bin target/debug
 
 step "all tests passed"

@@ -338,9 +338,14 @@ pub struct PublishArgs {
     /// Longest TTL of the Redis keys (`--ttl` is its old name).
     #[arg(long = "cache-ttl", alias = "ttl", default_value = "24h", value_parser = parse_duration_ns, env = "TOPSELLERS_CACHE_TTL")]
     pub ttl: i64,
-    /// TTLs are drawn from [ttl·(1 − jitter), ttl].
-    #[arg(long, default_value_t = 0.1, env = "TOPSELLERS_CACHE_TTL_JITTER")]
-    pub ttl_jitter: f64,
+    /// TTLs are drawn from [ttl·(1 − jitter), ttl] (`--ttl-jitter` is its old name).
+    #[arg(
+        long,
+        alias = "ttl-jitter",
+        default_value_t = 0.1,
+        env = "TOPSELLERS_CACHE_TTL_JITTER"
+    )]
+    pub cache_ttl_jitter: f64,
     /// Publish report (JSON).
     #[arg(long, env = "TOPSELLERS_REPORT")]
     pub report: Option<PathBuf>,
@@ -453,9 +458,9 @@ pub struct ServeArgs {
     /// Longest TTL of the Redis keys written back after a DynamoDB read [default: 24h].
     #[arg(long, env = "TOPSELLERS_CACHE_TTL")]
     pub cache_ttl: Option<String>,
-    /// Written-back TTLs are drawn from [ttl·(1 − jitter), ttl] [default: 0.1].
-    #[arg(long, env = "TOPSELLERS_CACHE_TTL_JITTER")]
-    pub ttl_jitter: Option<String>,
+    /// Written-back TTLs are drawn from [ttl·(1 − jitter), ttl] (`--ttl-jitter` is its old name) [default: 0.1].
+    #[arg(long, alias = "ttl-jitter", env = "TOPSELLERS_CACHE_TTL_JITTER")]
+    pub cache_ttl_jitter: Option<String>,
     /// Longest wait for in-flight requests after SIGTERM/SIGINT [default: 10s].
     #[arg(long, env = "TOPSELLERS_SERVE_DRAIN_TIMEOUT")]
     pub drain_timeout: Option<String>,

@@ -8,6 +8,8 @@ mod cli;
 mod commands;
 mod job_report;
 mod logging;
+#[cfg(test)]
+mod names;
 mod progress;
 mod units;
 

@@ -372,8 +372,8 @@ fn errors_name_the_thing_at_fault_once() {
     std::fs::write(cat.join("x.parquet"), "item_id,ts\n1,2\n".repeat(500)).unwrap();
     assert_eq!(
         compute_lake("csv-lake"),
-        "error: cannot compute the lake csv-lake: csv-lake/category=a/x.parquet: \
-         not a readable Parquet file: Parquet error: Invalid Parquet file. Corrupt footer"
+        "error: cannot compute the lake csv-lake: csv-lake/category=a/x.parquet: not a Parquet \
+         file: it does not end with Parquet's footer marker PAR1 (another format, or a file cut short)"
     );
 
     for bad in ["7dd", "7days", "7D"] {
@@ -394,6 +394,85 @@ fn errors_name_the_thing_at_fault_once() {
         error_of(topsellers().args(["publish", "--results", "no.csv", "--table", "tbl"])),
         "error: cannot read the results no.csv: No such file or directory (os error 2)"
     );
+    std::fs::write(
+        dir.join("empty.csv"),
+        "variant,category,rank,item_id,score,window_s,as_of\n",
+    )
+    .unwrap();
+    assert_eq!(
+        error_of(topsellers().args(["publish", "--results", "empty.csv", "--table", "tbl"])),
+        "error: cannot read the results empty.csv: whole file: holds no result rows, so no as_of \
+         either: nothing to publish"
+    );
+
+    // `run`'s settings: the file, then the environment. These fail before
+    // any service is reached.
+    let run_with = |file: &str, env: &[(&str, &str)]| {
+        std::fs::write(dir.join("c.toml"), file).unwrap();
+        let mut cmd = topsellers();
+        cmd.args(["run", "--config", "c.toml"]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        error_of(&mut cmd)
+    };
+    let good = "lake = \"lake\"\nout = \"r.csv\"\ntable = \"tbl\"\n";
+    for (file, env, message) in [
+        (
+            "top = \"100\"\n",
+            vec![],
+            "error: c.toml: top = \"100\": expected a whole number, found a string",
+        ),
+        ("top = 0\n", vec![], "error: top = 0: use 1 to 1000000"),
+        (
+            "tpo = 5\n",
+            vec![],
+            "error: c.toml: unknown setting \"tpo\" (known: lake, cache_dir, as_of, variants, window, \
+             max_window, min_items, top, item_column, ts_column, quantity_column, threads, out, \
+             report, metrics_file, lock_file, log_format, table, create_table, concurrency, redis, \
+             cache_ttl, cache_ttl_jitter, max_category_drop, max_counted_drop, diff_top, \
+             sync_concurrency, incremental, verify, state_file, republish_after, incremental_sync_days)",
+        ),
+        (
+            "window = \"7days\"\n",
+            vec![],
+            "error: window: \"7days\" is not a duration: write a number and a unit, like 90d, 12h, \
+             30m, 45s or 250ms",
+        ),
+        (
+            "",
+            vec![("TOPSELLERS_TOP", "many")],
+            "error: TOPSELLERS_TOP=\"many\": not an integer",
+        ),
+        (
+            "",
+            vec![],
+            "error: cannot compute the lake lake: No such file or directory (os error 2)",
+        ),
+    ] {
+        let file = format!("{good}{file}");
+        assert_eq!(run_with(&file, &env), message, "{file} {env:?}");
+    }
+
+    // `serve`'s settings.
+    assert_eq!(
+        error_of(topsellers().args(["serve", "--redis", "redis://127.0.0.1:1"])),
+        "error: --table is required (or TOPSELLERS_TABLE, or table in the [serve] table of --config)"
+    );
+    for flag in ["--cache-ttl-jitter", "--ttl-jitter"] {
+        assert_eq!(
+            error_of(topsellers().args([
+                "serve",
+                "--table",
+                "tbl",
+                "--redis",
+                "redis://r:1",
+                flag,
+                "2"
+            ])),
+            "error: --cache-ttl-jitter \"2\": use a number from 0 to 0.9"
+        );
+    }
     assert_eq!(
         error_of(topsellers().args(["ingest", "--lake", "l2", "no-input.json"])),
         "error: cannot ingest into l2: no-input.json: No such file or directory (os error 2)"

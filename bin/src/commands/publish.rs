@@ -131,8 +131,16 @@ pub fn publish_and_warm(
     match report.outcome {
         "no-op" => {
             tracing::info!(table = %table, generation = report.generation, unchanged, "no-op: this run is already live");
+            // An incremental cycle hands over only the groups whose top
+            // changed: say so, rather than "0 items unchanged" when none did.
+            let why = match only_groups {
+                Some(changed) if changed.is_empty() => {
+                    format!("none of the {} tops changed", set.groups.len())
+                }
+                _ => format!("{unchanged} items unchanged"),
+            };
             println!(
-                "no-op: as_of {} (generation {}) is already live in {table}; nothing written ({unchanged} items unchanged)",
+                "no-op: as_of {} (generation {}) is already live in {table}; nothing written ({why})",
                 report.as_of, report.generation
             );
         }
@@ -244,7 +252,7 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         a.concurrency,
         a.redis.clone(),
         a.ttl,
-        a.ttl_jitter,
+        a.cache_ttl_jitter,
     )?;
     let mut job = JobReport {
         job: "publish",

@@ -59,7 +59,7 @@ pub(crate) fn existing_item_kind(lake: &Path) -> Result<Option<(PathBuf, ItemKin
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(|e| {
         LakeError::NotParquet {
             path: path.clone(),
-            source: e,
+            error: e,
         }
     })?;
     Ok(kind_of(meta.schema(), &path)?.map(|k| (path, k)))
@@ -150,10 +150,10 @@ pub(crate) async fn existing_item_kind_s3(
         let body = out.body.collect().await.map_err(|e| fail(key, &e))?;
         Ok::<_, IngestError>(body.into_bytes())
     };
-    let not_parquet = |source| {
+    let not_parquet = |error| {
         IngestError::Lake(LakeError::NotParquet {
             path: path.clone(),
-            source,
+            error,
         })
     };
     let mut tail = get(size.saturating_sub(FOOTER_GUESS)).await?;

@@ -34,12 +34,13 @@ pub enum LakeError {
         reason: String,
     },
     /// A file is not readable as Parquet (truncated, corrupt, or another format).
-    #[error("{path}: not a readable Parquet file: {source}")]
+    #[error("{path}: {}", parquet_complaint(error))]
     NotParquet {
         /// The file.
         path: PathBuf,
-        /// The decoder's complaint.
-        source: parquet::errors::ParquetError,
+        /// The decoder's complaint, said in [`parquet_complaint`]'s words
+        /// (not a `source`: the message already holds it).
+        error: parquet::errors::ParquetError,
     },
     /// Decoding a row group failed.
     #[error("{path}: row group {row_group}: {message}")]
@@ -147,5 +148,25 @@ impl LakeError {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// What a Parquet decoder's error means to the person who gave the file.
+/// The decoder says "Parquet error: Invalid Parquet file. Corrupt footer"
+/// for any file that does not end with Parquet's `PAR1` marker, which is
+/// most often not Parquet at all (a CSV or JSON file named `.parquet`) or
+/// a file cut short.
+fn parquet_complaint(error: &parquet::errors::ParquetError) -> String {
+    use parquet::errors::ParquetError;
+    match error {
+        ParquetError::General(m) if m.contains("Corrupt footer") => {
+            "not a Parquet file: it does not end with Parquet's footer marker PAR1 \
+             (another format, or a file cut short)"
+                .to_string()
+        }
+        ParquetError::General(m) | ParquetError::EOF(m) => {
+            format!("not a readable Parquet file: {m}")
+        }
+        other => format!("not a readable Parquet file: {other}"),
     }
 }

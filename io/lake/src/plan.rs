@@ -135,9 +135,9 @@ pub(crate) fn plan_file(
         .with_skip_arrow_metadata(true)
         .with_page_index_policy(PageIndexPolicy::Optional);
     let meta =
-        ArrowReaderMetadata::load(&bytes, options).map_err(|source| LakeError::NotParquet {
+        ArrowReaderMetadata::load(&bytes, options).map_err(|error| LakeError::NotParquet {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
     let cols = resolve(path, names, meta.schema(), meta.parquet_schema())?;
     let md = meta.metadata();

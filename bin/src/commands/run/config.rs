@@ -16,7 +16,7 @@ use crate::cli::RunArgs;
 
 /// The type of a setting, for reading it from the environment.
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Str,
     Int,
     Float,
@@ -25,7 +25,7 @@ enum Kind {
 }
 
 /// Every setting of the file, with its type.
-const KEYS: [(&str, Kind); 32] = [
+pub(crate) const KEYS: [(&str, Kind); 32] = [
     ("lake", Kind::Str),
     ("cache_dir", Kind::Str),
     ("as_of", Kind::Str),

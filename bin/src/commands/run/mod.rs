@@ -5,7 +5,7 @@
 //! compared with the live manifests, and only then published. A refused run
 //! exits non-zero and leaves the live results as they were.
 
-mod config;
+pub(crate) mod config;
 mod dryrun;
 mod incremental;
 mod options;

@@ -7,7 +7,7 @@
 //! (for at most `--drain-timeout`) and exits 0.
 
 mod metrics;
-mod options;
+pub(crate) mod options;
 mod request;
 mod routes;
 

@@ -44,7 +44,7 @@ pub struct ServeOptions {
 }
 
 /// Every setting with its default (`None`: required, or no default).
-const SETTINGS: [(&str, Option<&str>); 18] = [
+pub(crate) const SETTINGS: [(&str, Option<&str>); 18] = [
     ("listen", Some("127.0.0.1:8080")),
     ("table", None),
     ("redis", None),
@@ -58,7 +58,7 @@ const SETTINGS: [(&str, Option<&str>); 18] = [
     ("redis_backoff", Some("1s")),
     ("dynamodb_timeout", Some("1s")),
     ("cache_ttl", Some("24h")),
-    ("ttl_jitter", Some("0.1")),
+    ("cache_ttl_jitter", Some("0.1")),
     ("drain_timeout", Some("10s")),
     ("threads", None),
     ("request_timeout", Some("5s")),
@@ -81,7 +81,7 @@ fn given(a: &ServeArgs) -> [Option<&String>; 18] {
         a.redis_backoff.as_ref(),
         a.dynamodb_timeout.as_ref(),
         a.cache_ttl.as_ref(),
-        a.ttl_jitter.as_ref(),
+        a.cache_ttl_jitter.as_ref(),
         a.drain_timeout.as_ref(),
         a.threads.as_ref(),
         a.request_timeout.as_ref(),
@@ -103,7 +103,8 @@ fn read_config(path: &Path) -> Result<HashMap<String, String>, UsageError> {
     table
         .iter()
         .map(|(key, value)| {
-            if !SETTINGS.iter().any(|(k, _)| k == key) {
+            let key = canonical_key(key);
+            if !SETTINGS.iter().any(|(k, _)| *k == key) {
                 let known: Vec<&str> = SETTINGS.iter().map(|(k, _)| *k).collect();
                 return Err(bad(format!(
                     "[serve] {key}: unknown setting (known: {})",
@@ -121,9 +122,20 @@ fn read_config(path: &Path) -> Result<HashMap<String, String>, UsageError> {
                     )))
                 }
             };
-            Ok((key.clone(), text))
+            Ok((key.to_string(), text))
         })
         .collect()
+}
+
+/// Keys of the `[serve]` table that have a newer name, with that name.
+pub(crate) const OLD_KEYS: [(&str, &str); 1] = [("ttl_jitter", "cache_ttl_jitter")];
+
+/// A key's current name (an old one still reads).
+fn canonical_key(key: &str) -> &str {
+    OLD_KEYS
+        .iter()
+        .find(|(old, _)| *old == key)
+        .map_or(key, |(_, new)| new)
 }
 
 /// The merged settings: flag or environment, else file, else default.
@@ -157,12 +169,11 @@ impl Merged {
 }
 
 /// The environment variable clap reads for `key`.
-fn env_of(key: &str) -> String {
+pub(crate) fn env_of(key: &str) -> String {
     match key {
-        "listen" | "table" | "redis" | "cache_ttl" | "threads" => {
+        "listen" | "table" | "redis" | "cache_ttl" | "cache_ttl_jitter" | "threads" => {
             format!("TOPSELLERS_{}", key.to_ascii_uppercase())
         }
-        "ttl_jitter" => "TOPSELLERS_CACHE_TTL_JITTER".into(),
         _ => format!("TOPSELLERS_SERVE_{}", key.to_ascii_uppercase()),
     }
 }
@@ -230,7 +241,7 @@ impl ServeOptions {
                 redis_timeout: merged.duration("redis_timeout", false)?,
                 redis_backoff: merged.duration("redis_backoff", false)?,
                 redis_ttl: merged.duration("cache_ttl", false)?,
-                redis_ttl_jitter: merged.parse("ttl_jitter", number(0.0..=0.9f64))?,
+                redis_ttl_jitter: merged.parse("cache_ttl_jitter", number(0.0..=0.9f64))?,
                 dynamo_timeout: merged.duration("dynamodb_timeout", false)?,
                 local_ttl: merged.duration("local_ttl", true)?,
                 negative_ttl: merged.duration("negative_ttl", true)?,
@@ -288,6 +299,15 @@ mod tests {
         assert_eq!(o.request_timeout, Duration::from_secs(5));
         assert_eq!(o.max_in_flight, 4096);
 
+        // An old key still reads, as its new name.
+        std::fs::write(
+            &path,
+            "[serve]\ntable = \"shop\"\nredis = \"redis://r:1\"\nttl_jitter = 0.3\n",
+        )
+        .unwrap();
+        let o = options(&["--config", config]).unwrap();
+        assert_eq!(o.reads.redis_ttl_jitter, 0.3);
+
         std::fs::write(&path, "[serve]\ntabel = \"shop\"\n").unwrap();
         let e = options(&["--config", config]).unwrap_err().0;
         assert!(e.contains("tabel: unknown setting"), "{e}");
@@ -305,7 +325,14 @@ mod tests {
         );
         let base = ["--table", "shop", "--redis", "redis://r:1"];
         for (extra, why) in [
-            (["--ttl-jitter", "2"], "from 0 to 0.9"),
+            (
+                ["--cache-ttl-jitter", "2"],
+                "--cache-ttl-jitter \"2\": use a number from 0 to 0.9",
+            ),
+            (
+                ["--ttl-jitter", "2"],
+                "--cache-ttl-jitter \"2\": use a number from 0 to 0.9",
+            ),
             (["--threads", "0"], "from 1 to 1024"),
             (["--max-in-flight", "0"], "from 1 to 1000000"),
             (["--request-timeout", "0"], "--request-timeout \"0\""),

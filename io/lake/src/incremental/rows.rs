@@ -91,9 +91,9 @@ pub fn visit_rows(
         &bytes,
         ArrowReaderOptions::new().with_skip_arrow_metadata(true),
     )
-    .map_err(|source| LakeError::NotParquet {
+    .map_err(|error| LakeError::NotParquet {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let cols = resolve(path, names, meta.schema(), meta.parquet_schema())?;
     let md = meta.metadata();

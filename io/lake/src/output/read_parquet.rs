@@ -22,7 +22,7 @@ pub(super) fn read_parquet(path: &Path) -> Result<ResultSet, LakeError> {
         .and_then(|b| b.build())
         .map_err(|e| LakeError::NotParquet {
             path: path.to_path_buf(),
-            source: e,
+            error: e,
         })?;
     let mut grouper = Grouper::new(path);
     let mut offset = 0usize;
