@@ -217,6 +217,28 @@ impl<D: PageDecode> Column<D> {
         Ok(())
     }
 
+    /// Moves to `row` with its page decoded, and says how many rows from
+    /// `row` that page holds, when none of its rows is null (`None` when
+    /// some are: such rows go through [`read`](Self::read)).
+    pub fn ready(&mut self, row: u64) -> Result<Option<usize>, Unsupported> {
+        self.seek(row)?;
+        if self.pos == self.page_rows {
+            self.next_page(None)?;
+        }
+        Ok(self.valid.is_empty().then(|| self.page_rows - self.pos))
+    }
+
+    /// The values of the next `k` rows, in the current page (`k` at most
+    /// what [`ready`](Self::ready) said).
+    pub fn peek(&self, k: usize) -> &[D::Out] {
+        &self.values[self.pos..self.pos + k]
+    }
+
+    /// Moves past `k` rows read with [`peek`](Self::peek).
+    pub fn advance(&mut self, k: usize) {
+        self.pos += k;
+    }
+
     /// Moves to `row`, skipping whole pages unread where the offset index
     /// says they end before it.
     fn seek(&mut self, row: u64) -> Result<(), Unsupported> {

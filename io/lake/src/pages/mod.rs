@@ -722,6 +722,72 @@ fn find_runs(
     Some((runs, counts))
 }
 
+/// One batch of rows for the accumulator, wherever they lie.
+#[derive(Default)]
+struct Rows<'a> {
+    codes: &'a [u32],
+    codes_valid: Option<Validity<'a>>,
+    ts: &'a [i64],
+    ts_valid: Option<Validity<'a>>,
+    quantity: Option<&'a [i64]>,
+    quantity_valid: Option<Validity<'a>>,
+}
+
+/// Hands the rows gathered in `buf` to `add`, and empties it.
+fn flush<D>(buf: &mut BatchBuffers, dictionary: &D, add: &mut impl FnMut(&D, Rows<'_>)) {
+    if buf.ts.is_empty() {
+        return;
+    }
+    let rows = Rows {
+        codes: &buf.codes,
+        codes_valid: validity(&buf.codes_valid),
+        ts: &buf.ts,
+        ts_valid: validity(&buf.ts_valid),
+        quantity: Some(&buf.quantity),
+        quantity_valid: validity(&buf.quantity_valid),
+    };
+    add(dictionary, rows);
+    buf.clear();
+}
+
+/// How many rows from `row` (at most `left`) every column holds in its
+/// current page without a null, so that they can be read in place rather
+/// than copied into a batch; `None` when that is not the case (a page with
+/// nulls, or rows the time filter would split).
+fn in_place<A: PageDecode>(
+    item: &mut Column<A>,
+    ts: &mut Column<Ints>,
+    quantity: Option<&mut Column<Ints>>,
+    row: u64,
+    left: usize,
+    filter: Option<TimeFilter>,
+) -> Result<Option<usize>, Unsupported> {
+    let (Some(a), Some(b)) = (item.ready(row)?, ts.ready(row)?) else {
+        return Ok(None);
+    };
+    let c = match quantity {
+        Some(q) => match q.ready(row)? {
+            Some(c) => c,
+            None => return Ok(None),
+        },
+        None => left,
+    };
+    let k = left.min(a).min(b).min(c);
+    if k == 0 {
+        return Ok(None);
+    }
+    if let Some(filter) = filter {
+        let all = ts
+            .peek(k)
+            .iter()
+            .fold(true, |all, &v| all & filter.keeps(v));
+        if !all {
+            return Ok(None);
+        }
+    }
+    Ok(Some(k))
+}
+
 /// Reusable output buffers of one batch.
 #[derive(Default)]
 struct BatchBuffers {
@@ -814,25 +880,20 @@ pub(crate) fn decode_unit<I: PageKeys>(
     let batch_size = batch_size.max(1);
     let ts_unit_ns = file.cols.ts_unit_ns;
     let quantity_present = quantity.is_some();
-    let mut flush = |buf: &mut BatchBuffers, item: &Column<Codes<I>>| {
-        if buf.ts.is_empty() {
-            return;
-        }
-        let dictionary = &item.decoder.dictionary;
+    let mut add = |dictionary: &I::Dict, rows: Rows<'_>| {
         // The dictionary grows only (by appended values): the slots found
         // so far stay valid.
         if slots.len() < dictionary.len() {
             slots.resize(dictionary.len(), NO_SLOT);
         }
-        let mut batch = Batch::new(&buf.codes[..], &buf.ts[..], ts_unit_ns);
-        batch.items_valid = validity(&buf.codes_valid);
-        batch.ts_valid = validity(&buf.ts_valid);
+        let mut batch = Batch::new(rows.codes, rows.ts, ts_unit_ns);
+        batch.items_valid = rows.codes_valid;
+        batch.ts_valid = rows.ts_valid;
         if quantity_present {
-            batch.quantity = Some(&buf.quantity[..]);
-            batch.quantity_valid = validity(&buf.quantity_valid);
+            batch.quantity = rows.quantity;
+            batch.quantity_valid = rows.quantity_valid;
         }
         acc.add_coded(plan, &batch, dictionary, &mut slots);
-        buf.clear();
     };
     let filter = TimeFilter::of(file, row_group, &layout, plan);
     let mut uncounted = RowCounts::default();
@@ -840,7 +901,28 @@ pub(crate) fn decode_unit<I: PageKeys>(
         for range in ranges(selection, rows) {
             let mut at = range.start;
             while at < range.end {
-                let k = ((range.end - at) as usize).min(batch_size - buf.ts.len());
+                let left = (range.end - at) as usize;
+                // Rows that lie in one page of every column, none null, go
+                // to the accumulator straight from the pages.
+                if let Some(k) = in_place(&mut item, &mut ts, quantity.as_mut(), at, left, filter)?
+                {
+                    flush(&mut buf, &item.decoder.dictionary, &mut add);
+                    let rows = Rows {
+                        codes: item.peek(k),
+                        ts: ts.peek(k),
+                        quantity: quantity.as_ref().map(|q| q.peek(k)),
+                        ..Rows::default()
+                    };
+                    add(&item.decoder.dictionary, rows);
+                    item.advance(k);
+                    ts.advance(k);
+                    if let Some(q) = quantity.as_mut() {
+                        q.advance(k);
+                    }
+                    at += k as u64;
+                    continue;
+                }
+                let k = left.min(batch_size - buf.ts.len());
                 let runs = match filter {
                     None => None,
                     Some(filter) => {
@@ -876,11 +958,11 @@ pub(crate) fn decode_unit<I: PageKeys>(
                 }
                 at += k as u64;
                 if buf.ts.len() == batch_size {
-                    flush(&mut buf, &item);
+                    flush(&mut buf, &item.decoder.dictionary, &mut add);
                 }
             }
         }
-        flush(&mut buf, &item);
+        flush(&mut buf, &item.decoder.dictionary, &mut add);
         Ok(())
     };
     let result = read();
