@@ -11,7 +11,7 @@
 #                (crates.io, installed into .cache/s3s-fs when missing); its
 #                listing walks the whole folder for every page.
 # --server mem:  scripts/bench/s3-mem, the s3s protocol crate over an
-#                in-memory BTreeMap (built into .cache/s3-mem when missing):
+#                in-memory BTreeMap (built into .cache/s3-mem, its own lock file):
 #                a server that is not the bottleneck.
 # After the timed runs, one more full + no-op per tool against a server that
 # logs every request gives the requests each tool sent, by operation.
