@@ -622,6 +622,12 @@ impl TimeFilter {
         (ts.wrapping_sub(self.lo) as u64) <= (self.hi.wrapping_sub(self.lo) as u64)
     }
 
+    /// Whether every one of `values` (all valid) may count: one branch-free
+    /// pass.
+    fn keeps_all(&self, values: &[i64]) -> bool {
+        values.iter().fold(true, |all, &v| all & self.keeps(v))
+    }
+
     /// Tallies a row the filter rules out, as the accumulator would.
     #[inline]
     fn tally(&self, ts: i64, valid: bool, counts: &mut RowCounts) {
@@ -665,8 +671,8 @@ fn kept_runs(
     let values = &buf.ts[from..];
     let found = match buf.probe_valid.bitmap() {
         None => {
-            // Most batches lie wholly inside the window: one branch-free pass.
-            if values.iter().fold(true, |all, &v| all & filter.keeps(v)) {
+            // Most batches lie wholly inside the window.
+            if filter.keeps_all(values) {
                 return None;
             }
             find_runs(filter, values, |_| true)
@@ -776,14 +782,8 @@ fn in_place<A: PageDecode>(
     if k == 0 {
         return Ok(None);
     }
-    if let Some(filter) = filter {
-        let all = ts
-            .peek(k)
-            .iter()
-            .fold(true, |all, &v| all & filter.keeps(v));
-        if !all {
-            return Ok(None);
-        }
+    if filter.is_some_and(|f| !f.keeps_all(ts.peek(k))) {
+        return Ok(None);
     }
     Ok(Some(k))
 }
