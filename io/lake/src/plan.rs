@@ -166,6 +166,17 @@ pub(crate) fn plan_file(
             // No usable statistics: read everything in the first pass.
             None => (Part::All, Part::Nothing),
             Some(Pass::Skip) => continue,
+            // Wholly inside the base window (nothing after `as_of` either):
+            // every page, a page of nulls included, goes to the first pass,
+            // so there is nothing to split and no page header to read.
+            Some(Pass::First)
+                if stats.is_some_and(|(min, max)| {
+                    horizon.classify(min, min) == Pass::First
+                        && horizon.classify(max, max) == Pass::First
+                }) =>
+            {
+                (Part::All, Part::Nothing)
+            }
             Some(pass) => {
                 split_pages(&meta, &bytes, &cols, rg, rows, horizon).unwrap_or(match pass {
                     Pass::First => (Part::All, Part::Nothing),
