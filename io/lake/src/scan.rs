@@ -33,7 +33,7 @@ use topsellers_engine::{
 
 use crate::columns::{ColumnNames, ItemKind};
 use crate::decode::{BatchColumns, Scratch};
-use crate::discover::{discover_where, dt_range_ns, Discovered, LakeFile};
+use crate::discover::{discover_window, Discovered, LakeFile};
 use crate::error::LakeError;
 use crate::makespan::{UnitClock, UnitTimes};
 use crate::mmap::map_file;
@@ -144,18 +144,7 @@ pub fn scan_lake(
 ) -> Result<ScanOutput, LakeError> {
     let started = Instant::now();
     let horizon = Horizon::new(plan);
-    // A dt=D folder holds D 00:00 <= ts < D+1 00:00; keep it if that range
-    // meets (as_of - W_max, as_of].
-    let keep_dt = |dt| {
-        let (start, end) = dt_range_ns(dt);
-        end - 1 > horizon.cutoff && start <= plan.as_of_ns
-    };
-    let found = discover_where(root, &keep_dt)?;
-    if found.files.is_empty() && found.partitions_pruned == 0 {
-        return Err(LakeError::EmptyLake {
-            root: root.to_path_buf(),
-        });
-    }
+    let found = discover_window(root, horizon.cutoff, plan.as_of_ns)?;
     scan_found(found, started, opts, plan, progress)
 }
 
