@@ -1,10 +1,20 @@
-//! The allocator, and how long it keeps memory that was freed.
+//! The allocator, and how a batch job keeps the memory it was given.
 //!
-//! A batch run builds and drops one category state after another. With
-//! mimalloc's default (memory unused for a while goes back to the kernel),
-//! new states faulted in fresh pages that the kernel zeroed first: 8–10% of
-//! `compute`'s CPU time on a 100M-purchase lake, for a peak of ~130 MB.
-//! Jobs keep it instead; the server, which runs for days, keeps the default.
+//! A batch run builds and drops one category state after another. Three
+//! things made it fault in fresh, kernel-zeroed pages over and over, for a
+//! peak of ~150 MB (measured on the 100M-purchase lake, BENCHMARKS.md):
+//! - mimalloc's default purge (memory unused for a while goes back to the
+//!   kernel): 8–10% of `compute`'s CPU time;
+//! - transparent huge pages: mimalloc asks for them on its arenas, and a
+//!   first touch anywhere in 2 MiB zeroes all of it, several milliseconds
+//!   each on a virtual machine whose host backs the memory lazily
+//!   (`clear_page_erms` was 3–13% of the samples, run to run);
+//! - glibc's heap trim: zstd (C, on glibc's malloc) frees its decompression
+//!   context at every column chunk, and glibc gave the top 72 KiB of the
+//!   thread's heap back each time (`madvise(MADV_DONTNEED)`, 500 times a run).
+//!
+//! Jobs keep their memory instead; the server, which runs for days, keeps
+//! the defaults.
 
 use libmimalloc_sys::{mi_option_set, mi_option_t};
 
@@ -21,17 +31,30 @@ const PURGE_DELAY: mi_option_t = 15;
 #[cfg(test)]
 const DEFAULT_PURGE_DELAY_MS: std::ffi::c_long = 1000;
 
-/// Keeps freed memory in the process for reuse (peak memory is unchanged:
-/// it is memory the run already held). Call before the work starts. A
-/// `MIMALLOC_PURGE_DELAY` set by the operator wins.
+/// Keeps freed memory in the process for reuse, in small pages (peak
+/// memory is unchanged: it is memory the run already held). Call before the
+/// work starts. A `MIMALLOC_PURGE_DELAY` set by the operator wins.
 pub fn keep_freed_memory() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-        return;
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets a process-wide integer option; called from `main`
+        // before any other thread starts.
+        unsafe { mi_option_set(PURGE_DELAY, -1) };
     }
-    // SAFETY: sets a process-wide integer option; called from `main` before
-    // any other thread starts.
-    unsafe { mi_option_set(PURGE_DELAY, -1) };
+    // Errors are ignored: both are tuning, and the job runs the same
+    // without them (an older kernel without the flag, another libc).
+    // SAFETY: plain calls with integer arguments, before other threads start.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        #[cfg(target_env = "gnu")]
+        libc::mallopt(libc::M_TRIM_THRESHOLD, GLIBC_TRIM_THRESHOLD);
+    }
 }
+
+/// The free space glibc keeps at the top of a heap before trimming it
+/// (its default, 128 KiB, trims at nearly every zstd context freed).
+#[cfg(target_env = "gnu")]
+const GLIBC_TRIM_THRESHOLD: libc::c_int = 64 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,10 @@
 //! each fill their own accumulator; [`CategoryAccumulator::absorb`] folds them
 //! in unit order, which is what makes results independent of thread count.
 
+mod coded;
+
+pub use coded::RepeatedKey;
+
 use crate::batch::Batch;
 use crate::counts::RowCounts;
 use crate::decay::{decay_weights, nanos_to_seconds};
@@ -589,7 +593,70 @@ mod tests {
     }
 
     /// (code seed, age in thirds of a day, quantity, item valid, ts valid).
-    type Row = (usize, i64, i64, bool, bool);
+    pub(super) type Row = (usize, i64, i64, bool, bool);
+
+    /// Up to `max` random rows, with nulls, bad quantities and rows outside
+    /// the windows among them.
+    pub(super) fn rows(max: usize) -> impl proptest::strategy::Strategy<Value = Vec<Row>> {
+        use proptest::bool::weighted;
+        let row = (
+            0usize..1000,
+            -5i64..400,
+            -1i64..4,
+            weighted(0.9),
+            weighted(0.95),
+        );
+        proptest::collection::vec(row, 0..max)
+    }
+
+    /// Two variants (half-lives of a day and a week) at day 100, windows
+    /// from 30 days to a year, five items at least, top 10.
+    pub(super) fn two_variants() -> ScoringPlan {
+        ScoringPlan::new(
+            100 * DAY_NS,
+            vec![
+                Variant::from_half_life("a", 86_400.0).expect("valid"),
+                Variant::from_half_life("b", 7.0 * 86_400.0).expect("valid"),
+            ],
+            30 * DAY_NS,
+            365 * DAY_NS,
+            Some(5),
+            10,
+        )
+        .expect("valid plan")
+    }
+
+    /// The columns of `rows`: codes into a dictionary of `entries`, times
+    /// in milliseconds, quantities, and the item and time validity bits.
+    pub(super) struct Columns {
+        pub codes: Vec<u32>,
+        pub ts: Vec<i64>,
+        pub quantity: Vec<i64>,
+        pub items_valid: Vec<u8>,
+        pub ts_valid: Vec<u8>,
+    }
+
+    pub(super) fn columns(rows: &[Row], entries: usize) -> Columns {
+        let bits = |f: fn(&Row) -> bool| {
+            let mut b = vec![0u8; rows.len().div_ceil(8)];
+            for (i, r) in rows.iter().enumerate() {
+                if f(r) {
+                    b[i / 8] |= 1 << (i % 8);
+                }
+            }
+            b
+        };
+        Columns {
+            codes: rows.iter().map(|r| (r.0 % entries) as u32).collect(),
+            ts: rows
+                .iter()
+                .map(|r| 100 * 86_400_000 - r.1 * 86_400_000 / 3)
+                .collect(),
+            quantity: rows.iter().map(|r| r.2).collect(),
+            items_valid: bits(|r| r.3),
+            ts_valid: bits(|r| r.4),
+        }
+    }
 
     proptest::proptest! {
         /// Codes into a dictionary (with repeated entries, nulls, bad
@@ -598,38 +665,11 @@ mod tests {
         #[test]
         fn codes_add_exactly_what_keys_add(
             dictionary in proptest::collection::vec(0i64..40, 1..60),
-            rows in proptest::collection::vec(
-                (0usize..1000, -5i64..400, -1i64..4, proptest::bool::weighted(0.9), proptest::bool::weighted(0.95)),
-                0..3 * BLOCK,
-            ),
+            rows in rows(3 * BLOCK),
         ) {
-            let plan = ScoringPlan::new(
-                100 * DAY_NS,
-                vec![
-                    Variant::from_half_life("a", 86_400.0).expect("valid"),
-                    Variant::from_half_life("b", 7.0 * 86_400.0).expect("valid"),
-                ],
-                30 * DAY_NS,
-                365 * DAY_NS,
-                Some(5),
-                10,
-            )
-            .expect("valid plan");
-            let codes: Vec<u32> = rows.iter().map(|r| (r.0 % dictionary.len()) as u32).collect();
+            let plan = two_variants();
+            let Columns { codes, ts, quantity, items_valid, ts_valid } = columns(&rows, dictionary.len());
             let keys: Vec<i64> = codes.iter().map(|&c| dictionary[c as usize]).collect();
-            let ts: Vec<i64> = rows.iter().map(|r| 100 * 86_400_000 - r.1 * 86_400_000 / 3).collect();
-            let quantity: Vec<i64> = rows.iter().map(|r| r.2).collect();
-            let bits = |f: fn(&Row) -> bool| {
-                let mut b = vec![0u8; rows.len().div_ceil(8)];
-                for (i, r) in rows.iter().enumerate() {
-                    if f(r) {
-                        b[i / 8] |= 1 << (i % 8);
-                    }
-                }
-                b
-            };
-            let items_valid = bits(|r| r.3);
-            let ts_valid = bits(|r| r.4);
             fn with<'a, K: ?Sized>(
                 mut b: Batch<'a, K>,
                 items: &'a [u8],

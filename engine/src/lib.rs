@@ -42,13 +42,13 @@ mod state;
 mod topk;
 mod window;
 
-pub use accumulate::{CategoryAccumulator, CategoryOutcome, Ranked, Scored, NO_SLOT};
+pub use accumulate::{CategoryAccumulator, CategoryOutcome, Ranked, RepeatedKey, Scored, NO_SLOT};
 pub use batch::{Batch, Validity};
 pub use counts::RowCounts;
 pub use decay::decay_weights;
 pub use error::EngineError;
 pub use key::{BytesInterner, IntInterner, Interner, ItemId, KeyColumn, Offset, StrColumn};
-pub use parallel::{aggregate_units, MERGE_GROUP};
+pub use parallel::{aggregate_units, merge_group};
 pub use params::{ScoringPlan, Variant, NANOS_PER_SEC, SECS_PER_DAY};
 pub use state::{weight, CategoryState, ItemKey, NotHeld, WindowCheck};
 pub use topk::top_n;

@@ -8,8 +8,10 @@
 //! partial states are folded strictly in unit order. Floating-point sums are
 //! therefore the same whatever the number of threads, and a category with
 //! half of all purchases is spread over every core instead of serialising the
-//! run. Units are taken in groups of [`MERGE_GROUP`] so that at most that many
-//! partial states are alive per category.
+//! run. Units are taken in groups of [`merge_group`] units, so that at most
+//! that many partial states are alive per category. The group size follows
+//! the thread count, but results do not: whatever the grouping, partial
+//! states are folded one by one in unit order.
 
 use std::sync::Mutex;
 
@@ -20,8 +22,13 @@ use crate::key::Interner;
 use crate::params::ScoringPlan;
 
 /// Work units aggregated concurrently per category before their states are
-/// folded; a constant (not the thread count) so that results do not depend on it.
-pub const MERGE_GROUP: usize = 16;
+/// folded: two per thread, enough to keep every thread busy while the
+/// previous group is folded. Each partial state of a 1M-row unit holds a few
+/// MiB; sixteen of them were most of `compute`'s peak memory on two threads,
+/// and every fresh page of it was faulted in and zeroed.
+pub fn merge_group() -> usize {
+    (2 * rayon::current_num_threads()).clamp(4, 64)
+}
 
 /// Aggregates units `0..units` of one category. `feed(u, acc)` decodes unit
 /// `u` and adds its batches to `acc`; the first error (in unit order) wins.
@@ -46,9 +53,10 @@ where
             .and_then(|mut s| s.pop())
             .unwrap_or_else(|| CategoryAccumulator::new(plan))
     };
+    let group = merge_group();
     let mut start = 0;
     while start < units {
-        let end = (start + MERGE_GROUP).min(units);
+        let end = (start + group).min(units);
         let partials: Vec<Result<CategoryAccumulator<I>, E>> = (start..end)
             .into_par_iter()
             .map(|u| {

@@ -740,9 +740,13 @@ struct Rows<'a> {
 }
 
 /// Hands the rows gathered in `buf` to `add`, and empties it.
-fn flush<D>(buf: &mut BatchBuffers, dictionary: &D, add: &mut impl FnMut(&D, Rows<'_>)) {
+fn flush<D>(
+    buf: &mut BatchBuffers,
+    dictionary: &D,
+    add: &mut impl FnMut(&D, Rows<'_>) -> Result<(), Unsupported>,
+) -> Result<(), Unsupported> {
     if buf.ts.is_empty() {
-        return;
+        return Ok(());
     }
     let rows = Rows {
         codes: &buf.codes,
@@ -752,8 +756,9 @@ fn flush<D>(buf: &mut BatchBuffers, dictionary: &D, add: &mut impl FnMut(&D, Row
         quantity: Some(&buf.quantity),
         quantity_valid: validity(&buf.quantity_valid),
     };
-    add(dictionary, rows);
+    add(dictionary, rows)?;
     buf.clear();
+    Ok(())
 }
 
 /// How many rows from `row` (at most `left`) every column holds in its
@@ -787,6 +792,23 @@ fn in_place<A: PageDecode>(
     }
     Ok(Some(k))
 }
+
+/// How a unit's rows reach their cells.
+#[derive(Clone, Copy)]
+enum Cells {
+    /// No row yet.
+    Unstarted,
+    /// Cells indexed by code, for a dictionary of this many entries
+    /// ([`CategoryAccumulator::begin_codes`]).
+    ByCode(usize),
+    /// Through the code → slot table ([`CategoryAccumulator::add_coded`]),
+    /// once values were appended to the dictionary.
+    BySlot,
+}
+
+/// Why a unit whose dictionary holds a key twice goes to the Arrow path:
+/// cells indexed by code would sum that key's rows in two parts.
+const REPEATED_KEY: &str = "a key twice in the item dictionary";
 
 /// Reusable output buffers of one batch.
 #[derive(Default)]
@@ -880,11 +902,23 @@ pub(crate) fn decode_unit<I: PageKeys>(
     let batch_size = batch_size.max(1);
     let ts_unit_ns = file.cols.ts_unit_ns;
     let quantity_present = quantity.is_some();
+    let mut cells = Cells::Unstarted;
     let mut add = |dictionary: &I::Dict, rows: Rows<'_>| {
-        // The dictionary grows only (by appended values): the slots found
-        // so far stay valid.
-        if slots.len() < dictionary.len() {
-            slots.resize(dictionary.len(), NO_SLOT);
+        match cells {
+            Cells::Unstarted => {
+                acc.begin_codes(dictionary.len());
+                cells = Cells::ByCode(dictionary.len());
+            }
+            Cells::ByCode(entries) if dictionary.len() > entries => {
+                // Values appended past the dictionary repeat its keys: from
+                // here on, rows find their slot through the code → slot
+                // table, which the cells so far seed.
+                slots.resize(dictionary.len(), NO_SLOT);
+                acc.end_codes(dictionary, Some(&mut slots))
+                    .map_err(|_| Unsupported(REPEATED_KEY))?;
+                cells = Cells::BySlot;
+            }
+            _ => {}
         }
         let mut batch = Batch::new(rows.codes, rows.ts, ts_unit_ns);
         batch.items_valid = rows.codes_valid;
@@ -893,7 +927,15 @@ pub(crate) fn decode_unit<I: PageKeys>(
             batch.quantity = rows.quantity;
             batch.quantity_valid = rows.quantity_valid;
         }
-        acc.add_coded(plan, &batch, dictionary, &mut slots);
+        if matches!(cells, Cells::ByCode(_)) {
+            acc.add_codes(plan, &batch);
+        } else {
+            // The dictionary grows only (by appended values): the slots
+            // found so far stay valid.
+            slots.resize(dictionary.len(), NO_SLOT);
+            acc.add_coded(plan, &batch, dictionary, &mut slots);
+        }
+        Ok(())
     };
     let filter = TimeFilter::of(file, row_group, &layout, plan);
     let mut uncounted = RowCounts::default();
@@ -906,14 +948,14 @@ pub(crate) fn decode_unit<I: PageKeys>(
                 // to the accumulator straight from the pages.
                 if let Some(k) = in_place(&mut item, &mut ts, quantity.as_mut(), at, left, filter)?
                 {
-                    flush(&mut buf, &item.decoder.dictionary, &mut add);
+                    flush(&mut buf, &item.decoder.dictionary, &mut add)?;
                     let rows = Rows {
                         codes: item.peek(k),
                         ts: ts.peek(k),
                         quantity: quantity.as_ref().map(|q| q.peek(k)),
                         ..Rows::default()
                     };
-                    add(&item.decoder.dictionary, rows);
+                    add(&item.decoder.dictionary, rows)?;
                     item.advance(k);
                     ts.advance(k);
                     if let Some(q) = quantity.as_mut() {
@@ -958,14 +1000,18 @@ pub(crate) fn decode_unit<I: PageKeys>(
                 }
                 at += k as u64;
                 if buf.ts.len() == batch_size {
-                    flush(&mut buf, &item.decoder.dictionary, &mut add);
+                    flush(&mut buf, &item.decoder.dictionary, &mut add)?;
                 }
             }
         }
-        flush(&mut buf, &item.decoder.dictionary, &mut add);
-        Ok(())
+        flush(&mut buf, &item.decoder.dictionary, &mut add)
     };
-    let result = read();
+    let mut result = read();
+    if result.is_ok() && matches!(cells, Cells::ByCode(_)) {
+        result = acc
+            .end_codes(&item.decoder.dictionary, None)
+            .map_err(|_| Unsupported(REPEATED_KEY));
+    }
     acc.count_uncounted(uncounted);
     // The buffers go back for the next unit, whatever the outcome.
     let (codes, buffers) = item.into_parts();
