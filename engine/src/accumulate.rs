@@ -74,6 +74,10 @@ pub struct CategoryAccumulator<I: Interner> {
 }
 
 /// Rows staged between the filter and the scatter steps (reused buffers).
+///
+/// The buffers are [`BLOCK`] long once the first block is staged, and `len`
+/// says how many rows they hold: the filter loop writes row `k` by index,
+/// with no length to load, bump and store back per row as `Vec::push` has.
 #[derive(Default)]
 struct Staging {
     /// Index of the row's first cell (`slot · stride + bucket`).
@@ -82,13 +86,19 @@ struct Staging {
     age_s: Vec<f64>,
     quantity: Vec<f64>,
     weight: Vec<f64>,
+    len: usize,
 }
 
 impl Staging {
+    /// Empties the staging, sized for a block.
     fn clear(&mut self) {
-        self.cell.clear();
-        self.age_s.clear();
-        self.quantity.clear();
+        if self.cell.len() < BLOCK {
+            self.cell.resize(BLOCK, 0);
+            self.age_s.resize(BLOCK, 0.0);
+            self.quantity.resize(BLOCK, 0.0);
+            self.weight.resize(BLOCK, 0.0);
+        }
+        self.len = 0;
     }
 }
 
@@ -349,6 +359,14 @@ impl<I: Interner> CategoryAccumulator<I> {
         };
         let mut staged = std::mem::take(&mut self.staged);
         staged.clear();
+        let stride = self.variants * self.buckets;
+        let one_bucket = self.buckets == 1;
+        let (cells, ages, quantities) = (
+            &mut staged.cell[..BLOCK],
+            &mut staged.age_s[..BLOCK],
+            &mut staged.quantity[..BLOCK],
+        );
+        let mut k = 0;
         for i in start..end {
             // Start fetching the hash bucket of a row a little ahead, so the
             // cache misses of successive probes overlap (only for interners
@@ -383,18 +401,25 @@ impl<I: Interner> CategoryAccumulator<I> {
                 c.before_max_window += 1;
                 continue;
             };
-            self.bucket_rows[bucket as usize] += 1;
+            if !one_bucket {
+                self.bucket_rows[bucket as usize] += 1;
+            }
             let slot = source.slot(self, i, bucket);
-            staged
-                .cell
-                .push(slot * self.variants * self.buckets + bucket as usize);
+            cells[k] = slot * stride + bucket as usize;
             // In nanoseconds here: `scatter` divides the block into seconds
             // four lanes at a time (one scalar division per row held this
             // loop up: ~5% of `compute`'s samples on the 100M lake).
-            staged.age_s.push(age_ns as f64);
-            staged.quantity.push(q as f64);
+            ages[k] = age_ns as f64;
+            quantities[k] = q as f64;
+            k += 1;
         }
-        c.in_max_window = staged.cell.len() as u64;
+        if one_bucket {
+            // Counted once per block: a counter in memory bumped per row is
+            // a chain of dependent loads and stores.
+            self.bucket_rows[0] += k as u64;
+        }
+        staged.len = k;
+        c.in_max_window = k as u64;
         self.counts += c;
         self.staged = staged;
     }
@@ -407,8 +432,15 @@ impl<I: Interner> CategoryAccumulator<I> {
             age_s,
             quantity,
             weight,
+            len,
         } = &mut self.staged;
-        weight.resize(cell.len(), 0.0);
+        let n = *len;
+        let (cell, age_s, quantity, weight) = (
+            &cell[..n],
+            &mut age_s[..n],
+            &quantity[..n],
+            &mut weight[..n],
+        );
         nanos_to_seconds(age_s);
         for (v, variant) in plan.variants.iter().enumerate() {
             decay_weights(variant.lambda_per_sec, age_s, quantity, weight);
