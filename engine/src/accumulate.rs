@@ -462,6 +462,12 @@ impl<I: Interner> CategoryAccumulator<I> {
         }
         let stride = self.variants * self.buckets;
         for slot in 0..later.len() {
+            // Every key is a probe at a random place of a table that a large
+            // category keeps out of cache: start the one a few keys ahead.
+            if I::PREFETCHES && slot + PREFETCH_DISTANCE < later.len() {
+                let ahead = later.interner.key((slot + PREFETCH_DISTANCE) as u32);
+                self.interner.prefetch(ahead);
+            }
             let key = later.interner.key(slot as u32);
             let mine = self.slot_for(key, later.newest[slot]);
             let theirs = &later.sums[slot * stride..(slot + 1) * stride];

@@ -20,7 +20,7 @@
 //! order (ties in [`crate::top_n`] are broken by key, and
 //! [`CategoryAccumulator::absorb`] adds whole cells).
 
-use super::{CategoryAccumulator, SlotSource, NO_SLOT};
+use super::{CategoryAccumulator, SlotSource, NO_SLOT, PREFETCH_DISTANCE};
 use crate::batch::Batch;
 use crate::key::{Interner, KeyColumn};
 use crate::params::ScoringPlan;
@@ -112,6 +112,12 @@ impl<I: Interner> CategoryAccumulator<I> {
         debug_assert!(self.newest[codes..].iter().all(|&b| b == UNSEEN));
         let mut next = 0;
         for code in 0..codes {
+            // Interning probes a table out of cache at random: start the
+            // probe of a code a few entries ahead (counted or not).
+            if I::PREFETCHES && code + PREFETCH_DISTANCE < codes {
+                self.interner
+                    .prefetch(dictionary.key(code + PREFETCH_DISTANCE));
+            }
             let bucket = self.newest[code];
             let slot = if bucket == UNSEEN {
                 NO_SLOT
