@@ -129,7 +129,12 @@ impl Widen {
 struct Ints {
     physical: IntPhysical,
     widen: Widen,
+    /// The dictionary, converted (when values need a conversion).
     dictionary: Vec<i64>,
+    /// The dictionary page itself, when its values are read as they are
+    /// (INT64 as Int64): a time dictionary is up to 1 MiB a row group, and
+    /// copying it was 2.5% of `compute`'s samples on the 100M lake.
+    raw: Option<Bytes>,
     indices: Vec<u32>,
 }
 
@@ -139,6 +144,7 @@ impl Ints {
             physical,
             widen,
             dictionary,
+            raw: None,
             indices,
         }
     }
@@ -156,6 +162,14 @@ impl PageDecode for Ints {
 
     fn dictionary(&mut self, page: &Bytes, n: usize) -> Result<(), Unsupported> {
         self.dictionary.clear();
+        self.raw = None;
+        if (self.physical, self.widen) == (IntPhysical::Int64, Widen::Exact) {
+            if page.len() < n * 8 {
+                return Err(Unsupported("PLAIN values past the page's end"));
+            }
+            self.raw = Some(page.slice(..n * 8));
+            return Ok(());
+        }
         plain_ints(page, self.physical, n, &mut self.dictionary)?;
         self.widen.apply(&mut self.dictionary)
     }
@@ -173,9 +187,21 @@ impl PageDecode for Ints {
             Encoding::DELTA_BINARY_PACKED => delta_binary_packed(data, self.physical, n, out)?,
             Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY => {
                 self.indices.clear();
-                dict_indices(data, n, self.dictionary.len(), &mut self.indices)?;
-                let dict = &self.dictionary;
-                out.extend(self.indices.iter().map(|&i| dict[i as usize]));
+                match &self.raw {
+                    Some(raw) => {
+                        dict_indices(data, n, raw.len() / 8, &mut self.indices)?;
+                        out.extend(self.indices.iter().map(|&i| {
+                            let at = i as usize * 8;
+                            let b = &raw[at..at + 8];
+                            i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                        }));
+                    }
+                    None => {
+                        let dict = &self.dictionary;
+                        dict_indices(data, n, dict.len(), &mut self.indices)?;
+                        out.extend(self.indices.iter().map(|&i| dict[i as usize]));
+                    }
+                }
                 // Dictionary entries were converted when loaded.
                 return Ok(());
             }
