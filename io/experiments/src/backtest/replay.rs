@@ -3,8 +3,10 @@
 //!
 //! # Design
 //!
-//! The first replay time is a full build of the incremental state (a full
-//! scan, exactly `compute --as-of T`); every later one moves that state
+//! The first replay time starts from an empty state at that time, so the
+//! cycle finds every file new and computes every category in full (the
+//! scan of `compute --as-of T`, without the rebuild a damaged state would
+//! log as a warning); every later one moves that state
 //! forward by `--every`, reading only the purchases that came of age and
 //! those that slid out of the window, and recomputing in full only a
 //! category whose window changes (see `topsellers_lake::incremental`). The
@@ -22,7 +24,7 @@ use std::path::Path;
 
 use topsellers_engine::{ItemId, ScoringPlan};
 use topsellers_lake::incremental::{advance_from, CycleOptions, Prior, State};
-use topsellers_lake::ScanOptions;
+use topsellers_lake::{LakeError, ScanOptions};
 
 use super::ReplayTimes;
 use crate::error::ExperimentError;
@@ -75,7 +77,13 @@ pub fn replay(
         scan: scan.clone(),
     };
     let mut stats = ReplayStats::default();
-    let mut prior = Prior::Rebuild("the first replay time".into());
+    let canonical = std::fs::canonicalize(lake).map_err(|e| LakeError::io(lake, e))?;
+    let mut prior = Prior::Usable(Box::new(State {
+        lake: canonical,
+        as_of_ns: times.first_ns(),
+        variants: plan.variants.len(),
+        ..State::default()
+    }));
     for k in 0..times.len() {
         let mut at = plan.clone();
         at.as_of_ns = times.at(k);
