@@ -74,10 +74,10 @@ fn draw_inner(s: &Summary, path: &Path) -> DrawResult {
     let mut chart = ChartBuilder::on(&upper)
         .caption(
             format!(
-                "{}@{} over replay time (horizon {}s)",
+                "{}@{} over replay time (next {} after each)",
                 m.label(),
                 s.top,
-                s.horizon_s
+                crate::explain::duration_words(s.horizon_s * 1_000_000_000)
             ),
             (FAMILY, 22),
         )
