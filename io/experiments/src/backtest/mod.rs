@@ -2,18 +2,15 @@
 //! purchases of the next horizon `(T, T + horizon]`.
 //!
 //! - [`ReplayTimes`]: `from`, `from + every`, … up to and including `to`;
-//! - [`replay`](replay::replay): the top lists `compute --as-of T` gives at
-//!   each time, in one forward pass;
-//! - [`read_horizons`](horizon::read_horizons): the next-horizon purchases
-//!   of every time, in one pass over the lake;
+//! - [`pass`]: the top lists `compute --as-of T` gives at each time and
+//!   the next horizon's purchases, in one forward pass per category;
 //! - [`metrics`]: hit rate and NDCG, defined exactly;
 //! - [`summary`]: per category and overall figures, bootstrap intervals over
 //!   replay times and paired intervals against the best variant.
 
-pub mod horizon;
 pub mod metrics;
 pub mod output;
-pub mod replay;
+pub mod pass;
 pub mod summary;
 
 use std::path::Path;
@@ -22,9 +19,8 @@ use topsellers_engine::ScoringPlan;
 use topsellers_lake::ScanOptions;
 
 use crate::error::ExperimentError;
-use horizon::read_horizons;
-use metrics::{score_top, Scores};
-use replay::{replay, ReplayStats};
+use metrics::Scores;
+use pass::{replay_lake, ReplayStats};
 
 /// The most replay times a backtest takes.
 pub const MAX_REPLAYS: usize = 100_000;
@@ -160,37 +156,11 @@ pub fn backtest(
     plan: &ScoringPlan,
     times: &ReplayTimes,
 ) -> Result<Backtest, ExperimentError> {
-    let horizons = read_horizons(lake, &scan.columns, times)?;
     let n = times.len();
-    let mut rows = Vec::new();
-    let mut coverage = vec![Coverage::default(); n];
-    let stats = replay(lake, scan, plan, times, &mut |k, tops| {
-        for (category, gains) in &horizons.by_category {
-            let g = &gains[k];
-            if g.is_empty() {
-                continue;
-            }
-            coverage[k].with_purchases += 1;
-            let Some(lists) = tops.get(category) else {
-                continue;
-            };
-            coverage[k].covered += 1;
-            for (variant, list) in lists.iter().enumerate() {
-                if let Some(scores) = score_top(list, g, plan.top) {
-                    rows.push(Row {
-                        variant,
-                        k,
-                        category: category.clone(),
-                        scores,
-                    });
-                }
-            }
-        }
-    })?;
+    let out = replay_lake(lake, &scan.columns, plan, times)?;
     let complete = (0..n)
         .map(|k| {
-            horizons
-                .newest_ns
+            out.newest_ns
                 .is_some_and(|t| times.at(k).saturating_add(times.horizon_ns) <= t)
         })
         .collect();
@@ -199,11 +169,11 @@ pub fn backtest(
     Ok(Backtest {
         times: times.clone(),
         plan,
-        rows,
-        coverage,
+        rows: out.rows,
+        coverage: out.coverage,
         complete,
-        newest_ns: horizons.newest_ns,
-        stats,
+        newest_ns: out.newest_ns,
+        stats: out.stats,
     })
 }
 

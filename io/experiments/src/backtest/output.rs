@@ -88,7 +88,7 @@ struct Document<'a> {
     parameters: &'a Parameters,
     #[serde(flatten)]
     summary: &'a Summary,
-    replay: &'a super::replay::ReplayStats,
+    replay: &'a super::pass::ReplayStats,
     rows: Vec<JsonRow<'a>>,
 }
 
