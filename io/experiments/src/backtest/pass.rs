@@ -74,7 +74,8 @@ impl Purchases {
         lo: i64,
         hi: i64,
     ) -> Result<Self, ExperimentError> {
-        let mut index: HashMap<ItemId, u32> = HashMap::new();
+        // foldhash (hashbrown's default), not SipHash: one lookup per row read.
+        let mut index: hashbrown::HashMap<ItemId, u32> = hashbrown::HashMap::new();
         let mut p = Purchases {
             lo,
             ..Purchases::default()
