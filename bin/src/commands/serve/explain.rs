@@ -20,6 +20,7 @@ use topsellers_experiments::ExperimentError;
 use topsellers_lake::{parse_rfc3339, ColumnNames};
 use topsellers_serve::Cached;
 
+use super::request::check_category;
 use super::routes::{error, App};
 use crate::commands::now_ns;
 
@@ -61,6 +62,9 @@ pub async fn explain(
             "the category or item is not UTF-8 once percent-decoded".into(),
         );
     };
+    if let Err(message) = check_category(&category) {
+        return error(StatusCode::BAD_REQUEST, message);
+    }
     let (asked, as_of) = match parse_query(query.as_deref()) {
         Ok(q) => q,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
@@ -121,10 +125,13 @@ pub async fn explain(
             serde_json::to_string(&e).unwrap_or_default(),
         )
             .into_response(),
+        // Not the lake's path: that is the server's business.
+        Ok(Err(ExperimentError::UnknownCategory { category, .. })) => error(
+            StatusCode::NOT_FOUND,
+            format!("category {category:?} is not in the lake"),
+        ),
         Ok(Err(
-            e @ (ExperimentError::UnknownCategory { .. }
-            | ExperimentError::UnknownItem { .. }
-            | ExperimentError::EmptyCategory { .. }),
+            e @ (ExperimentError::UnknownItem { .. } | ExperimentError::EmptyCategory { .. }),
         )) => error(StatusCode::NOT_FOUND, e.to_string()),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "cannot explain");
