@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
-use common::{read_csv, topsellers};
+use common::{read_csv, stdout_of, topsellers};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -246,32 +246,27 @@ fn files_have_their_shape_and_incomplete_horizons_are_reported() {
         tmp.path().join("b.json"),
         tmp.path().join("b.png"),
     );
-    let out = topsellers()
-        .args([
-            "backtest",
-            "--from",
-            "2026-10-10T00:00:00Z",
-            "--to",
-            "2026-10-15T00:00:00Z",
-        ])
-        .args(SCORING)
-        .args(["--variant", "slow=10d", "--variant", "mid=2d"])
-        .arg("--lake")
-        .arg(&lake)
-        .arg("--out")
-        .arg(&csv)
-        .arg("--out")
-        .arg(&json)
-        .arg("--chart")
-        .arg(&png)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        topsellers()
+            .args([
+                "backtest",
+                "--from",
+                "2026-10-10T00:00:00Z",
+                "--to",
+                "2026-10-15T00:00:00Z",
+            ])
+            .args(SCORING)
+            .args(["--variant", "slow=10d", "--variant", "mid=2d"])
+            .arg("--lake")
+            .arg(&lake)
+            .arg("--out")
+            .arg(&csv)
+            .arg("--out")
+            .arg(&json)
+            .arg("--chart")
+            .arg(&png),
     );
-    let table = String::from_utf8(out.stdout).unwrap();
+    let table = String::from_utf8(out).unwrap();
     // Replay times 10-10 … 10-15, a day apart, each with a one-day horizon.
     let incomplete: Vec<String> = (0..6)
         .map(|d| END_MS - (5 - d) * DAY_MS)

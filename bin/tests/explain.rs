@@ -10,7 +10,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{gen_lake, read_csv, topsellers, Groups};
+use common::{gen_lake, read_csv, stdout_of, topsellers, Groups};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -52,29 +52,16 @@ fn compute(lake: &Path, out: &Path, extra: &[&str]) -> Groups {
 }
 
 fn explain(lake: &Path, category: &str, item: &str, extra: &[&str]) -> serde_json::Value {
-    let out = topsellers()
-        .args([
-            "explain",
-            "--json",
-            "--as-of",
-            AS_OF,
-            "--variant",
-            "fast=1d",
-            "--variant",
-            "slow=20d",
-        ])
-        .args(["--category", category, "--item", item])
-        .args(extra)
-        .arg("--lake")
-        .arg(lake)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        topsellers()
+            .args(["explain", "--json", "--as-of", AS_OF])
+            .args(["--variant", "fast=1d", "--variant", "slow=20d"])
+            .args(["--category", category, "--item", item])
+            .args(extra)
+            .arg("--lake")
+            .arg(lake),
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&out).unwrap()
 }
 
 fn close(a: f64, b: f64) -> bool {

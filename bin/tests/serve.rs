@@ -816,13 +816,7 @@ fn explain_answers_what_the_cli_explains() {
         for v in variants {
             cmd.args(["--variant", v]);
         }
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        serde_json::from_slice(&common::stdout_of(&mut cmd)).unwrap()
     };
     // The published generation of c00001 is AS_OF: the same explanation.
     let r = serve.get(&format!("/v1/explain/c00001/{item}"));
