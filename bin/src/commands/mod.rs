@@ -1,8 +1,10 @@
 //! One module per subcommand: validate arguments into options, call the
 //! library crates, report.
 
+pub mod backtest;
 pub mod compute;
 pub mod demo;
+pub mod explain;
 pub mod gen;
 pub mod ingest;
 pub mod publish;

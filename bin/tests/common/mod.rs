@@ -17,6 +17,28 @@ pub fn topsellers() -> Command {
     cmd
 }
 
+/// `topsellers gen` of a lake into `out` with `args`, which must succeed.
+pub fn gen_lake(out: &Path, args: &[&str]) {
+    topsellers()
+        .arg("gen")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .success();
+}
+
+/// Runs `cmd`, which must exit 0 (else its stderr is shown), for its stdout.
+pub fn stdout_of(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Every file under `dir`, recursively.
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -9,7 +9,14 @@ use std::time::Duration;
 use topsellers_serve::ReadMetrics;
 
 /// The routes, as labelled.
-pub const ROUTES: [&str; 5] = ["top_sellers", "healthz", "readyz", "metrics", "other"];
+pub const ROUTES: [&str; 6] = [
+    "top_sellers",
+    "healthz",
+    "readyz",
+    "metrics",
+    "other",
+    "explain",
+];
 /// The statuses counted by name; any other is counted as `other`.
 const STATUSES: [u16; 11] = [200, 304, 400, 404, 405, 413, 414, 431, 500, 503, 0];
 /// Histogram bucket bounds, seconds.
@@ -24,6 +31,7 @@ pub fn route_of(path: &str) -> usize {
         "/healthz" => 1,
         "/readyz" => 2,
         "/metrics" => 3,
+        p if p.starts_with("/v1/explain/") => 5,
         _ => 4,
     }
 }

@@ -6,6 +6,7 @@
 //! SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish
 //! (for at most `--drain-timeout`) and exits 0.
 
+mod explain;
 mod metrics;
 pub(crate) mod options;
 mod request;
@@ -57,6 +58,7 @@ async fn serve(opts: &ServeOptions) -> Result<()> {
         cache_control,
         request_timeout: opts.request_timeout,
         max_in_flight: opts.max_in_flight,
+        explain: opts.explain.clone(),
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await

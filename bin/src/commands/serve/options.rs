@@ -8,17 +8,19 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use topsellers_serve::ReadPathOptions;
 use topsellers_store::cache;
 use topsellers_store::dynamo::check_table_name;
 
+use super::super::compute::named_variants;
 use super::super::UsageError;
 use super::request::check_variant;
 use crate::cli::ServeArgs;
-use crate::units::{parse_count, parse_duration_ns, parse_duration_or_zero_ns};
+use crate::units::{parse_count, parse_duration_ns, parse_duration_or_zero_ns, parse_variant};
+use topsellers_engine::Variant;
 
 /// The validated settings of `serve`.
 #[derive(Debug, Clone)]
@@ -41,10 +43,47 @@ pub struct ServeOptions {
     pub max_in_flight: usize,
     /// Tokio worker threads (`None`: all cores).
     pub threads: Option<usize>,
+    /// What `/v1/explain` reads (`None`: no lake configured).
+    pub explain: Option<ExplainSource>,
+}
+
+/// The lake and variants of `/v1/explain`.
+#[derive(Debug, Clone)]
+pub struct ExplainSource {
+    /// The local lake folder.
+    pub lake: PathBuf,
+    /// The variants explained, in order.
+    pub variants: Vec<Variant>,
+}
+
+/// The `lake` and `variants` settings, checked: the lake must be a folder.
+fn explain_source(merged: &Merged) -> Result<Option<ExplainSource>, UsageError> {
+    let Some(lake) = merged.0.get("lake") else {
+        return Ok(None);
+    };
+    let lake = PathBuf::from(lake);
+    if !lake.is_dir() {
+        return Err(UsageError(format!(
+            "--lake {}: not a folder (serve explains from a local lake)",
+            lake.display()
+        )));
+    }
+    let variants = merged.parse("variants", |text| {
+        let given = text
+            .split(',')
+            .map(|v| parse_variant(v.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let variants = named_variants(&given).map_err(|e| e.0)?;
+        for v in &variants {
+            check_variant(&v.name)?;
+        }
+        Ok(variants)
+    })?;
+    Ok(Some(ExplainSource { lake, variants }))
 }
 
 /// Every setting with its default (`None`: required, or no default).
-pub(crate) const SETTINGS: [(&str, Option<&str>); 18] = [
+pub(crate) const SETTINGS: [(&str, Option<&str>); 20] = [
     ("listen", Some("127.0.0.1:8080")),
     ("table", None),
     ("redis", None),
@@ -63,10 +102,12 @@ pub(crate) const SETTINGS: [(&str, Option<&str>); 18] = [
     ("threads", None),
     ("request_timeout", Some("5s")),
     ("max_in_flight", Some("4096")),
+    ("lake", None),
+    ("variants", Some("default=7d")),
 ];
 
 /// The settings given by flag or environment, by key.
-fn given(a: &ServeArgs) -> [Option<&String>; 18] {
+fn given(a: &ServeArgs) -> [Option<&String>; 20] {
     [
         a.listen.as_ref(),
         a.table.as_ref(),
@@ -86,6 +127,8 @@ fn given(a: &ServeArgs) -> [Option<&String>; 18] {
         a.threads.as_ref(),
         a.request_timeout.as_ref(),
         a.max_in_flight.as_ref(),
+        a.lake.as_ref(),
+        a.variants.as_ref(),
     ]
 }
 
@@ -171,7 +214,7 @@ impl Merged {
 /// The environment variable clap reads for `key`.
 pub(crate) fn env_of(key: &str) -> String {
     match key {
-        "listen" | "table" | "redis" | "cache_ttl" | "cache_ttl_jitter" | "threads" => {
+        "listen" | "table" | "redis" | "cache_ttl" | "cache_ttl_jitter" | "threads" | "lake" => {
             format!("TOPSELLERS_{}", key.to_ascii_uppercase())
         }
         _ => format!("TOPSELLERS_SERVE_{}", key.to_ascii_uppercase()),
@@ -257,6 +300,7 @@ impl ServeOptions {
             threads,
             request_timeout: merged.duration("request_timeout", false)?,
             max_in_flight: merged.parse("max_in_flight", number(1..=1_000_000usize))?,
+            explain: explain_source(&merged)?,
         })
     }
 }

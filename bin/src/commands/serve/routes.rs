@@ -21,7 +21,9 @@ use tower::load_shed::error::Overloaded;
 use tower::timeout::error::Elapsed;
 use tower::{BoxError, ServiceBuilder};
 
+use super::explain::explain;
 use super::metrics::{route_of, HttpMetrics};
+use super::options::ExplainSource;
 use super::request::{check_category, parse_query};
 
 /// Longest request target (path and query), bytes: past it, 414.
@@ -45,6 +47,8 @@ pub struct App {
     pub request_timeout: Duration,
     /// Top-sellers requests served at once.
     pub max_in_flight: usize,
+    /// The lake and variants of `/v1/explain`, when configured.
+    pub explain: Option<ExplainSource>,
 }
 
 /// The router of `serve`.
@@ -62,6 +66,7 @@ pub fn router(app: Arc<App>) -> Router {
         .timeout(timeout);
     Router::new()
         .route("/v1/top-sellers/{category}", get(top_sellers).layer(limits))
+        .route("/v1/explain/{category}/{item}", get(explain))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -76,7 +81,7 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// A JSON error body `{"error": message}` that nothing caches.
-fn error(status: StatusCode, message: String) -> Response {
+pub(super) fn error(status: StatusCode, message: String) -> Response {
     let body = serde_json::json!({ "error": message }).to_string();
     (
         status,
