@@ -77,6 +77,26 @@ def main(work: Path, out: Path) -> None:
             f"serve's highest rate is {fastest['rps'] / float(ceiling['rps']):.0%} of Redis's own "
             "GET rate: the in-process cache answers most requests without a Redis round trip.",
         ]
+    with_users = [r for r in runs if r["label"] == "users"]
+    if with_users:
+        lines += [
+            "",
+            f"## A user id on every request (A/B assignment, {meta['users']} user ids)",
+            "",
+            "serve runs the experiment `default=90,fast=10`; each setting is measured right "
+            "after the same setting without `?user=` (the warm table above).",
+            "",
+            "| serve threads | connections | req/s without | req/s with | with/without "
+            "| p99 ms without | p99 ms with | errors |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for u in with_users:
+            w = next(r for r in warm if (r["serve_threads"], r["connections"])
+                     == (u["serve_threads"], u["connections"]))
+            lines.append(
+                f"| {u['serve_threads']} | {u['connections']} | {w['rps']:,.0f} | {u['rps']:,.0f} "
+                f"| {u['rps'] / w['rps']:.0%} | {w['p99_ms']:.2f} | {u['p99_ms']:.2f} | {u['errors']} |"
+            )
     if cold:
         c = cold[0]
         lines += [

@@ -223,7 +223,15 @@ async fn top_sellers(
     };
     let checked = check_category(&category)
         .and_then(|()| parse_query(query.as_deref(), &app.default_variant, app.max_limit));
-    let (q, user) = match checked.and_then(|mut q| Ok((user_of(q.user.take(), &headers)?, q))) {
+    // The header is read only while an experiment runs: a site that sends
+    // X-User-Id for other reasons is not refused over it.
+    let (q, user) = match checked.and_then(|mut q| {
+        let user = match &app.experiment {
+            Some(_) => user_of(q.user.take(), &headers)?,
+            None => None,
+        };
+        Ok((user, q))
+    }) {
         Ok((user, q)) => (q, user),
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
@@ -355,6 +363,41 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_arm_is_added_to_the_body() {
+        let body = br#"{"category":"toys","items":[]}"#;
+        let with = with_arm(body, "decay", "fast");
+        let bytes = futures_bytes(with);
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["experiment"], "decay");
+        assert_eq!(v["arm"], "fast");
+        assert_eq!(v["category"], "toys");
+    }
+
+    /// The bytes of a body built from a slice (no I/O: it is one chunk).
+    fn futures_bytes(body: Body) -> Vec<u8> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(axum::body::to_bytes(body, usize::MAX))
+            .unwrap()
+            .to_vec()
+    }
+
+    #[test]
+    fn users_from_the_query_or_the_header() {
+        let mut h = HeaderMap::new();
+        assert_eq!(user_of(Some("a".into()), &h), Ok(Some("a".into())));
+        h.insert(X_USER_ID, HeaderValue::from_static("b"));
+        assert_eq!(user_of(None, &h), Ok(Some("b".into())));
+        assert_eq!(user_of(Some("b".into()), &h), Ok(Some("b".into())));
+        assert!(user_of(Some("a".into()), &h)
+            .unwrap_err()
+            .contains("different users"));
+        h.insert(X_USER_ID, HeaderValue::from_static("a b"));
+        assert!(user_of(None, &h).unwrap_err().contains("holds ' '"));
+    }
 
     #[test]
     fn etags_and_if_none_match() {
