@@ -55,6 +55,8 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the published top sellers over HTTP (Redis, then DynamoDB).
     Serve(Box<ServeArgs>),
+    /// Explain an item's score and rank: window steps, contributions by day, neighbours.
+    Explain(ExplainArgs),
 }
 
 /// `topsellers sync`.
@@ -267,6 +269,31 @@ pub struct ComputeArgs {
     /// A named variant NAME=HALF_LIFE (repeatable; all scored in one scan).
     #[arg(long, value_parser = parse_variant)]
     pub variant: Vec<(String, i64)>,
+    /// Windows, N and column names.
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
+    /// Results file: .csv, .json or .parquet.
+    #[arg(long, env = "TOPSELLERS_OUT")]
+    pub out: PathBuf,
+    /// Run report (JSON).
+    #[arg(long, env = "TOPSELLERS_REPORT")]
+    pub report: Option<PathBuf>,
+    /// Prometheus textfile metrics.
+    #[arg(long, env = "TOPSELLERS_METRICS_FILE")]
+    pub metrics_file: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, env = "TOPSELLERS_THREADS")]
+    pub threads: Option<usize>,
+    /// Decode every row group through the Arrow reader, never aggregating
+    /// on dictionary codes (the same results, more slowly; for comparison).
+    #[arg(long, env = "TOPSELLERS_ARROW_DECODER")]
+    pub arrow_decoder: bool,
+}
+
+/// The scoring settings `compute`, `backtest` and `explain` share: the
+/// adaptive window, N, and the lake's column names.
+#[derive(Debug, Args)]
+pub struct ScoringArgs {
     /// Base window W.
     #[arg(long, default_value = "30d", value_parser = parse_duration_ns, env = "TOPSELLERS_WINDOW")]
     pub window: i64,
@@ -288,22 +315,35 @@ pub struct ComputeArgs {
     /// Quantity column (optional in the files).
     #[arg(long, default_value = "quantity", env = "TOPSELLERS_QUANTITY_COLUMN")]
     pub quantity_column: String,
-    /// Results file: .csv, .json or .parquet.
-    #[arg(long, env = "TOPSELLERS_OUT")]
-    pub out: PathBuf,
-    /// Run report (JSON).
-    #[arg(long, env = "TOPSELLERS_REPORT")]
-    pub report: Option<PathBuf>,
-    /// Prometheus textfile metrics.
-    #[arg(long, env = "TOPSELLERS_METRICS_FILE")]
-    pub metrics_file: Option<PathBuf>,
+}
+
+/// `topsellers explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The lake folder (`<lake>/category=<c>/[dt=<d>/]*.parquet`).
+    #[arg(long, env = "TOPSELLERS_LAKE")]
+    pub lake: PathBuf,
+    /// The category.
+    #[arg(long)]
+    pub category: String,
+    /// The item id.
+    #[arg(long)]
+    pub item: String,
+    /// Reference time (RFC 3339); purchases after it never count. Default: now.
+    #[arg(long, env = "TOPSELLERS_AS_OF")]
+    pub as_of: Option<String>,
+    /// A named variant NAME=HALF_LIFE (repeatable) [default: default=7d].
+    #[arg(long, value_parser = parse_variant)]
+    pub variant: Vec<(String, i64)>,
+    /// Windows, N and column names.
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
+    /// Print the explanation as JSON (the shape of serve's /v1/explain).
+    #[arg(long)]
+    pub json: bool,
     /// Worker threads (default: all cores).
     #[arg(long, env = "TOPSELLERS_THREADS")]
     pub threads: Option<usize>,
-    /// Decode every row group through the Arrow reader, never aggregating
-    /// on dictionary codes (the same results, more slowly; for comparison).
-    #[arg(long, env = "TOPSELLERS_ARROW_DECODER")]
-    pub arrow_decoder: bool,
 }
 
 /// `topsellers demo`.
@@ -488,4 +528,10 @@ pub struct ServeArgs {
     /// Backtest chart (backtest's --chart, PNG) shown on /ui.
     #[arg(long, env = "TOPSELLERS_SERVE_BACKTEST_CHART")]
     pub backtest_chart: Option<String>,
+    /// Local lake folder for GET /v1/explain (without it, explanations answer 503).
+    #[arg(long, env = "TOPSELLERS_LAKE")]
+    pub lake: Option<String>,
+    /// Variants /v1/explain scores, NAME=HALF_LIFE,… as the job computes them [default: default=7d].
+    #[arg(long, env = "TOPSELLERS_SERVE_VARIANTS")]
+    pub variants: Option<String>,
 }

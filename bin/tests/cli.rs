@@ -488,7 +488,7 @@ fn help_texts_match_their_snapshots() {
     let dir = root().join("bin/tests/help");
     let update = std::env::var_os("TOPSELLERS_UPDATE_HELP").is_some();
     let commands = [
-        "", "gen", "ingest", "compute", "demo", "sync", "publish", "run", "serve",
+        "", "gen", "ingest", "compute", "demo", "sync", "publish", "run", "serve", "explain",
     ];
     let mut stale = Vec::new();
     for command in commands {

@@ -601,3 +601,126 @@ fn bad_settings_are_usage_errors() {
             .stderr(predicates::str::contains(why));
     }
 }
+
+/// `GET /v1/explain/{category}/{item}`: 503 without a lake; with one, the
+/// JSON of `topsellers explain --json` at the published generation's
+/// `as_of`, for every variant or those asked; 404 for an unknown
+/// category, item or variant.
+#[test]
+fn explain_answers_what_the_cli_explains() {
+    let p = published();
+    let bare = Serve::start(&p.db.url(), &p.redis.url(), &[]);
+    let r = bare.get("/v1/explain/c00000/1");
+    assert_eq!(r.status, 503);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("no lake configured"),
+        "{}",
+        r.body
+    );
+    drop(bare);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    common::gen_lake(
+        &lake,
+        &[
+            "--purchases",
+            "20k",
+            "--categories",
+            "4",
+            "--days",
+            "40",
+            "--quantity",
+        ],
+    );
+    let csv = tmp.path().join("top.csv");
+    topsellers()
+        .args([
+            "compute",
+            "--as-of",
+            AS_OF,
+            "--variant",
+            "default=7d",
+            "--top",
+            "5",
+        ])
+        .arg("--lake")
+        .arg(&lake)
+        .arg("--out")
+        .arg(&csv)
+        .assert()
+        .success();
+    let item = common::read_csv(&csv)[&("default".to_string(), "c00001".to_string())].2[2]
+        .item
+        .clone();
+    let serve = Serve::start(
+        &p.db.url(),
+        &p.redis.url(),
+        &[
+            "--lake",
+            lake.to_str().unwrap(),
+            "--variants",
+            "default=7d,fast=1d",
+            "--max-limit",
+            "5",
+        ],
+    );
+    let cli = |variants: &[&str]| -> serde_json::Value {
+        let mut cmd = topsellers();
+        cmd.args(["explain", "--json", "--as-of", AS_OF, "--top", "5"])
+            .args(["--category", "c00001", "--item", &item])
+            .arg("--lake")
+            .arg(&lake);
+        for v in variants {
+            cmd.args(["--variant", v]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // The published generation of c00001 is AS_OF: the same explanation.
+    let r = serve.get(&format!("/v1/explain/c00001/{item}"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), cli(&["default=7d", "fast=1d"]));
+    assert_eq!(r.json()["variants"][0]["rank"], 3);
+    let r = serve.get(&format!("/v1/explain/c00001/{item}?variant=fast"));
+    assert_eq!(r.json(), cli(&["fast=1d"]));
+    let r = serve.get(&format!(
+        "/v1/explain/c00001/{item}?variant=fast&as_of=2026-10-15T00%3A00%3A00Z"
+    ));
+    assert_eq!(r.json(), cli(&["fast=1d"]));
+    for (target, why) in [
+        (
+            "/v1/explain/nope/1".to_string(),
+            "category \"nope\" is not in the lake",
+        ),
+        (
+            "/v1/explain/c00001/424242".to_string(),
+            "item 424242 has no counted purchase",
+        ),
+        (
+            format!("/v1/explain/c00001/{item}?variant=slow"),
+            "no variant \"slow\"",
+        ),
+    ] {
+        let r = serve.get(&target);
+        assert_eq!(r.status, 404, "{target}: {}", r.body);
+        assert!(
+            r.json()["error"].as_str().unwrap().contains(why),
+            "{target}: {}",
+            r.body
+        );
+    }
+    let r = serve.get(&format!("/v1/explain/c00001/{item}?as_of=soon"));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        serve.metric("topsellers_serve_requests_total{route=\"explain\",status=\"200\"}") >= 3.0
+    );
+}

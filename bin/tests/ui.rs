@@ -3,7 +3,8 @@
 //! category through the URL fragment, and the DOM it leaves must show the
 //! same items, in the same order, as the read API; hostile category names
 //! and item ids must show as text; the backtest table and the explanation
-//! view must be there; and a screenshot is saved. Fails (never skips) when
+//! view must be there (with a lake: what `/v1/explain` answers; without:
+//! that the lake is not available); and a screenshot is saved. Fails (never skips) when
 //! Chromium is missing: scripts/install-deps.sh installs it.
 
 #![allow(clippy::unwrap_used)]
@@ -236,11 +237,16 @@ fn the_page_shows_what_the_api_serves_and_hostile_names_as_text() {
         "an item id became an element"
     );
 
-    // The explanation view opened (its endpoint answers an error without a
-    // lake, shown as text), and the backtest table and chart.
+    // The explanation view opened (serve has no lake: it says so, as
+    // text), and the backtest table and chart.
     let explain = dom.split("<section id=\"explain\"").nth(1).unwrap();
     assert!(explain.starts_with('>'), "the explanation is hidden");
-    assert!(explain.contains("<p class=\"error\">"), "{explain}");
+    assert!(
+        explain.contains(
+            "<p class=\"error\">The lake is not available to this server: no lake configured"
+        ),
+        "{explain}"
+    );
     assert!(dom.contains("<table class=\"backtest\">"));
     assert!(dom.contains("<th>hit_rate</th>") && dom.contains("<td>0.52</td>"));
     assert!(dom
@@ -274,4 +280,67 @@ fn the_page_shows_what_the_api_serves_and_hostile_names_as_text() {
         "{} bytes",
         png.len()
     );
+}
+
+#[test]
+fn the_explanation_view_shows_what_the_explain_endpoint_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    common::gen_lake(
+        &lake,
+        &["--purchases", "20k", "--categories", "3", "--days", "40"],
+    );
+    let csv = tmp.path().join("results.csv");
+    common::topsellers()
+        .args(["compute", "--as-of", "2026-10-15T00:00:00Z", "--top", "5"])
+        .args(["--variant", "default=7d", "--variant", "fast=1d"])
+        .arg("--lake")
+        .arg(&lake)
+        .arg("--out")
+        .arg(&csv)
+        .assert()
+        .success();
+    let (db, redis) = (DynamoLocal::start(), Redis::start());
+    publish_results(&db.url(), &redis.url(), &csv);
+    let serve = Serve::start(
+        &db.url(),
+        &redis.url(),
+        &[
+            "--lake",
+            lake.to_str().unwrap(),
+            "--variants",
+            "default=7d,fast=1d",
+            "--max-limit",
+            "5",
+        ],
+    );
+    let top = serve.get("/v1/top-sellers/c00001?variant=fast").json();
+    let item = top["items"][2]["item_id"].to_string();
+    let answer = serve.get(&format!("/v1/explain/c00001/{item}?variant=fast"));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let answer = answer.json();
+    assert_eq!(answer["variants"][0]["rank"], 3);
+
+    let base = format!("http://127.0.0.1:{}", serve.port);
+    let url = format!("{base}/ui#category=c00001&limit=5&item={item}&variant=fast");
+    let dom = browse(&tmp.path().join("profile"), &url, &["--dump-dom"]);
+    assert!(dom.contains("data-ready=\"yes\""), "{dom}");
+    let explain = dom.split("<section id=\"explain\"").nth(1).unwrap();
+    let explain = explain.split("</section>").next().unwrap();
+    assert!(explain.starts_with('>'), "the explanation is hidden");
+    // The answer's fields, as the page lays them out: the category and
+    // item, the window's reason, and the variant's row with its rank.
+    for text in [
+        "<dt>category</dt><dd>c00001</dd>".to_string(),
+        format!("<dt>item_id</dt><dd>{item}</dd>"),
+        format!("<dd>{}</dd>", answer["window"]["reason"].as_str().unwrap()),
+        "<th>ranked_items</th>".to_string(),
+        "<td class=\"num\">3</td>".to_string(),
+        "<th>day</th><th>purchases</th><th>quantity</th><th>weight</th>".to_string(),
+    ] {
+        assert!(
+            explain.contains(&text),
+            "{text} is not in the explanation:\n{explain}"
+        );
+    }
 }

@@ -13,7 +13,7 @@ use topsellers_lake::{
 use topsellers_s3::{AddressingStyle, S3Location, SyncOptions};
 
 use super::{thread_pool, UsageError};
-use crate::cli::ComputeArgs;
+use crate::cli::{ComputeArgs, ScoringArgs};
 use crate::progress::rows_bar;
 
 /// Validated compute options.
@@ -57,23 +57,11 @@ impl ComputeOptions {
         } else if let Some(l) = a.lambda {
             vec![Variant::from_lambda_per_day("default", l).map_err(bad)?]
         } else if !a.variant.is_empty() {
-            a.variant
-                .iter()
-                .map(|(n, h)| Variant::from_half_life(n.clone(), *h as f64 / 1e9))
-                .collect::<Result<_, _>>()
-                .map_err(bad)?
+            named_variants(&a.variant)?
         } else {
             vec![Variant::from_half_life("default", 7.0 * 86_400.0).map_err(bad)?]
         };
-        let plan = ScoringPlan::new(
-            as_of_ns,
-            variants,
-            a.window,
-            a.max_window,
-            a.min_items.map(|m| m as usize),
-            a.top as usize,
-        )
-        .map_err(bad)?;
+        let plan = scoring_plan(as_of_ns, variants, &a.scoring)?;
         Format::from_path(&a.out).map_err(|e| UsageError(format!("--out {e}")))?;
         let source = if S3Location::is_s3(&a.lake) {
             let from = S3Location::parse(&a.lake).map_err(|e| UsageError(format!("--lake {e}")))?;
@@ -101,11 +89,7 @@ impl ComputeOptions {
                 .map_or_else(|| PathBuf::from(&a.lake), |s| s.to.clone()),
             source,
             plan,
-            columns: ColumnNames {
-                item: a.item_column.clone(),
-                ts: a.ts_column.clone(),
-                quantity: a.quantity_column.clone(),
-            },
+            columns: column_names(&a.scoring),
             out: a.out.clone(),
             report: a.report.clone(),
             metrics_file: a.metrics_file.clone(),
@@ -113,6 +97,41 @@ impl ComputeOptions {
             page_decoder: !a.arrow_decoder,
         })
     }
+}
+
+/// The plan of `variants` at `as_of_ns` under the shared scoring settings.
+pub fn scoring_plan(
+    as_of_ns: i64,
+    variants: Vec<Variant>,
+    a: &ScoringArgs,
+) -> Result<ScoringPlan, UsageError> {
+    ScoringPlan::new(
+        as_of_ns,
+        variants,
+        a.window,
+        a.max_window,
+        a.min_items.map(|m| m as usize),
+        a.top as usize,
+    )
+    .map_err(|e| UsageError(e.to_string()))
+}
+
+/// The column names of the shared scoring settings.
+pub fn column_names(a: &ScoringArgs) -> ColumnNames {
+    ColumnNames {
+        item: a.item_column.clone(),
+        ts: a.ts_column.clone(),
+        quantity: a.quantity_column.clone(),
+    }
+}
+
+/// Named variants `NAME=HALF_LIFE` (half-lives in ns).
+pub fn named_variants(given: &[(String, i64)]) -> Result<Vec<Variant>, UsageError> {
+    given
+        .iter()
+        .map(|(n, h)| Variant::from_half_life(n.clone(), *h as f64 / 1e9))
+        .collect::<Result<_, _>>()
+        .map_err(|e| UsageError(e.to_string()))
 }
 
 /// What a compute produced.

@@ -3,6 +3,7 @@
 
 pub mod compute;
 pub mod demo;
+pub mod explain;
 pub mod gen;
 pub mod ingest;
 pub mod publish;

@@ -18,6 +18,17 @@ pub fn topsellers() -> Command {
     cmd
 }
 
+/// `topsellers gen` of a lake into `out` with `args`, which must succeed.
+pub fn gen_lake(out: &Path, args: &[&str]) {
+    topsellers()
+        .arg("gen")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .success();
+}
+
 /// Every file under `dir`, recursively.
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

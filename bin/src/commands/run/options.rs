@@ -9,7 +9,7 @@ use super::super::compute::ComputeOptions;
 use super::super::publish::PublishSettings;
 use super::super::UsageError;
 use super::config::{env_name, RunConfig};
-use crate::cli::{ComputeArgs, LogFormat, RunArgs};
+use crate::cli::{ComputeArgs, LogFormat, RunArgs, ScoringArgs};
 use crate::units::{parse_duration_ns, parse_variant};
 
 /// Everything a `run` needs, validated.
@@ -120,13 +120,15 @@ impl RunOptions {
             half_life: None,
             lambda: None,
             variant: variants,
-            window: duration("window", c.window.as_deref(), "30d")?,
-            max_window: duration("max_window", c.max_window.as_deref(), "365d")?,
-            min_items: c.min_items,
-            top,
-            item_column: c.item_column.unwrap_or_else(|| "item_id".into()),
-            ts_column: c.ts_column.unwrap_or_else(|| "ts".into()),
-            quantity_column: c.quantity_column.unwrap_or_else(|| "quantity".into()),
+            scoring: ScoringArgs {
+                window: duration("window", c.window.as_deref(), "30d")?,
+                max_window: duration("max_window", c.max_window.as_deref(), "365d")?,
+                min_items: c.min_items,
+                top,
+                item_column: c.item_column.unwrap_or_else(|| "item_id".into()),
+                ts_column: c.ts_column.unwrap_or_else(|| "ts".into()),
+                quantity_column: c.quantity_column.unwrap_or_else(|| "quantity".into()),
+            },
             out: out.clone(),
             report: None,
             metrics_file: None,

@@ -7,6 +7,7 @@
 //! (for at most `--drain-timeout`) and exits 0.
 
 mod experiment;
+mod explain;
 mod metrics;
 pub(crate) mod options;
 mod request;
@@ -102,6 +103,7 @@ async fn serve(opts: &ServeOptions) -> Result<()> {
             backtest_report: opts.backtest_report.clone(),
             backtest_chart: opts.backtest_chart.clone(),
         },
+        explain: opts.explain.clone(),
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await

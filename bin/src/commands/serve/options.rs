@@ -19,11 +19,13 @@ use topsellers_serve::ReadPathOptions;
 use topsellers_store::cache;
 use topsellers_store::dynamo::check_table_name;
 
+use super::super::compute::named_variants;
 use super::super::UsageError;
 use super::experiment::Experiment;
 use super::request::check_variant;
 use crate::cli::ServeArgs;
-use crate::units::{parse_count, parse_duration_ns, parse_duration_or_zero_ns};
+use crate::units::{parse_count, parse_duration_ns, parse_duration_or_zero_ns, parse_variant};
+use topsellers_engine::Variant;
 
 /// The validated settings of `serve`.
 #[derive(Debug, Clone)]
@@ -53,10 +55,47 @@ pub struct ServeOptions {
     pub backtest_report: Option<PathBuf>,
     /// The backtest chart (PNG) the page shows.
     pub backtest_chart: Option<PathBuf>,
+    /// What `/v1/explain` reads (`None`: no lake configured).
+    pub explain: Option<ExplainSource>,
+}
+
+/// The lake and variants of `/v1/explain`.
+#[derive(Debug, Clone)]
+pub struct ExplainSource {
+    /// The local lake folder.
+    pub lake: PathBuf,
+    /// The variants explained, in order.
+    pub variants: Vec<Variant>,
+}
+
+/// The `lake` and `variants` settings, checked: the lake must be a folder.
+fn explain_source(merged: &Merged) -> Result<Option<ExplainSource>, UsageError> {
+    let Some(lake) = merged.0.get("lake") else {
+        return Ok(None);
+    };
+    let lake = PathBuf::from(lake);
+    if !lake.is_dir() {
+        return Err(UsageError(format!(
+            "--lake {}: not a folder (serve explains from a local lake)",
+            lake.display()
+        )));
+    }
+    let variants = merged.parse("variants", |text| {
+        let given = text
+            .split(',')
+            .map(|v| parse_variant(v.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let variants = named_variants(&given).map_err(|e| e.0)?;
+        for v in &variants {
+            check_variant(&v.name)?;
+        }
+        Ok(variants)
+    })?;
+    Ok(Some(ExplainSource { lake, variants }))
 }
 
 /// Every setting with its default (`None`: required, or no default).
-pub(crate) const SETTINGS: [(&str, Option<&str>); 23] = [
+pub(crate) const SETTINGS: [(&str, Option<&str>); 25] = [
     ("listen", Some("127.0.0.1:8080")),
     ("table", None),
     ("redis", None),
@@ -80,6 +119,8 @@ pub(crate) const SETTINGS: [(&str, Option<&str>); 23] = [
     ("experiment_arms", None),
     ("backtest_report", None),
     ("backtest_chart", None),
+    ("lake", None),
+    ("variants", Some("default=7d")),
 ];
 
 /// The keys of `[serve.experiment]`, with the setting each is.
@@ -90,7 +131,7 @@ const EXPERIMENT_KEYS: [(&str, &str); 3] = [
 ];
 
 /// The settings given by flag or environment, by key.
-fn given(a: &ServeArgs) -> [Option<&String>; 23] {
+fn given(a: &ServeArgs) -> [Option<&String>; 25] {
     [
         a.listen.as_ref(),
         a.table.as_ref(),
@@ -115,6 +156,8 @@ fn given(a: &ServeArgs) -> [Option<&String>; 23] {
         a.experiment_arms.as_ref(),
         a.backtest_report.as_ref(),
         a.backtest_chart.as_ref(),
+        a.lake.as_ref(),
+        a.variants.as_ref(),
     ]
 }
 
@@ -258,7 +301,7 @@ impl Merged {
 /// The environment variable clap reads for `key`.
 pub(crate) fn env_of(key: &str) -> String {
     match key {
-        "listen" | "table" | "redis" | "cache_ttl" | "cache_ttl_jitter" | "threads" => {
+        "listen" | "table" | "redis" | "cache_ttl" | "cache_ttl_jitter" | "threads" | "lake" => {
             format!("TOPSELLERS_{}", key.to_ascii_uppercase())
         }
         _ => format!("TOPSELLERS_SERVE_{}", key.to_ascii_uppercase()),
@@ -349,6 +392,7 @@ impl ServeOptions {
             experiment,
             backtest_report: path("backtest_report"),
             backtest_chart: path("backtest_chart"),
+            explain: explain_source(&merged)?,
         })
     }
 }

@@ -22,7 +22,9 @@ use tower::timeout::error::Elapsed;
 use tower::{BoxError, ServiceBuilder};
 
 use super::experiment::Experiment;
+use super::explain::explain;
 use super::metrics::{route_of, HttpMetrics};
+use super::options::ExplainSource;
 use super::request::{check_category, check_user, parse_query};
 use super::ui;
 
@@ -51,6 +53,8 @@ pub struct App {
     pub experiment: Option<Arc<Experiment>>,
     /// What the comparison page shows beside the live results.
     pub page: ui::PageFiles,
+    /// The lake and variants of `/v1/explain`, when configured.
+    pub explain: Option<ExplainSource>,
 }
 
 /// The router of `serve`.
@@ -68,6 +72,7 @@ pub fn router(app: Arc<App>) -> Router {
         .timeout(timeout);
     Router::new()
         .route("/v1/top-sellers/{category}", get(top_sellers).layer(limits))
+        .route("/v1/explain/{category}/{item}", get(explain))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
