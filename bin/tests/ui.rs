@@ -96,9 +96,15 @@ fn chromium() -> PathBuf {
     );
 }
 
-/// Runs headless Chromium on `url` with `args`, within a minute; returns
-/// its standard output.
+/// Runs headless Chromium on `url` with `args` (a 1400×1100 window unless
+/// they give another), within a minute; returns its standard output.
 fn browse(profile: &Path, url: &str, args: &[&str]) -> String {
+    let size = ["--window-size=1400,1100"];
+    let size: &[&str] = if args.iter().any(|a| a.starts_with("--window-size")) {
+        &[]
+    } else {
+        &size
+    };
     let mut child = Command::new(chromium())
         .args([
             "--headless",
@@ -107,9 +113,9 @@ fn browse(profile: &Path, url: &str, args: &[&str]) -> String {
             "--no-first-run",
             "--hide-scrollbars",
             "--virtual-time-budget=15000",
-            "--window-size=1400,1100",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
+        .args(size)
         .args(args)
         .arg(url)
         .stdout(Stdio::piped())
@@ -302,6 +308,7 @@ fn the_explanation_view_shows_what_the_explain_endpoint_answers() {
         .success();
     let (db, redis) = (DynamoLocal::start(), Redis::start());
     publish_results(&db.url(), &redis.url(), &csv);
+    let (report, _) = backtest_files(tmp.path());
     let serve = Serve::start(
         &db.url(),
         &redis.url(),
@@ -312,6 +319,8 @@ fn the_explanation_view_shows_what_the_explain_endpoint_answers() {
             "default=7d,fast=1d",
             "--max-limit",
             "5",
+            "--backtest-report",
+            report.to_str().unwrap(),
         ],
     );
     let top = serve.get("/v1/top-sellers/c00001?variant=fast").json();
@@ -329,13 +338,14 @@ fn the_explanation_view_shows_what_the_explain_endpoint_answers() {
     let explain = explain.split("</section>").next().unwrap();
     assert!(explain.starts_with('>'), "the explanation is hidden");
     // The answer's fields, as the page lays them out: the category and
-    // item, the window's reason, and the variant's row with its rank.
+    // item, the window's reason, the variant's block with its rank and its
+    // contributions by day.
     for text in [
         "<dt>category</dt><dd>c00001</dd>".to_string(),
         format!("<dt>item_id</dt><dd>{item}</dd>"),
         format!("<dd>{}</dd>", answer["window"]["reason"].as_str().unwrap()),
-        "<th>ranked_items</th>".to_string(),
-        "<td class=\"num\">3</td>".to_string(),
+        "<div class=\"explained\" data-variant=\"fast\"><h3>variant fast</h3>".to_string(),
+        "<dt>rank</dt><dd>3</dd>".to_string(),
         "<th>day</th><th>purchases</th><th>quantity</th><th>weight</th>".to_string(),
     ] {
         assert!(
@@ -343,4 +353,17 @@ fn the_explanation_view_shows_what_the_explain_endpoint_answers() {
             "{text} is not in the explanation:\n{explain}"
         );
     }
+
+    // The screenshot of docs/ui.png: a generated lake, its explanation open.
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-explain.png");
+    let _ = std::fs::remove_file(&shot);
+    browse(
+        &tmp.path().join("profile"),
+        &url,
+        &[
+            "--window-size=1400,1500",
+            &format!("--screenshot={}", shot.display()),
+        ],
+    );
+    assert!(std::fs::read(&shot).unwrap().starts_with(b"\x89PNG"));
 }

@@ -208,12 +208,37 @@ async function renderExplain() {
     (variant ? "?variant=" + encodeURIComponent(variant) : "");
   const { status: code, body: answer } = await getJson(url);
   if (code === 200) {
-    body.replaceChildren(renderValue(answer));
+    body.replaceChildren(...renderExplanation(answer));
   } else if (code === 503) {
     body.replaceChildren(el("p", { class: "error" }, "The lake is not available to this server: " + (answer.error || "HTTP 503")));
   } else {
     body.replaceChildren(el("p", { class: "error" }, answer.error || ("HTTP " + code)));
   }
+}
+
+// An explanation (`topsellers explain --json`): its common part, then one
+// block per variant with the daily contributions as a table with bars.
+// Fields the page does not know are still shown, by renderValue.
+function renderExplanation(answer) {
+  if (!Array.isArray(answer.variants)) return [renderValue(answer)];
+  const { variants, ...common } = answer;
+  const blocks = [renderValue(common)];
+  for (const v of variants) {
+    const { days, ...summary } = v;
+    const block = el("div", { class: "explained", "data-variant": v.variant },
+      el("h3", {}, "variant " + v.variant), renderValue(summary));
+    if (Array.isArray(days) && days.length > 0) {
+      const most = Math.max(...days.map((d) => Number(d.weight) || 0)) || 1;
+      const keys = Object.keys(days[0]);
+      block.append(el("div", { class: "scroll" }, el("table", { class: "days" },
+        el("thead", {}, el("tr", {}, ...keys.map((k) => el("th", {}, k)), el("th", {}, ""))),
+        el("tbody", {}, ...days.map((d) => el("tr", {},
+          ...keys.map((k) => el("td", { class: typeof d[k] === "number" ? "num" : "" }, format(d[k]))),
+          el("td", {}, el("span", { class: "bar", style: "width:" + Math.round(100 * (Number(d.weight) || 0) / most) + "px" }))))))));
+    }
+    blocks.push(block);
+  }
+  return blocks;
 }
 
 // A CSV text as rows of fields (quoted fields may hold commas and quotes).
