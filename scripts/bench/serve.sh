@@ -16,7 +16,8 @@
 # figures less; needs root), USERS (e.g. 100000: serve runs an A/B
 # experiment, default=90,fast=10, and each warm setting is measured twice
 # back to back, without and with `?user=` drawn from USERS ids on every
-# request), REPORT (docs/serve-bench.md: where the report goes).
+# request, alternating which goes first; repeat a setting, CONNECTIONS="32
+# 32 32", for several pairs), REPORT (docs/serve-bench.md: where the report goes).
 # Starts its own DynamoDB Local and redis-server (scripts/local-services.sh)
 # unless they already run, and stops what it started.
 set -euo pipefail
@@ -97,16 +98,23 @@ load() { # threads connections label [user ids]
     tail -n 1 "$work/runs.jsonl"
 }
 
+pair=0
 for t in $serve_threads; do
     start_serve "$t"
     echo "==> warm-up (serve threads $t)"
     wrk -t "$wrk_threads" -c 64 -d 3s -s "$root/scripts/bench/serve.lua" "http://127.0.0.1:$port" >/dev/null
     for c in $connections; do
         echo "==> serve threads $t, wrk $wrk_threads threads × $c connections, $duration"
-        load "$t" "$c" warm
-        if [[ -n "$users" ]]; then
+        if [[ -z "$users" ]]; then
+            load "$t" "$c" warm
+        elif ((pair++ % 2 == 0)); then
+            load "$t" "$c" warm
             echo "==> the same, ?user= of $users ids on every request"
             load "$t" "$c" users "$users"
+        else # every other pair runs with users first, so that order skews neither
+            echo "==> ?user= of $users ids on every request, then the same without"
+            load "$t" "$c" users "$users"
+            load "$t" "$c" warm
         fi
     done
     stop_serve
