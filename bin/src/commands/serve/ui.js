@@ -311,6 +311,7 @@ async function start() {
     return;
   }
   catalog = body;
+  byId("limit").max = catalog.max_limit;
   renderOverview();
   byId("search").addEventListener("input", renderMatches);
   byId("limit").addEventListener("change", () => setFragment({ limit: byId("limit").value }));
