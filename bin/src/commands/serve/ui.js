@@ -167,18 +167,26 @@ async function renderCompare() {
   });
 }
 
+// Rows a table shows at most (a backtest's rows can number 100,000s).
+const MAX_ROWS = 300;
+
+function moreRows(total) {
+  return total > MAX_ROWS ? el("p", { class: "note" }, "… and " + (total - MAX_ROWS) + " more rows (first " + MAX_ROWS + " shown)") : null;
+}
+
 // Any JSON value as nested elements: objects as definition lists, arrays
 // of objects as tables, the rest as text.
 function renderValue(v) {
   if (Array.isArray(v)) {
     if (v.length > 0 && v.every((x) => x && typeof x === "object" && !Array.isArray(x))) {
       const keys = [...new Set(v.flatMap((x) => Object.keys(x)))];
+      const shown = v.slice(0, MAX_ROWS);
       return el("div", { class: "scroll" }, el("table", {},
         el("thead", {}, el("tr", {}, ...keys.map((k) => el("th", {}, k)))),
-        el("tbody", {}, ...v.map((x) => el("tr", {}, ...keys.map((k) => {
+        el("tbody", {}, ...shown.map((x) => el("tr", {}, ...keys.map((k) => {
           const cell = x[k];
           return typeof cell === "number" ? el("td", { class: "num" }, format(cell)) : el("td", {}, renderValue(cell));
-        }))))));
+        }))))), moreRows(v.length));
     }
     return el("span", {}, v.map((x) => (typeof x === "object" ? JSON.stringify(x) : format(x))).join(", "));
   }
@@ -287,7 +295,8 @@ async function renderBacktest() {
     const [head, ...rows] = parseCsv(text);
     box.replaceChildren(el("div", { class: "scroll" }, el("table", { class: "backtest" },
       el("thead", {}, el("tr", {}, ...head.map((h) => el("th", {}, h)))),
-      el("tbody", {}, ...rows.map((row) => el("tr", {}, ...row.map((c) => el("td", {}, c))))))));
+      el("tbody", {}, ...rows.slice(0, MAX_ROWS).map((row) => el("tr", {}, ...row.map((c) => el("td", {}, c))))))),
+      moreRows(rows.length));
   } else {
     let report;
     try { report = JSON.parse(text); } catch (e) {
