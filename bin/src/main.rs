@@ -84,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Publish(a) => commands::publish::run(&a),
         Command::Run(a) => commands::run::run(&a),
         Command::Serve(a) => commands::serve::run(&a),
+        Command::Backtest(a) => commands::backtest::run(&a),
         Command::Explain(a) => commands::explain::run(&a),
     }
 }

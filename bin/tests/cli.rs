@@ -489,6 +489,7 @@ fn help_texts_match_their_snapshots() {
     let update = std::env::var_os("TOPSELLERS_UPDATE_HELP").is_some();
     let commands = [
         "", "gen", "ingest", "compute", "demo", "sync", "publish", "run", "serve", "explain",
+        "backtest",
     ];
     let mut stale = Vec::new();
     for command in commands {

@@ -1,6 +1,7 @@
 //! One module per subcommand: validate arguments into options, call the
 //! library crates, report.
 
+pub mod backtest;
 pub mod compute;
 pub mod demo;
 pub mod explain;

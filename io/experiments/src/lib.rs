@@ -4,6 +4,9 @@
 //! - [`explain()`]: why an item of a category has its score and rank: the
 //!   window steps, its score and exact rank per variant (also outside the
 //!   top N), its neighbours, its contributions by day;
+//! - [`backtest()`]: replays `as_of` over a period and scores how well each
+//!   variant's top N predicts the next horizon's purchases (hit rate, NDCG,
+//!   bootstrap intervals), in one forward pass;
 //! - [`read_category`]: one category's purchases, in memory.
 //!
 //! ```no_run
@@ -23,10 +26,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod backtest;
+pub mod chart;
 mod error;
 pub mod explain;
 mod purchases;
 
+pub use backtest::{backtest, Backtest, ReplayTimes};
 pub use error::ExperimentError;
 pub use explain::{explain, explain_rows, Explanation};
 pub use purchases::{read_category, Purchase};
