@@ -308,7 +308,32 @@ fn the_explanation_view_shows_what_the_explain_endpoint_answers() {
         .success();
     let (db, redis) = (DynamoLocal::start(), Redis::start());
     publish_results(&db.url(), &redis.url(), &csv);
-    let (report, _) = backtest_files(tmp.path());
+    // A real backtest of the lake: its JSON report and PNG chart.
+    let (report, chart) = (tmp.path().join("bt.json"), tmp.path().join("bt.png"));
+    common::topsellers()
+        .args([
+            "backtest",
+            "--from",
+            "2026-10-10T00:00:00Z",
+            "--to",
+            "2026-10-13T00:00:00Z",
+        ])
+        .args([
+            "--variant",
+            "default=7d",
+            "--variant",
+            "fast=1d",
+            "--top",
+            "5",
+        ])
+        .arg("--lake")
+        .arg(&lake)
+        .arg("--out")
+        .arg(&report)
+        .arg("--chart")
+        .arg(&chart)
+        .assert()
+        .success();
     let serve = Serve::start(
         &db.url(),
         &redis.url(),
@@ -321,6 +346,8 @@ fn the_explanation_view_shows_what_the_explain_endpoint_answers() {
             "5",
             "--backtest-report",
             report.to_str().unwrap(),
+            "--backtest-chart",
+            chart.to_str().unwrap(),
         ],
     );
     let top = serve.get("/v1/top-sellers/c00001?variant=fast").json();
@@ -351,6 +378,19 @@ fn the_explanation_view_shows_what_the_explain_endpoint_answers() {
         assert!(
             explain.contains(&text),
             "{text} is not in the explanation:\n{explain}"
+        );
+    }
+
+    // The backtest: its chart, and its JSON laid out (every top-level
+    // field of the report is on the page).
+    assert!(dom
+        .contains("<img id=\"backtest-chart\" alt=\"backtest chart\" src=\"/v1/backtest/chart?t="));
+    let backtest = dom.split("<section id=\"backtest\"").nth(1).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    for key in json.as_object().unwrap().keys() {
+        assert!(
+            backtest.contains(&format!("<dt>{key}</dt>")),
+            "{key} is not shown:\n{backtest}"
         );
     }
 
