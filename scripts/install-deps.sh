@@ -33,3 +33,5 @@ java -version 2>&1 | head -n 1
 python3 --version
 redis-server --version
 systemd-analyze --version | head -n 1
+chromium --version 2>/dev/null || echo "chromium: missing"
+

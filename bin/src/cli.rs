@@ -54,7 +54,7 @@ pub enum Command {
     /// Sync, compute, validate and publish: the scheduled job.
     Run(RunArgs),
     /// Serve the published top sellers over HTTP (Redis, then DynamoDB).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Replay as_of over a period and score how well each variant's top N predicts the next horizon.
     Backtest(BacktestArgs),
     /// Explain an item's score and rank: window steps, contributions by day, neighbours.
@@ -563,6 +563,21 @@ pub struct ServeArgs {
     /// Tokio worker threads [default: all cores].
     #[arg(long, env = "TOPSELLERS_THREADS")]
     pub threads: Option<String>,
+    /// A/B experiment name; requests with a user id get an arm (`name` of [serve.experiment]).
+    #[arg(long, env = "TOPSELLERS_SERVE_EXPERIMENT_NAME")]
+    pub experiment_name: Option<String>,
+    /// A/B salt: the arm of a user is a hash of salt and user id (`salt` of [serve.experiment]).
+    #[arg(long, env = "TOPSELLERS_SERVE_EXPERIMENT_SALT")]
+    pub experiment_salt: Option<String>,
+    /// A/B arms, published variants with percent weights summing to 100: fast=10,default=80,slow=10.
+    #[arg(long, env = "TOPSELLERS_SERVE_EXPERIMENT_ARMS")]
+    pub experiment_arms: Option<String>,
+    /// Backtest report (backtest's --out, JSON or CSV) shown on /ui.
+    #[arg(long, env = "TOPSELLERS_SERVE_BACKTEST_REPORT")]
+    pub backtest_report: Option<String>,
+    /// Backtest chart (backtest's --chart, PNG) shown on /ui.
+    #[arg(long, env = "TOPSELLERS_SERVE_BACKTEST_CHART")]
+    pub backtest_chart: Option<String>,
     /// Local lake folder for GET /v1/explain (without it, explanations answer 503).
     #[arg(long, env = "TOPSELLERS_LAKE")]
     pub lake: Option<String>,

@@ -3,11 +3,21 @@
 -- redis-benchmark's __rand_int__ draws), then one JSON line of results.
 local hot = tonumber(os.getenv("HOT") or "1000")
 local limit = os.getenv("LIMIT") or ""
+-- USER_IDS=N: every request carries ?user=u<id>, id uniform in 0 … N−1
+-- (serve's A/B assignment on every request).
+local users = tonumber(os.getenv("USER_IDS") or "") or 0
 
 request = function()
   local path = string.format("/v1/top-sellers/c%012d", math.random(0, hot - 1))
+  local query = {}
   if limit ~= "" then
-    path = path .. "?limit=" .. limit
+    query[#query + 1] = "limit=" .. limit
+  end
+  if users > 0 then
+    query[#query + 1] = string.format("user=u%d", math.random(0, users - 1))
+  end
+  if #query > 0 then
+    path = path .. "?" .. table.concat(query, "&")
   end
   return wrk.format("GET", path)
 end

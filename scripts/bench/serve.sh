@@ -13,7 +13,11 @@
 # wrk connections tried), WRK_THREADS (2), LIMIT (empty: every item), NICE
 # (e.g. -10: run serve, wrk, redis-benchmark, redis-server and DynamoDB
 # Local at that niceness, so that other jobs of a shared machine skew the
-# figures less; needs root).
+# figures less; needs root), USERS (e.g. 100000: serve runs an A/B
+# experiment, default=90,fast=10, and each warm setting is measured twice
+# back to back, without and with `?user=` drawn from USERS ids on every
+# request, alternating which goes first; repeat a setting, CONNECTIONS="32
+# 32 32", for several pairs), REPORT (docs/serve-bench.md: where the report goes).
 # Starts its own DynamoDB Local and redis-server (scripts/local-services.sh)
 # unless they already run, and stops what it started.
 set -euo pipefail
@@ -26,6 +30,14 @@ duration="${DURATION:-10s}"
 serve_threads="${SERVE_THREADS:-1 2}"
 connections="${CONNECTIONS:-32 64 256}"
 wrk_threads="${WRK_THREADS:-2}"
+users="${USERS:-}"
+report="${REPORT:-$root/docs/serve-bench.md}"
+experiment=()
+variants="default"
+if [[ -n "$users" ]]; then
+    variants="default fast"
+    experiment=(--experiment-name bench --experiment-salt bench --experiment-arms default=90,fast=10)
+fi
 [[ -x "$bin" ]] || { echo "no binary at $bin: cargo build --release -p topsellers (or pass one)" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "==> installing wrk" >&2; sudo apt-get install -y wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null; }
 
@@ -51,14 +63,15 @@ fi
 table="serve_bench"
 
 echo "==> results: $categories categories × $items items, published to DynamoDB Local and Redis"
-python3 - "$categories" "$items" "$work/results.csv" <<'PY'
+python3 - "$categories" "$items" "$work/results.csv" $variants <<'PY'
 import sys
-cats, items, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+cats, items, out, variants = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 with open(out, "w") as f:
     f.write("variant,category,rank,item_id,score,window_s,as_of\n")
-    for c in range(cats):
-        for r in range(items):
-            f.write(f"default,c{c:012d},{r + 1},{c * 1000 + r},{1000.0 / (r + 1) + c * 1e-6!r},2592000,2026-10-15T00:00:00Z\n")
+    for v in variants:
+        for c in range(cats):
+            for r in range(items):
+                f.write(f"{v},c{c:012d},{r + 1},{c * 1000 + r},{1000.0 / (r + 1) + c * 1e-6!r},2592000,2026-10-15T00:00:00Z\n")
 PY
 "$bin" publish --results "$work/results.csv" --table "$table" --create-table --redis "$TOPSELLERS_REDIS" >/dev/null
 
@@ -66,7 +79,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 port="$(free_port)"
 start_serve() {
     "$bin" serve --listen "127.0.0.1:$port" --table "$table" --redis "$TOPSELLERS_REDIS" --threads "$1" \
-        2>"$work/serve.log" &
+        "${experiment[@]}" 2>"$work/serve.log" &
     serve_pid=$!
     for _ in $(seq 1 100); do
         curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0
@@ -78,20 +91,31 @@ start_serve() {
 }
 stop_serve() { kill "$serve_pid"; wait "$serve_pid" || true; serve_pid=""; }
 metric() { curl -fs "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-load() { # threads connections label
-    wrk -t "$wrk_threads" -c "$2" -d "$duration" --latency -s "$root/scripts/bench/serve.lua" \
+load() { # threads connections label [user ids]
+    USER_IDS="${4:-}" wrk -t "$wrk_threads" -c "$2" -d "$duration" --latency -s "$root/scripts/bench/serve.lua" \
         "http://127.0.0.1:$port" >"$work/wrk.txt"
     grep '^JSON ' "$work/wrk.txt" | sed "s/^JSON {/{\"label\": \"$3\", \"serve_threads\": $1, \"connections\": $2, /" >>"$work/runs.jsonl"
     tail -n 1 "$work/runs.jsonl"
 }
 
+pair=0
 for t in $serve_threads; do
     start_serve "$t"
     echo "==> warm-up (serve threads $t)"
     wrk -t "$wrk_threads" -c 64 -d 3s -s "$root/scripts/bench/serve.lua" "http://127.0.0.1:$port" >/dev/null
     for c in $connections; do
         echo "==> serve threads $t, wrk $wrk_threads threads × $c connections, $duration"
-        load "$t" "$c" warm
+        if [[ -z "$users" ]]; then
+            load "$t" "$c" warm
+        elif ((pair++ % 2 == 0)); then
+            load "$t" "$c" warm
+            echo "==> the same, ?user= of $users ids on every request"
+            load "$t" "$c" users "$users"
+        else # every other pair runs with users first, so that order skews neither
+            echo "==> ?user= of $users ids on every request, then the same without"
+            load "$t" "$c" users "$users"
+            load "$t" "$c" warm
+        fi
     done
     stop_serve
 done
@@ -105,7 +129,7 @@ cat "$work/redis-bench.csv"
 # The cold start reuses the fastest warm setting whose p99 was within 10 ms.
 read -r best_threads best_conns < <(python3 -c "
 import json
-runs = [json.loads(l) for l in open('$work/runs.jsonl')]
+runs = [json.loads(l) for l in open('$work/runs.jsonl') if '\"warm\"' in l]
 best = max([r for r in runs if r['p99_ms'] <= 10] or runs, key=lambda r: r['rps'])
 print(best['serve_threads'], best['connections'])")
 echo "==> cold start: Redis flushed, serve restarted (threads $best_threads), $best_conns connections"
@@ -120,10 +144,10 @@ stop_serve
 cat >"$work/meta.json" <<JSON
 {"date": "$(date -u +%Y-%m-%d)", "machine": "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB",
  "load": "$(cut -d' ' -f1-3 /proc/loadavg)", "nice": "${NICE:-0}", "categories": $categories, "items": $items, "hot": $HOT, "duration": "$duration",
- "wrk_threads": $wrk_threads, "limit": "${LIMIT:-all}", "body_bytes": $body_bytes,
+ "wrk_threads": $wrk_threads, "limit": "${LIMIT:-all}", "body_bytes": $body_bytes, "users": "${users:-none}",
  "redis": "$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)", "wrk": "$(wrk -v 2>&1 | head -n1 | cut -d' ' -f2)",
  "cold_dynamodb_reads": ${reads:-0}, "cold_coalesced_waits": ${coalesced:-0}, "cold_redis_writes": ${repopulated:-0}}
 JSON
-mkdir -p "$root/docs"
-python3 "$root/scripts/bench/serve_report.py" "$work" "$root/docs/serve-bench.md"
-echo "==> wrote docs/serve-bench.md"
+mkdir -p "$(dirname "$report")"
+python3 "$root/scripts/bench/serve_report.py" "$work" "$report"
+echo "==> wrote $report"

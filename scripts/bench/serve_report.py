@@ -77,6 +77,29 @@ def main(work: Path, out: Path) -> None:
             f"serve's highest rate is {fastest['rps'] / float(ceiling['rps']):.0%} of Redis's own "
             "GET rate: the in-process cache answers most requests without a Redis round trip.",
         ]
+    with_users = [r for r in runs if r["label"] == "users"]
+    if with_users:
+        lines += [
+            "",
+            f"## A user id on every request (A/B assignment, {meta['users']} user ids)",
+            "",
+            "serve runs the experiment `default=90,fast=10`; each setting is measured right "
+            "before or after the same setting without `?user=` (alternately; the warm table above).",
+            "",
+            "| serve threads | connections | req/s without | req/s with | with/without "
+            "| p99 ms without | p99 ms with | errors |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        # The runs are appended in pairs, in the order of the settings.
+        ratios = []
+        for w, u in zip(warm, with_users):
+            ratios.append(u["rps"] / w["rps"])
+            lines.append(
+                f"| {u['serve_threads']} | {u['connections']} | {w['rps']:,.0f} | {u['rps']:,.0f} "
+                f"| {u['rps'] / w['rps']:.0%} | {w['p99_ms']:.2f} | {u['p99_ms']:.2f} | {u['errors']} |"
+            )
+        ratios.sort()
+        lines += ["", f"Median with/without over {len(ratios)} pairs: **{ratios[len(ratios) // 2]:.0%}**."]
     if cold:
         c = cold[0]
         lines += [

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+pub mod http;
 pub mod services;
 pub mod store;
 

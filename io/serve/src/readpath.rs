@@ -21,7 +21,7 @@ use super::metrics::ReadMetrics;
 use super::redis_cache::{Got, RedisCache};
 use super::ReadPathOptions;
 use topsellers_store::cache::cache_key;
-use topsellers_store::{DynamoStore, ResultStore, StoreError};
+use topsellers_store::{Catalog, DynamoStore, Manifest, ResultStore, StoreError};
 
 /// Whether each backing service answered a readiness probe.
 #[derive(Debug, Clone)]
@@ -201,6 +201,33 @@ impl ReadPath {
             }
         }
         result
+    }
+
+    /// The live manifests of `variants` (those published), within the
+    /// store's read deadline.
+    pub async fn manifests(&self, variants: &[String]) -> Result<Vec<Manifest>, StoreError> {
+        self.bounded(self.store.live_manifests(variants)).await
+    }
+
+    /// Every published variant and category (a Scan of the whole store:
+    /// for the comparison page, not the read API).
+    pub async fn catalog(&self) -> Result<Catalog, StoreError> {
+        self.bounded(self.store.catalog()).await
+    }
+
+    /// `call`, failed when it takes longer than a few store reads (a Scan
+    /// is several pages).
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let limit = self.store_deadline * 4;
+        tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+            Err(StoreError::Read {
+                store: self.store.name(),
+                message: format!("no answer within {} ms", limit.as_millis()),
+            })
+        })
     }
 
     /// Forgets the in-process cache (the next reads go to Redis).

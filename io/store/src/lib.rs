@@ -22,8 +22,8 @@ mod validate;
 pub use dynamo::DynamoStore;
 pub use error::StoreError;
 pub use model::{
-    group_key, CategoryChange, Manifest, Move, PublishReport, Stored, StoredGroup, VariantDiff,
-    VariantPublish,
+    group_key, Catalog, CatalogCategory, CategoryChange, Manifest, Move, PublishReport, Stored,
+    StoredGroup, VariantDiff, VariantPublish,
 };
 pub use store::ResultStore;
 pub use validate::{validate, Refusal, Thresholds};

@@ -145,3 +145,23 @@ pub struct PublishReport {
     #[serde(skip)]
     pub live_groups: Vec<usize>,
 }
+
+/// What a store holds, for browsing (the variant comparison page): every
+/// published variant's manifest and, per category, the window each variant
+/// used there.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Catalog {
+    /// The manifests, by variant name.
+    pub variants: Vec<Manifest>,
+    /// Every category with at least one published variant, sorted.
+    pub categories: Vec<CatalogCategory>,
+}
+
+/// One category of a [`Catalog`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatalogCategory {
+    /// The category.
+    pub category: String,
+    /// The window of each variant published for it, seconds, by variant.
+    pub windows: std::collections::BTreeMap<String, i64>,
+}

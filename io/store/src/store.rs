@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use topsellers_lake::ResultSet;
 
 use crate::error::StoreError;
-use crate::model::{Manifest, PublishReport, Stored, StoredGroup, VariantDiff};
+use crate::model::{Catalog, Manifest, PublishReport, Stored, StoredGroup, VariantDiff};
 
 /// A results store: one published body per (variant, category) and one
 /// manifest per variant, written under the generation rule (SPEC section 4:
@@ -50,6 +50,10 @@ pub trait ResultStore: Send + Sync {
         variant: &str,
         category: &str,
     ) -> Result<Option<StoredGroup>, StoreError>;
+
+    /// Every published variant and category ([`Catalog`]), for browsing:
+    /// it may read the whole store, so it is never on the read API's path.
+    async fn catalog(&self) -> Result<Catalog, StoreError>;
 
     /// The longest one [`ResultStore::get_group`] can take, its retries
     /// included: a bound put around the call must be at least this.

@@ -9,13 +9,14 @@ use std::time::Duration;
 use topsellers_serve::ReadMetrics;
 
 /// The routes, as labelled.
-pub const ROUTES: [&str; 6] = [
+pub const ROUTES: [&str; 7] = [
     "top_sellers",
     "healthz",
     "readyz",
     "metrics",
     "other",
     "explain",
+    "ui",
 ];
 /// The statuses counted by name; any other is counted as `other`.
 const STATUSES: [u16; 11] = [200, 304, 400, 404, 405, 413, 414, 431, 500, 503, 0];
@@ -32,6 +33,8 @@ pub fn route_of(path: &str) -> usize {
         "/readyz" => 2,
         "/metrics" => 3,
         p if p.starts_with("/v1/explain/") => 5,
+        "/v1/catalog" => 6,
+        p if p.starts_with("/ui") || p.starts_with("/v1/backtest/") => 6,
         _ => 4,
     }
 }

@@ -6,11 +6,13 @@
 //! SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish
 //! (for at most `--drain-timeout`) and exits 0.
 
+mod experiment;
 mod explain;
 mod metrics;
 pub(crate) mod options;
 mod request;
 mod routes;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,7 @@ use axum::serve::ListenerExt;
 use topsellers_serve::ReadPath;
 use topsellers_store::cache;
 
+use super::UsageError;
 use crate::cli::ServeArgs;
 use metrics::HttpMetrics;
 pub use options::ServeOptions;
@@ -45,9 +48,46 @@ async fn shutdown_signal() {
     }
 }
 
+/// Refuses an experiment whose arms are not all published variants (a
+/// usage error). When the store cannot be read at start, serve starts
+/// anyway (it starts with its services down) and says so: an arm that is
+/// not published then answers 404 until it is.
+async fn check_arms(reads: &ReadPath, opts: &ServeOptions) -> Result<()> {
+    let Some(e) = &opts.experiment else {
+        return Ok(());
+    };
+    let arms: Vec<String> = e.arms.iter().map(|a| a.variant.clone()).collect();
+    match reads.manifests(&arms).await {
+        Ok(manifests) => {
+            let missing: Vec<&str> = arms
+                .iter()
+                .filter(|a| !manifests.iter().any(|m| &m.variant == *a))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                return Err(UsageError(format!(
+                    "experiment {:?}: arm(s) {} are not published variants: the table {} has no manifest for them (publish them first, or fix the arms)",
+                    e.name,
+                    missing.join(", "),
+                    opts.reads.table
+                ))
+                .into());
+            }
+            tracing::info!(experiment = %e.name, arms = %arms.join(","), "A/B experiment: every arm is published");
+        }
+        Err(error) => tracing::warn!(
+            experiment = %e.name,
+            error = %error,
+            "cannot check that the experiment's arms are published; serving anyway"
+        ),
+    }
+    Ok(())
+}
+
 /// Serves until a signal, then drains.
 async fn serve(opts: &ServeOptions) -> Result<()> {
     let reads = ReadPath::new(&opts.reads).await?;
+    check_arms(&reads, opts).await?;
     let cache_control = HeaderValue::from_str(&format!("public, max-age={}", opts.max_age_s))
         .context("cannot build the Cache-Control header")?;
     let app = Arc::new(App {
@@ -58,6 +98,11 @@ async fn serve(opts: &ServeOptions) -> Result<()> {
         cache_control,
         request_timeout: opts.request_timeout,
         max_in_flight: opts.max_in_flight,
+        experiment: opts.experiment.clone(),
+        page: ui::PageFiles {
+            backtest_report: opts.backtest_report.clone(),
+            backtest_chart: opts.backtest_chart.clone(),
+        },
         explain: opts.explain.clone(),
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)

@@ -4,11 +4,15 @@
 //!
 //! The table's keys are the flags' names with `_` for `-`
 //! (`redis_timeout = "250ms"`); other tables of the file are ignored, so the
-//! job's settings may live beside them.
+//! job's settings may live beside them. The A/B experiment is the
+//! sub-table `[serve.experiment]` (`name`, `salt`, `arms = { fast = 10, … }`),
+//! read as the settings `experiment_name`, `experiment_salt` and
+//! `experiment_arms` (`"fast=10,…"`, in the order written).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use topsellers_serve::ReadPathOptions;
@@ -17,6 +21,7 @@ use topsellers_store::dynamo::check_table_name;
 
 use super::super::compute::named_variants;
 use super::super::UsageError;
+use super::experiment::Experiment;
 use super::request::check_variant;
 use crate::cli::ServeArgs;
 use crate::units::{parse_count, parse_duration_ns, parse_duration_or_zero_ns, parse_variant};
@@ -43,6 +48,13 @@ pub struct ServeOptions {
     pub max_in_flight: usize,
     /// Tokio worker threads (`None`: all cores).
     pub threads: Option<usize>,
+    /// The A/B experiment, if any (its arms are checked against the
+    /// published variants when serve starts).
+    pub experiment: Option<Arc<Experiment>>,
+    /// The backtest report (JSON or CSV) the page shows.
+    pub backtest_report: Option<PathBuf>,
+    /// The backtest chart (PNG) the page shows.
+    pub backtest_chart: Option<PathBuf>,
     /// What `/v1/explain` reads (`None`: no lake configured).
     pub explain: Option<ExplainSource>,
 }
@@ -83,7 +95,7 @@ fn explain_source(merged: &Merged) -> Result<Option<ExplainSource>, UsageError> 
 }
 
 /// Every setting with its default (`None`: required, or no default).
-pub(crate) const SETTINGS: [(&str, Option<&str>); 20] = [
+pub(crate) const SETTINGS: [(&str, Option<&str>); 25] = [
     ("listen", Some("127.0.0.1:8080")),
     ("table", None),
     ("redis", None),
@@ -102,12 +114,24 @@ pub(crate) const SETTINGS: [(&str, Option<&str>); 20] = [
     ("threads", None),
     ("request_timeout", Some("5s")),
     ("max_in_flight", Some("4096")),
+    ("experiment_name", None),
+    ("experiment_salt", None),
+    ("experiment_arms", None),
+    ("backtest_report", None),
+    ("backtest_chart", None),
     ("lake", None),
     ("variants", Some("default=7d")),
 ];
 
+/// The keys of `[serve.experiment]`, with the setting each is.
+const EXPERIMENT_KEYS: [(&str, &str); 3] = [
+    ("name", "experiment_name"),
+    ("salt", "experiment_salt"),
+    ("arms", "experiment_arms"),
+];
+
 /// The settings given by flag or environment, by key.
-fn given(a: &ServeArgs) -> [Option<&String>; 20] {
+fn given(a: &ServeArgs) -> [Option<&String>; 25] {
     [
         a.listen.as_ref(),
         a.table.as_ref(),
@@ -127,6 +151,11 @@ fn given(a: &ServeArgs) -> [Option<&String>; 20] {
         a.threads.as_ref(),
         a.request_timeout.as_ref(),
         a.max_in_flight.as_ref(),
+        a.experiment_name.as_ref(),
+        a.experiment_salt.as_ref(),
+        a.experiment_arms.as_ref(),
+        a.backtest_report.as_ref(),
+        a.backtest_chart.as_ref(),
         a.lake.as_ref(),
         a.variants.as_ref(),
     ]
@@ -143,8 +172,13 @@ fn read_config(path: &Path) -> Result<HashMap<String, String>, UsageError> {
     let table = table
         .as_table()
         .ok_or_else(|| bad("serve is not a table".into()))?;
-    table
+    let mut settings = HashMap::new();
+    if let Some(experiment) = table.get("experiment") {
+        settings.extend(read_experiment(experiment).map_err(bad)?);
+    }
+    for pair in table
         .iter()
+        .filter(|(key, _)| key.as_str() != "experiment")
         .map(|(key, value)| {
             let key = canonical_key(key);
             if !SETTINGS.iter().any(|(k, _)| *k == key) {
@@ -167,7 +201,60 @@ fn read_config(path: &Path) -> Result<HashMap<String, String>, UsageError> {
             };
             Ok((key.to_string(), text))
         })
-        .collect()
+    {
+        let (key, text) = pair?;
+        settings.insert(key, text);
+    }
+    Ok(settings)
+}
+
+/// The `[serve.experiment]` table as settings; its arms, an inline table
+/// of weights, become `"variant=weight,…"` in the order written.
+fn read_experiment(value: &toml::Value) -> Result<Vec<(String, String)>, String> {
+    let table = value
+        .as_table()
+        .ok_or("[serve] experiment must be a table: [serve.experiment]")?;
+    let mut out = Vec::new();
+    for (key, value) in table {
+        let Some((_, setting)) = EXPERIMENT_KEYS.iter().find(|(k, _)| k == key) else {
+            return Err(format!(
+                "[serve.experiment] {key}: unknown setting (known: name, salt, arms)"
+            ));
+        };
+        let text = match (key.as_str(), value) {
+            ("arms", toml::Value::Table(arms)) => {
+                let mut pairs = Vec::new();
+                for (arm, weight) in arms {
+                    let weight = match weight {
+                        toml::Value::Integer(i) => i.to_string(),
+                        toml::Value::Float(f) => f.to_string(),
+                        other => {
+                            return Err(format!(
+                                "[serve.experiment] arms.{arm} is {}, expected a percentage",
+                                other.type_str()
+                            ))
+                        }
+                    };
+                    pairs.push(format!("{arm}={weight}"));
+                }
+                pairs.join(",")
+            }
+            (_, toml::Value::String(s)) => s.clone(),
+            (_, other) => {
+                return Err(format!(
+                    "[serve.experiment] {key} is {}, expected {}",
+                    other.type_str(),
+                    if key == "arms" {
+                        "a table like { fast = 10, default = 90 }"
+                    } else {
+                        "a string"
+                    }
+                ))
+            }
+        };
+        out.push((setting.to_string(), text));
+    }
+    Ok(out)
 }
 
 /// Keys of the `[serve]` table that have a newer name, with that name.
@@ -278,6 +365,8 @@ impl ServeOptions {
             Some(_) => Some(merged.parse("threads", number(1..=1024usize))?),
             None => None,
         };
+        let experiment = experiment(&merged)?;
+        let path = |key: &str| merged.0.get(key).map(PathBuf::from);
         Ok(Self {
             listen,
             reads: ReadPathOptions {
@@ -300,9 +389,36 @@ impl ServeOptions {
             threads,
             request_timeout: merged.duration("request_timeout", false)?,
             max_in_flight: merged.parse("max_in_flight", number(1..=1_000_000usize))?,
+            experiment,
+            backtest_report: path("backtest_report"),
+            backtest_chart: path("backtest_chart"),
             explain: explain_source(&merged)?,
         })
     }
+}
+
+/// The experiment of the settings: none, or all three of name, salt and
+/// arms, checked.
+fn experiment(merged: &Merged) -> Result<Option<Arc<Experiment>>, UsageError> {
+    let parts = EXPERIMENT_KEYS.map(|(_, setting)| merged.0.get(setting));
+    let [Some(name), Some(salt), Some(arms)] = parts else {
+        if let Some(i) = parts.iter().position(Option::is_none) {
+            if parts.iter().any(Option::is_some) {
+                let setting = EXPERIMENT_KEYS[i].1;
+                return Err(UsageError(format!(
+                    "the experiment has no {}: give --{} (or {}, or {} in [serve.experiment])",
+                    EXPERIMENT_KEYS[i].0,
+                    setting.replace('_', "-"),
+                    env_of(setting),
+                    EXPERIMENT_KEYS[i].0
+                )));
+            }
+        }
+        return Ok(None);
+    };
+    Experiment::new(name, salt, arms)
+        .map(|e| Some(Arc::new(e)))
+        .map_err(UsageError)
 }
 
 #[cfg(test)]
@@ -358,6 +474,64 @@ mod tests {
         std::fs::write(&path, "[serve]\nmax_limit = true\n").unwrap();
         let e = options(&["--config", config]).unwrap_err().0;
         assert!(e.contains("expected a string or a number"), "{e}");
+    }
+
+    #[test]
+    fn the_experiment_table_and_its_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("topsellers.toml");
+        std::fs::write(
+            &path,
+            "[serve]\ntable = \"shop\"\nredis = \"redis://r:1\"\n[serve.experiment]\nname = \"decay\"\nsalt = \"2026-11\"\narms = { slow = 10, default = 80, fast = 10 }\n",
+        )
+        .unwrap();
+        let config = path.to_str().unwrap();
+        let o = options(&["--config", config]).unwrap();
+        let e = o.experiment.unwrap();
+        assert_eq!(e.name, "decay");
+        let arms: Vec<(&str, u32)> = e
+            .arms
+            .iter()
+            .map(|a| (a.variant.as_str(), a.buckets))
+            .collect();
+        assert_eq!(
+            arms,
+            [("slow", 1000), ("default", 8000), ("fast", 1000)],
+            "in the order written"
+        );
+        let o = options(&["--config", config, "--experiment-arms", "default=100"]).unwrap();
+        assert_eq!(o.experiment.unwrap().arms.len(), 1, "the flag wins");
+        for (toml, why) in [
+            (
+                "arms = { a = 50, b = 40 }\nname = \"x\"\nsalt = \"s\"",
+                "sum to 90%",
+            ),
+            (
+                "arms = { a = 100 }\nname = \"x\"\nsalt = \"\"",
+                "salt must be 1 to 256",
+            ),
+            (
+                "arms = { a = 100 }\nname = \"x\"",
+                "the experiment has no salt: give --experiment-salt",
+            ),
+            (
+                "arms = { a = \"x\" }\nname = \"x\"\nsalt = \"s\"",
+                "arms.a is string",
+            ),
+            (
+                "arms = [1]\nname = \"x\"\nsalt = \"s\"",
+                "expected a table like",
+            ),
+            ("weights = { a = 100 }", "weights: unknown setting"),
+        ] {
+            std::fs::write(
+                &path,
+                format!("[serve]\ntable = \"shop\"\nredis = \"redis://r:1\"\n[serve.experiment]\n{toml}\n"),
+            )
+            .unwrap();
+            let e = options(&["--config", config]).unwrap_err().0;
+            assert!(e.contains(why), "{toml}: {e}");
+        }
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - `variant`: 1 to 64 bytes of ASCII letters, digits, `_ . -` (what
 //!   `compute --variant NAME=…` accepts); default from `--default-variant`.
 //! - `limit`: a whole number from 1 to `--max-limit`; missing = every item.
+//! - `user`: a user id for A/B assignment, 1 to 256 bytes of printable
+//!   ASCII (also read from the `X-User-Id` header; both given must agree).
 //! - Any other query parameter, a parameter given twice or a value that is
 //!   not UTF-8 is a 400: the site learns of a typo at once rather than
 //!   getting an answer that ignores it.
@@ -19,6 +21,8 @@ use percent_encoding::percent_decode_str;
 pub const MAX_CATEGORY: usize = 128;
 /// Longest variant, bytes.
 pub const MAX_VARIANT: usize = 64;
+/// Longest user id, bytes.
+pub const MAX_USER: usize = 256;
 
 /// A checked request.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,11 +31,32 @@ pub struct TopSellersQuery {
     pub variant: String,
     /// How many items, `None` for all.
     pub limit: Option<usize>,
+    /// Whether the request named its variant (else it is the default).
+    pub explicit: bool,
+    /// The user id of `?user=`, for A/B assignment.
+    pub user: Option<String>,
 }
 
 /// Checks a category (already percent-decoded).
 pub fn check_category(category: &str) -> Result<(), String> {
     check(category, "category", MAX_CATEGORY, " _.-/&+:%")
+}
+
+/// Checks a user id (from `?user=` or `X-User-Id`).
+pub fn check_user(user: &str) -> Result<(), String> {
+    if user.is_empty() || user.len() > MAX_USER {
+        return Err(format!(
+            "user id must be 1 to {MAX_USER} bytes long, not {}",
+            user.len()
+        ));
+    }
+    match user.chars().find(|c| !c.is_ascii_graphic()) {
+        Some(c) => Err(format!(
+            "user id {:?} holds {c:?}: use printable ASCII without spaces",
+            shorten(user)
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Checks a variant name.
@@ -81,16 +106,17 @@ pub fn parse_query(
     default_variant: &str,
     max_limit: usize,
 ) -> Result<TopSellersQuery, String> {
-    let (mut variant, mut limit) = (None, None);
+    let (mut variant, mut limit, mut user) = (None, None, None);
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let (key, value) = (decode(key)?, decode(value)?);
         let slot = match key.as_str() {
             "variant" => &mut variant,
             "limit" => &mut limit,
+            "user" => &mut user,
             _ => {
                 return Err(format!(
-                    "unknown query parameter {:?} (known: variant, limit)",
+                    "unknown query parameter {:?} (known: variant, limit, user)",
                     shorten(&key)
                 ))
             }
@@ -99,6 +125,7 @@ pub fn parse_query(
             return Err(format!("query parameter {key:?} is given twice"));
         }
     }
+    let explicit = variant.is_some();
     let variant = variant.unwrap_or_else(|| default_variant.to_string());
     check_variant(&variant)?;
     let limit = limit
@@ -110,7 +137,15 @@ pub fn parse_query(
             )),
         })
         .transpose()?;
-    Ok(TopSellersQuery { variant, limit })
+    if let Some(user) = &user {
+        check_user(user)?;
+    }
+    Ok(TopSellersQuery {
+        variant,
+        limit,
+        explicit,
+        user,
+    })
 }
 
 #[cfg(test)]
@@ -127,18 +162,23 @@ mod tests {
             parse_query(None, "default", 100),
             Ok(TopSellersQuery {
                 variant: "default".into(),
-                limit: None
+                limit: None,
+                explicit: false,
+                user: None,
             })
         );
         assert_eq!(
             q("variant=fast&limit=10"),
             Ok(TopSellersQuery {
                 variant: "fast".into(),
-                limit: Some(10)
+                limit: Some(10),
+                explicit: true,
+                user: None,
             })
         );
         assert_eq!(q("limit=100&").unwrap().limit, Some(100));
         assert_eq!(q("variant=f%61st").unwrap().variant, "fast");
+        assert_eq!(q("user=u%2F1").unwrap().user.as_deref(), Some("u/1"));
     }
 
     #[test]
@@ -156,6 +196,9 @@ mod tests {
             ("variant=a%23b", "holds '#'"),
             ("variant=%FF", "not UTF-8"),
             ("variant=FLUSHALL%0D%0A", "holds '\\r'"),
+            ("user=", "user id must be 1 to 256 bytes"),
+            ("user=a%20b", "holds ' '"),
+            ("user=a&user=b", "twice"),
         ] {
             let e = q(text).unwrap_err();
             assert!(e.contains(why), "{text}: {e}");

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -21,10 +21,12 @@ use tower::load_shed::error::Overloaded;
 use tower::timeout::error::Elapsed;
 use tower::{BoxError, ServiceBuilder};
 
+use super::experiment::Experiment;
 use super::explain::explain;
 use super::metrics::{route_of, HttpMetrics};
 use super::options::ExplainSource;
-use super::request::{check_category, parse_query};
+use super::request::{check_category, check_user, parse_query};
+use super::ui;
 
 /// Longest request target (path and query), bytes: past it, 414.
 pub const MAX_URI: usize = 2048;
@@ -47,6 +49,10 @@ pub struct App {
     pub request_timeout: Duration,
     /// Top-sellers requests served at once.
     pub max_in_flight: usize,
+    /// The A/B experiment, if any.
+    pub experiment: Option<Arc<Experiment>>,
+    /// What the comparison page shows beside the live results.
+    pub page: ui::PageFiles,
     /// The lake and variants of `/v1/explain`, when configured.
     pub explain: Option<ExplainSource>,
 }
@@ -70,6 +76,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/ui", get(ui::page))
+        .route("/ui/page.js", get(ui::script))
+        .route("/v1/catalog", get(ui::catalog))
+        .route("/v1/backtest/report", get(ui::backtest_report))
+        .route("/v1/backtest/chart", get(ui::backtest_chart))
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
@@ -140,9 +151,55 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
 }
 
 /// The strong ETag of a body: generation, variant and item count, so that
-/// each run, variant and `limit` that changes the body has its own.
-fn etag(generation: i64, variant: &str, items: usize) -> String {
-    format!("\"{generation}-{variant}-{items}\"")
+/// each run, variant and `limit` that changes the body has its own; an
+/// answer of an experiment's arm (whose body names the experiment) adds
+/// `@experiment`.
+fn etag(generation: i64, variant: &str, items: usize, experiment: Option<&str>) -> String {
+    match experiment {
+        Some(name) => format!("\"{generation}-{variant}-{items}@{name}\""),
+        None => format!("\"{generation}-{variant}-{items}\""),
+    }
+}
+
+/// The user id of a request: `?user=` or `X-User-Id` (both given must be
+/// the same).
+fn user_of(query: Option<String>, headers: &HeaderMap) -> Result<Option<String>, String> {
+    let header = match headers.get(X_USER_ID) {
+        Some(v) => {
+            let text = v
+                .to_str()
+                .map_err(|_| "X-User-Id is not printable ASCII".to_string())?;
+            check_user(text)?;
+            Some(text.to_string())
+        }
+        None => None,
+    };
+    match (query, header) {
+        (Some(q), Some(h)) if q != h => Err(format!(
+            "?user= and X-User-Id name different users ({:?}, {:?})",
+            q, h
+        )),
+        (q, h) => Ok(q.or(h)),
+    }
+}
+
+/// The header of a user id.
+const X_USER_ID: &str = "x-user-id";
+
+/// `body` (a JSON object) with `"experiment"` and `"arm"` added last.
+fn with_arm(body: &[u8], experiment: &str, arm: &str) -> Body {
+    let Some(open) = body.strip_suffix(b"}") else {
+        return Body::from(body.to_vec());
+    };
+    let fields = format!(
+        ",\"experiment\":{},\"arm\":{}}}",
+        serde_json::Value::from(experiment),
+        serde_json::Value::from(arm)
+    );
+    let mut out = Vec::with_capacity(body.len() + fields.len());
+    out.extend_from_slice(open);
+    out.extend_from_slice(fields.as_bytes());
+    Body::from(out)
 }
 
 /// Whether `If-None-Match` lists `tag` (or `*`); weak tags compare by value.
@@ -171,18 +228,31 @@ async fn top_sellers(
     };
     let checked = check_category(&category)
         .and_then(|()| parse_query(query.as_deref(), &app.default_variant, app.max_limit));
-    let q = match checked {
-        Ok(q) => q,
+    // The header is read only while an experiment runs: a site that sends
+    // X-User-Id for other reasons is not refused over it.
+    let (q, user) = match checked.and_then(|mut q| {
+        let user = match &app.experiment {
+            Some(_) => user_of(q.user.take(), &headers)?,
+            None => None,
+        };
+        Ok((user, q))
+    }) {
+        Ok((user, q)) => (q, user),
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
-    let entry = match app.reads.lookup(&q.variant, &category).await {
+    // An explicit variant wins and is no exposure; no user, no assignment.
+    let assigned = match (&app.experiment, user, q.explicit) {
+        (Some(e), Some(user), false) => Some((e, e.assign(&user))),
+        _ => None,
+    };
+    let variant = assigned.map_or(q.variant.as_str(), |(e, i)| e.arms[i].variant.as_str());
+    let entry = match app.reads.lookup(variant, &category).await {
         Ok(Cached::Found(entry)) => entry,
         Ok(Cached::Missing) => {
             return error(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "no top sellers are published for category {category:?} in variant {:?}",
-                    q.variant
+                    "no top sellers are published for category {category:?} in variant {variant:?}"
                 ),
             )
         }
@@ -197,24 +267,46 @@ async fn top_sellers(
     let items = q
         .limit
         .map_or(entry.items.len(), |k| k.min(entry.items.len()));
-    let tag = etag(entry.generation, &q.variant, items);
+    let tag = etag(
+        entry.generation,
+        variant,
+        items,
+        assigned.map(|(e, _)| e.name.as_str()),
+    );
     let tag_value = HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"0\""));
     let cache = [
         (ETAG, tag_value),
         (CACHE_CONTROL, app.cache_control.clone()),
     ];
-    if none_match(&headers, &tag) {
-        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    let not_modified = none_match(&headers, &tag);
+    let mut response = if not_modified {
+        (StatusCode::NOT_MODIFIED, cache).into_response()
+    } else {
+        let json = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+        let body = entry.body_with(q.limit);
+        let body = match assigned {
+            Some((e, i)) => with_arm(&body, &e.name, &e.arms[i].variant),
+            None => Body::from(body),
+        };
+        (StatusCode::OK, json, cache, body).into_response()
+    };
+    if let Some(e) = &app.experiment {
+        // The answer depends on the header: shared caches must key on it.
+        response
+            .headers_mut()
+            .insert(VARY, HeaderValue::from_static("X-User-Id"));
+        if let Some((_, i)) = assigned {
+            e.expose(i);
+            response
+                .headers_mut()
+                .insert(X_EXPERIMENT, e.arms[i].header.clone());
+        }
     }
-    let json = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
-    (
-        StatusCode::OK,
-        json,
-        cache,
-        Body::from(entry.body_with(q.limit)),
-    )
-        .into_response()
+    response
 }
+
+/// The header naming the experiment and arm of an answer: `name=arm`.
+const X_EXPERIMENT: &str = "x-experiment";
 
 /// `GET /healthz`: the process is up.
 async fn healthz() -> Response {
@@ -262,7 +354,13 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
             CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4"),
         )],
-        app.http.render(&app.reads.metrics),
+        {
+            let mut text = app.http.render(&app.reads.metrics);
+            if let Some(e) = &app.experiment {
+                e.render(&mut text);
+            }
+            text
+        },
     )
         .into_response()
 }
@@ -272,11 +370,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_arm_is_added_to_the_body() {
+        let body = br#"{"category":"toys","items":[]}"#;
+        let with = with_arm(body, "decay", "fast");
+        let bytes = futures_bytes(with);
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["experiment"], "decay");
+        assert_eq!(v["arm"], "fast");
+        assert_eq!(v["category"], "toys");
+    }
+
+    /// The bytes of a body built from a slice (no I/O: it is one chunk).
+    fn futures_bytes(body: Body) -> Vec<u8> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(axum::body::to_bytes(body, usize::MAX))
+            .unwrap()
+            .to_vec()
+    }
+
+    #[test]
+    fn users_from_the_query_or_the_header() {
+        let mut h = HeaderMap::new();
+        assert_eq!(user_of(Some("a".into()), &h), Ok(Some("a".into())));
+        h.insert(X_USER_ID, HeaderValue::from_static("b"));
+        assert_eq!(user_of(None, &h), Ok(Some("b".into())));
+        assert_eq!(user_of(Some("b".into()), &h), Ok(Some("b".into())));
+        assert!(user_of(Some("a".into()), &h)
+            .unwrap_err()
+            .contains("different users"));
+        h.insert(X_USER_ID, HeaderValue::from_static("a b"));
+        assert!(user_of(None, &h).unwrap_err().contains("holds ' '"));
+    }
+
+    #[test]
     fn etags_and_if_none_match() {
-        let tag = etag(1_760_486_400_000, "default", 100);
+        let tag = etag(1_760_486_400_000, "default", 100, None);
         assert_eq!(tag, "\"1760486400000-default-100\"");
-        assert_ne!(tag, etag(1_760_486_400_000, "default", 10));
-        assert_ne!(tag, etag(1_760_486_400_000, "fast", 100));
+        assert_ne!(tag, etag(1_760_486_400_000, "default", 10, None));
+        assert_ne!(tag, etag(1_760_486_400_000, "fast", 100, None));
+        assert_eq!(
+            etag(1_760_486_400_000, "fast", 100, Some("decay")),
+            "\"1760486400000-fast-100@decay\""
+        );
         let h = |v: &str| {
             let mut m = HeaderMap::new();
             m.insert(IF_NONE_MATCH, HeaderValue::from_str(v).unwrap());

@@ -15,6 +15,7 @@
 //! tests and tools that read the table directly.
 
 mod batch;
+mod catalog;
 mod diff;
 mod item;
 mod publish;
@@ -29,6 +30,7 @@ use aws_config::timeout::TimeoutConfig;
 // The DynamoDB calls themselves: reached from outside only through
 // [`DynamoStore`], the [`crate::ResultStore`] seam.
 pub(crate) use batch::get_item;
+pub(crate) use catalog::catalog;
 pub(crate) use diff::{diff, stored_groups};
 pub(crate) use publish::{publish, PublishOptions};
 pub(crate) use table::ensure_table;

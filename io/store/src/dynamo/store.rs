@@ -7,11 +7,11 @@ use async_trait::async_trait;
 use topsellers_lake::ResultSet;
 
 use super::{
-    client, decode_group, diff, failed, get_item, live_manifests, publish, read_client,
+    catalog, client, decode_group, diff, failed, get_item, live_manifests, publish, read_client,
     read_deadline, stored_groups, PublishOptions,
 };
 use crate::error::StoreError;
-use crate::model::{group_key, Manifest, PublishReport, Stored, StoredGroup, VariantDiff};
+use crate::model::{group_key, Catalog, Manifest, PublishReport, Stored, StoredGroup, VariantDiff};
 use crate::store::ResultStore;
 
 /// One DynamoDB table as a results store (SPEC section 4).
@@ -104,6 +104,10 @@ impl ResultStore for DynamoStore {
                 table: self.table.clone(),
                 message: format!("item {pk:?}: {message}"),
             })
+    }
+
+    async fn catalog(&self) -> Result<Catalog, StoreError> {
+        catalog(&self.client, &self.table).await
     }
 
     fn read_deadline(&self) -> Duration {
