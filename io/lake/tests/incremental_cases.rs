@@ -119,6 +119,35 @@ fn a_state_without_items_still_holds_its_id_type() {
 }
 
 #[test]
+fn purchases_that_come_of_age_in_a_category_the_state_holds_empty_count() {
+    let lake = Lake::new();
+    // Every purchase of the category is after the first as_of: the state
+    // holds no items for it, yet its file is known.
+    let later: Vec<_> = rows(3)
+        .iter()
+        .map(|r| (r.0, r.1 + 20 * HOUR_US, 1))
+        .collect();
+    common::write_parquet(&lake.file("a", "part-1.parquet"), &later, false);
+    assert_eq!(lake.cycle(2).unwrap().report.items, 0);
+    let out = lake.cycle(22).unwrap();
+    assert_eq!(out.report.mode, "incremental", "{:?}", out.report);
+    assert_eq!(out.report.items, 3, "{:?}", out.report);
+    let full = scan_lake(&lake.opts.lake, &ScanOptions::default(), &plan(22), &|_| {}).unwrap();
+    let top = |o: &[topsellers_engine::CategoryOutcome]| -> Vec<(String, Vec<String>)> {
+        o.iter()
+            .filter_map(|o| {
+                let top = &o.scored.as_ref()?.top[0];
+                Some((
+                    o.category.clone(),
+                    top.iter().map(|r| format!("{:?}", r.item)).collect(),
+                ))
+            })
+            .collect()
+    };
+    assert_eq!(top(&out.outcomes), top(&full.outcomes));
+}
+
+#[test]
 fn a_new_category_reads_its_files_only_to_recompute_it() {
     let lake = Lake::new();
     common::write_parquet(&lake.file("a", "part-1.parquet"), &rows(3), false);

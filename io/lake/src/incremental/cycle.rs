@@ -300,11 +300,21 @@ fn update(
             report.files_new += 1;
         }
     }
+    // Categories the state holds nothing for (every purchase was in the
+    // future, or outside the window, at t1) whose known files have
+    // purchases that came of age since: recomputed like new ones.
+    let matured = known.iter().filter_map(|(&c, files)| {
+        let held = state.categories.contains_key(c);
+        let matures = files.iter().any(|(_, span)| span.meets(t1, t));
+        (!held && matures).then_some(c)
+    });
     let names: BTreeSet<String> = state
         .categories
         .keys()
-        .cloned()
-        .chain(fresh.keys().map(|c| c.to_string()))
+        .map(String::as_str)
+        .chain(fresh.keys().copied())
+        .chain(matured)
+        .map(str::to_string)
         .collect();
     let mut work: Vec<(String, Option<CategoryState>)> = names
         .into_iter()
@@ -323,7 +333,11 @@ fn update(
             let Some(mut c) = prior.take() else {
                 // A category the state does not hold: recomputed in full,
                 // which reads its files (their entries and id type too).
-                d.recompute = Some("new in the lake".into());
+                d.recompute = Some(if news.is_empty() {
+                    "purchases came of age in a category the state held empty".into()
+                } else {
+                    "new in the lake".into()
+                });
                 return Ok((category.clone(), d));
             };
             if c.reanchor_due(t, &lambdas) {
