@@ -131,9 +131,23 @@ impl IntTable {
         }
     }
 
+    /// Makes room for `additional` more keys without growing on the way.
+    pub fn reserve(&mut self, additional: usize) {
+        let size = ((self.len + additional) * 2 + 1)
+            .next_power_of_two()
+            .max(MIN_BUCKETS);
+        if size > self.buckets.len() {
+            self.resize(size);
+        }
+    }
+
     #[cold]
     fn grow(&mut self) {
-        let size = (self.buckets.len() * 2).max(MIN_BUCKETS);
+        self.resize((self.buckets.len() * 2).max(MIN_BUCKETS));
+    }
+
+    /// Moves the live entries into `size` fresh buckets.
+    fn resize(&mut self, size: usize) {
         let old = std::mem::replace(&mut self.buckets, vec![Bucket::default(); size]);
         self.shift = 64 - size.trailing_zeros();
         let mask = size - 1;
@@ -166,6 +180,28 @@ mod tests {
                 prop_assert_eq!(t.get_or_insert(k, next), want);
             }
             prop_assert_eq!(t.len(), m.len());
+        }
+
+        #[test]
+        fn reserving_keeps_every_key_and_room_for_more(
+            keys in proptest::collection::vec(any::<i64>(), 0..3000),
+            more in 0usize..5000,
+        ) {
+            let mut t = IntTable::default();
+            for (i, &k) in keys.iter().enumerate() {
+                t.get_or_insert(k, i as u32);
+            }
+            let before: Vec<u32> = keys.iter().map(|&k| t.get_or_insert(k, u32::MAX)).collect();
+            t.reserve(more);
+            let capacity = t.capacity();
+            prop_assert!(capacity > 2 * (t.len() + more));
+            let after: Vec<u32> = keys.iter().map(|&k| t.get_or_insert(k, u32::MAX)).collect();
+            prop_assert_eq!(before, after);
+            for k in 0..more as i64 {
+                let next = t.len() as u32;
+                t.get_or_insert(k.wrapping_mul(7919) ^ i64::MIN, next);
+            }
+            prop_assert_eq!(t.capacity(), capacity, "grew after reserving");
         }
 
         #[test]

@@ -57,6 +57,8 @@ pub trait Interner: Default + Send {
     fn size_bytes(&self) -> usize;
     /// Forgets every key, keeping the allocated capacity for reuse.
     fn clear(&mut self);
+    /// Makes room for `additional` more keys (a hint; none by default).
+    fn reserve(&mut self, _additional: usize) {}
     /// Whether [`prefetch`](Interner::prefetch) does anything. When it does
     /// not, the hot loop skips reading the key of a row ahead just to hint it.
     const PREFETCHES: bool = false;
@@ -109,6 +111,11 @@ impl Interner for IntInterner {
     fn clear(&mut self) {
         self.table.clear();
         self.keys.clear();
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        self.table.reserve(additional);
+        self.keys.reserve(additional);
     }
 
     #[inline(always)]
