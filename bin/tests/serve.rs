@@ -10,14 +10,15 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::services::{dynamo_env, free_port, CountingProxy, DynamoLocal, Redis};
+use common::http::{raise_open_files, request, send, url, Response, Serve};
+use common::services::{dynamo_env, CountingProxy, DynamoLocal, Redis};
 use common::topsellers;
 
 const AS_OF: &str = "2026-10-15T00:00:00Z";
@@ -93,174 +94,17 @@ fn redis_cmd<T: redis::FromRedisValue>(redis: &Redis, cmd: &mut redis::Cmd) -> T
     cmd.query(&mut con).unwrap()
 }
 
-/// `topsellers serve` as a child process, killed when dropped.
-struct Serve {
-    child: Child,
-    port: u16,
-    log: tempfile::NamedTempFile,
-}
-
-impl Serve {
-    fn start(dynamo_endpoint: &str, redis_url: &str, extra: &[&str]) -> Self {
-        let port = free_port();
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let child = Command::new(assert_cmd::cargo::cargo_bin("topsellers"))
-            .envs(dynamo_env(dynamo_endpoint))
-            .env("RUST_LOG", "info")
-            .args(["serve", "--table", "topsellers", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--redis")
-            .arg(redis_url)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .unwrap();
-        let mut serve = Self { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = serve.child.try_wait() {
-                panic!("serve exited at start ({status}):\n{}", serve.log());
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && serve.get("/healthz").status == 200
-            {
-                return serve;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve is not healthy after 30 s:\n{}",
-                serve.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
-    }
-
-    fn get(&self, target: &str) -> Response {
-        request(self.port, target, &[])
-    }
-
-    /// A counter of `/metrics` (0 when not printed yet).
-    fn metric(&self, name: &str) -> f64 {
-        let text = self.get("/metrics").body;
-        text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
-            .map_or(0.0, |v| v.parse().unwrap())
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {:?}", self.body))
-    }
-}
-
-/// One HTTP/1.1 GET on a fresh connection.
-fn request(port: u16, target: &str, headers: &[(&str, &str)]) -> Response {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    send(&mut s, target, headers)
-}
-
-fn send(s: &mut TcpStream, target: &str, headers: &[(&str, &str)]) -> Response {
-    let mut req = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no head in {text:?}"));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect();
-    Response {
-        status,
-        headers,
-        body: body.to_string(),
-    }
-}
-
-/// Raises this process's soft limit of open files to `want` (at most the
-/// hard limit): 1,000 client sockets plus the proxy's would pass a default
-/// soft limit of 1,024. serve, started afterwards, inherits it.
-fn raise_open_files(want: u64) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        if lim.rlim_cur < want as libc::rlim_t {
-            lim.rlim_cur = (want as libc::rlim_t).min(lim.rlim_max);
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-        }
-    }
-    assert!(
-        lim.rlim_cur >= 2100,
-        "the stampede needs about 2,100 open files; the hard limit is {}",
-        lim.rlim_max
-    );
-}
-
-fn url(category: &str) -> String {
-    let encoded: String = category
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'-' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    format!("/v1/top-sellers/{encoded}")
+/// `serve --table topsellers` over DynamoDB at `dynamo_endpoint`.
+fn serve_dynamo(dynamo_endpoint: &str, redis_url: &str, extra: &[&str]) -> Serve {
+    let mut args = vec!["--table", "topsellers", "--redis", redis_url];
+    args.extend(extra);
+    Serve::start(dynamo_env(dynamo_endpoint), &args)
 }
 
 #[test]
 fn hits_misses_etags_and_bad_input() {
     let mut p = published();
-    let serve = Serve::start(&p.db.url(), &p.redis.url(), &["--local-ttl", "0"]);
+    let serve = serve_dynamo(&p.db.url(), &p.redis.url(), &["--local-ttl", "0"]);
     let key = "topsellers:v1:default:toys";
     let stored: String = redis_cmd(&p.redis, redis::cmd("GET").arg(key));
 
@@ -411,7 +255,7 @@ fn hits_misses_etags_and_bad_input() {
 #[test]
 fn redis_down_reads_dynamodb_and_both_down_is_503() {
     let mut p = published();
-    let serve = Serve::start(
+    let serve = serve_dynamo(
         &p.db.url(),
         &p.redis.url(),
         &["--local-ttl", "0", "--negative-ttl", "0"],
@@ -456,7 +300,7 @@ fn a_stampede_on_a_cold_key_makes_one_dynamodb_read_and_sigterm_drains() {
     raise_open_files(4096);
     let p = published();
     let proxy = CountingProxy::start(p.db.port);
-    let mut serve = Serve::start(&proxy.url(), &p.redis.url(), &["--dynamodb-timeout", "10s"]);
+    let mut serve = serve_dynamo(&proxy.url(), &p.redis.url(), &["--dynamodb-timeout", "10s"]);
     let _: () = redis_cmd(&p.redis, &mut redis::cmd("FLUSHALL"));
     assert_eq!(proxy.get_items(), 0);
 
@@ -558,7 +402,7 @@ fn a_slow_request_times_out_and_requests_past_the_limit_are_refused() {
     proxy.responses.close();
 
     // DynamoDB's answer held: 503 once the request timeout (default) runs out.
-    let quick = Serve::start(&proxy.url(), &p.redis.url(), &["--dynamodb-timeout", "60s"]);
+    let quick = serve_dynamo(&proxy.url(), &p.redis.url(), &["--dynamodb-timeout", "60s"]);
     let r = quick.get(&url("toys"));
     assert_eq!(r.status, 503, "{r:?}");
     assert!(
@@ -573,7 +417,7 @@ fn a_slow_request_times_out_and_requests_past_the_limit_are_refused() {
 
     // One request in flight at most: a second is refused while the first
     // waits on DynamoDB; probes and metrics are not limited.
-    let one = Serve::start(
+    let one = serve_dynamo(
         &proxy.url(),
         &p.redis.url(),
         &[
@@ -623,7 +467,7 @@ fn a_stalled_dynamodb_attempt_is_retried() {
     let proxy = CountingProxy::start(p.db.port);
     let _: () = redis_cmd(&p.redis, &mut redis::cmd("FLUSHALL"));
     // --dynamodb-timeout 1s per attempt (the default), two attempts.
-    let serve = Serve::start(&proxy.url(), &p.redis.url(), &["--request-timeout", "60s"]);
+    let serve = serve_dynamo(&proxy.url(), &p.redis.url(), &["--request-timeout", "60s"]);
     proxy.responses.close();
     let port = serve.port;
     let asked = std::thread::spawn(move || request(port, &url("toys"), &[]));
@@ -646,7 +490,7 @@ fn a_stalled_dynamodb_attempt_is_retried() {
 fn a_late_read_through_fill_never_replaces_a_newer_body() {
     let p = published();
     let proxy = CountingProxy::start(p.db.port);
-    let serve = Serve::start(
+    let serve = serve_dynamo(
         &proxy.url(),
         &p.redis.url(),
         &[

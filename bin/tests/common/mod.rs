@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+pub mod http;
+pub mod mariadb;
 pub mod services;
 pub mod store;
 

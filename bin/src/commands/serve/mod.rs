@@ -1,7 +1,7 @@
 //! `topsellers serve`: the read API (SPEC section 6) over HTTP/1.1.
 //!
 //! Glue only: settings are checked into [`ServeOptions`], the read path
-//! (local cache → Redis → DynamoDB, single flight) is
+//! (local cache → Redis → the store, single flight) is
 //! `topsellers_serve`, and this module runs axum on tokio until
 //! SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish
 //! (for at most `--drain-timeout`) and exits 0.
@@ -46,7 +46,8 @@ async fn shutdown_signal() {
 
 /// Serves until a signal, then drains.
 async fn serve(opts: &ServeOptions) -> Result<()> {
-    let reads = ReadPath::new(&opts.reads).await?;
+    let store = opts.store.for_reads(opts.store_timeout).await?;
+    let reads = ReadPath::over(store, &opts.reads)?;
     let cache_control = HeaderValue::from_str(&format!("public, max-age={}", opts.max_age_s))
         .context("cannot build the Cache-Control header")?;
     let app = Arc::new(App {
@@ -68,7 +69,7 @@ async fn serve(opts: &ServeOptions) -> Result<()> {
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    tracing::info!(listen = %local, table = %opts.reads.table, redis = %cache::redacted(&opts.reads.redis_url), "serving the read API");
+    tracing::info!(listen = %local, store = %opts.store.target(), redis = %cache::redacted(&opts.reads.redis_url), "serving the read API");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, routes::router(app)).with_graceful_shutdown(async move {
         shutdown_signal().await;

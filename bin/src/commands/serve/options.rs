@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use topsellers_serve::ReadPathOptions;
 use topsellers_store::cache;
-use topsellers_store::dynamo::check_table_name;
 
+use super::super::store::{StoreChoice, StoreSettings, PASSWORD_ENV};
 use super::super::UsageError;
 use super::request::check_variant;
 use crate::cli::ServeArgs;
@@ -25,7 +25,12 @@ use crate::units::{parse_count, parse_duration_ns, parse_duration_or_zero_ns};
 pub struct ServeOptions {
     /// Where to listen.
     pub listen: SocketAddr,
-    /// The read path's services and timeouts.
+    /// The results store.
+    pub store: StoreChoice,
+    /// Longest wait for one store read attempt (DynamoDB: `dynamodb_timeout`,
+    /// MySQL: `mysql_timeout`).
+    pub store_timeout: Duration,
+    /// The read path's caches and Redis timeouts.
     pub reads: ReadPathOptions,
     /// Variant of requests that name none.
     pub default_variant: String,
@@ -44,9 +49,15 @@ pub struct ServeOptions {
 }
 
 /// Every setting with its default (`None`: required, or no default).
-pub(crate) const SETTINGS: [(&str, Option<&str>); 18] = [
+pub(crate) const SETTINGS: [(&str, Option<&str>); 24] = [
     ("listen", Some("127.0.0.1:8080")),
     ("table", None),
+    ("store", Some("dynamodb")),
+    ("mysql_url", None),
+    ("mysql_standby_url", None),
+    ("mysql_password_file", None),
+    ("mysql_ca_file", None),
+    ("mysql_timeout", Some("1s")),
     ("redis", None),
     ("default_variant", Some("default")),
     ("max_limit", Some("100")),
@@ -66,10 +77,16 @@ pub(crate) const SETTINGS: [(&str, Option<&str>); 18] = [
 ];
 
 /// The settings given by flag or environment, by key.
-fn given(a: &ServeArgs) -> [Option<&String>; 18] {
+fn given(a: &ServeArgs) -> [Option<&String>; 24] {
     [
         a.listen.as_ref(),
         a.table.as_ref(),
+        a.store.store.as_ref(),
+        a.store.mysql_url.as_ref(),
+        a.store.mysql_standby_url.as_ref(),
+        a.store.mysql_password_file.as_ref(),
+        a.store.mysql_ca_file.as_ref(),
+        a.mysql_timeout.as_ref(),
         a.redis.as_ref(),
         a.default_variant.as_ref(),
         a.max_limit.as_ref(),
@@ -171,7 +188,17 @@ impl Merged {
 /// The environment variable clap reads for `key`.
 pub(crate) fn env_of(key: &str) -> String {
     match key {
-        "listen" | "table" | "redis" | "cache_ttl" | "cache_ttl_jitter" | "threads" => {
+        "listen"
+        | "table"
+        | "store"
+        | "mysql_url"
+        | "mysql_standby_url"
+        | "mysql_password_file"
+        | "mysql_ca_file"
+        | "redis"
+        | "cache_ttl"
+        | "cache_ttl_jitter"
+        | "threads" => {
             format!("TOPSELLERS_{}", key.to_ascii_uppercase())
         }
         _ => format!("TOPSELLERS_SERVE_{}", key.to_ascii_uppercase()),
@@ -219,8 +246,25 @@ impl ServeOptions {
             t.parse::<SocketAddr>()
                 .map_err(|_| "write an address and port, like 127.0.0.1:8080".to_string())
         })?;
-        let table = merged.text("table")?;
-        check_table_name(table).map_err(UsageError)?;
+        if merged.0.get("store").is_none_or(|s| s == "dynamodb") {
+            merged.text("table")?;
+        }
+        let path = |key: &str| merged.0.get(key).map(std::path::PathBuf::from);
+        let store = StoreChoice::new(
+            StoreSettings {
+                store: merged.0.get("store").cloned(),
+                table: merged.0.get("table").cloned(),
+                mysql_url: merged.0.get("mysql_url").cloned(),
+                mysql_standby_url: merged.0.get("mysql_standby_url").cloned(),
+                mysql_password_file: path("mysql_password_file"),
+                mysql_ca_file: path("mysql_ca_file"),
+            },
+            std::env::var(PASSWORD_ENV).ok(),
+        )?;
+        let store_timeout = match store {
+            StoreChoice::Dynamo { .. } => merged.duration("dynamodb_timeout", false)?,
+            StoreChoice::Mysql(_) => merged.duration("mysql_timeout", false)?,
+        };
         let redis = merged.text("redis")?;
         if !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return Err(UsageError(format!(
@@ -237,18 +281,19 @@ impl ServeOptions {
         };
         Ok(Self {
             listen,
+            store,
+            store_timeout,
             reads: ReadPathOptions {
                 redis_timeout: merged.duration("redis_timeout", false)?,
                 redis_backoff: merged.duration("redis_backoff", false)?,
                 redis_ttl: merged.duration("cache_ttl", false)?,
                 redis_ttl_jitter: merged.parse("cache_ttl_jitter", number(0.0..=0.9f64))?,
-                dynamo_timeout: merged.duration("dynamodb_timeout", false)?,
                 local_ttl: merged.duration("local_ttl", true)?,
                 negative_ttl: merged.duration("negative_ttl", true)?,
                 local_capacity: merged
                     .parse("local_keys", parse_count)?
                     .clamp(1, 100_000_000) as usize,
-                ..ReadPathOptions::new(table, redis)
+                ..ReadPathOptions::new(redis)
             },
             default_variant,
             max_limit: merged.parse("max_limit", number(1..=1_000_000usize))?,
@@ -287,7 +332,7 @@ mod tests {
         .unwrap();
         let config = path.to_str().unwrap();
         let o = options(&["--config", config, "--max-limit", "20"]).unwrap();
-        assert_eq!(o.reads.table, "shop");
+        assert_eq!(o.store.target(), "shop");
         assert_eq!(o.reads.redis_url, "redis://cache:6379");
         assert_eq!(o.reads.local_ttl, Duration::ZERO);
         assert_eq!(o.reads.redis_timeout, Duration::from_millis(100));
