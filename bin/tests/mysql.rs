@@ -645,3 +645,52 @@ fn serve_answers_from_redis_with_mysql_down() {
     // A key no cache holds cannot be answered: 503, not 404.
     assert_eq!(serve.get(&url("nope")).status, 503);
 }
+
+#[test]
+fn run_dry_runs_and_incremental_cycles_read_mysql() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Mariadb::primary();
+    db.create_db("jobs");
+    let lake = tmp.path().join("lake");
+    topsellers()
+        .args(["gen", "--categories", "6", "--purchases", "50k", "--out"])
+        .arg(&lake)
+        .assert()
+        .success();
+    let run = |as_of: &str, extra: &[&str]| {
+        let (k, v) = password_env();
+        let out = topsellers()
+            .env(k, v)
+            .env("TOPSELLERS_STORE", "mysql")
+            .env("TOPSELLERS_MYSQL_URL", db.url("jobs"))
+            .args(["run", "--as-of", as_of, "--lake"])
+            .arg(&lake)
+            .arg("--out")
+            .arg(tmp.path().join("results.csv"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout(&out)
+    };
+    let dry = run("2026-10-14T00:00:00Z", &["--dry-run"]);
+    assert!(dry.contains("nothing live yet: 6 added"), "{dry}");
+    let done = run("2026-10-14T00:00:00Z", &["--create-table"]);
+    assert!(done.contains("6 new, 0 replaced"), "{done}");
+    let dry = run("2026-10-15T00:00:00Z", &["--dry-run"]);
+    assert!(
+        dry.contains(
+            "live as_of 2026-10-14T00:00:00Z (generation 1791936000000): 0 added, 0 removed"
+        ),
+        "{dry}"
+    );
+    // An incremental cycle compares with what MySQL holds: its first
+    // (full) cycle publishes only the categories whose top changed.
+    let cycle = run("2026-10-15T00:00:00Z", &["--incremental"]);
+    assert!(cycle.contains("(generation 1792022400000)"), "{cycle}");
+    assert_eq!(stored(&db, "jobs").1, Some(1_792_022_400_000));
+}
