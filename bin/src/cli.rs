@@ -49,11 +49,11 @@ pub enum Command {
     Demo(DemoArgs),
     /// Copy a lake from S3 to a local folder (incremental, atomic, resumable).
     Sync(SyncArgs),
-    /// Publish a results file to DynamoDB and warm Redis.
+    /// Publish a results file to the store (DynamoDB or MySQL) and warm Redis.
     Publish(PublishArgs),
     /// Sync, compute, validate and publish: the scheduled job.
     Run(RunArgs),
-    /// Serve the published top sellers over HTTP (Redis, then DynamoDB).
+    /// Serve the published top sellers over HTTP (Redis, then the store).
     Serve(Box<ServeArgs>),
     /// Replay as_of over a period and score how well each variant's top N predicts the next horizon.
     Backtest(BacktestArgs),
@@ -413,16 +413,19 @@ pub struct PublishArgs {
     /// Results written by `compute`: .csv, .json or .parquet.
     #[arg(long, env = "TOPSELLERS_RESULTS")]
     pub results: PathBuf,
-    /// DynamoDB table (endpoint and credentials from the standard AWS chain).
+    /// DynamoDB table (endpoint and credentials from the standard AWS chain); required with --store dynamodb.
     #[arg(long, env = "TOPSELLERS_TABLE")]
-    pub table: String,
+    pub table: Option<String>,
+    /// The results store.
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Redis to warm, redis://HOST:PORT; without it the cache is not warmed.
     #[arg(long, env = "TOPSELLERS_REDIS")]
     pub redis: Option<String>,
-    /// Create the table (on-demand billing) when it is missing.
+    /// Create the table (on-demand billing) or the MySQL schema when it is missing.
     #[arg(long, env = "TOPSELLERS_CREATE_TABLE")]
     pub create_table: bool,
-    /// DynamoDB requests in flight at once.
+    /// Store requests (DynamoDB) or connections (MySQL) in flight at once.
     #[arg(long, default_value_t = 16, env = "TOPSELLERS_CONCURRENCY")]
     pub concurrency: usize,
     /// Longest TTL of the Redis keys (`--ttl` is its old name).
@@ -442,6 +445,28 @@ pub struct PublishArgs {
     /// Prometheus textfile metrics.
     #[arg(long, env = "TOPSELLERS_METRICS_FILE")]
     pub metrics_file: Option<PathBuf>,
+}
+
+/// Which results store, and the MySQL settings (`publish`, `serve`; `run`
+/// reads the same keys from its file). The MySQL password is read from
+/// `TOPSELLERS_MYSQL_PASSWORD` or `--mysql-password-file`, never a flag.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Results store: dynamodb or mysql [default: dynamodb].
+    #[arg(long, env = "TOPSELLERS_STORE")]
+    pub store: Option<String>,
+    /// MySQL/MariaDB primary, mysql://USER@HOST:PORT/DATABASE (TLS: ?require_ssl=true, verify_ca, verify_identity).
+    #[arg(long, env = "TOPSELLERS_MYSQL_URL")]
+    pub mysql_url: Option<String>,
+    /// MySQL read-only standby that reads fall back to, mysql://USER@HOST:PORT/DATABASE.
+    #[arg(long, env = "TOPSELLERS_MYSQL_STANDBY_URL")]
+    pub mysql_standby_url: Option<String>,
+    /// File holding the MySQL password (else TOPSELLERS_MYSQL_PASSWORD).
+    #[arg(long, env = "TOPSELLERS_MYSQL_PASSWORD_FILE")]
+    pub mysql_password_file: Option<String>,
+    /// PEM file of certificate authorities MySQL TLS trusts (turns TLS on).
+    #[arg(long, env = "TOPSELLERS_MYSQL_CA_FILE")]
+    pub mysql_ca_file: Option<String>,
 }
 
 /// `topsellers run`. Settings come from the config file, then
@@ -478,6 +503,21 @@ pub struct RunArgs {
     /// DynamoDB table (overrides `table`).
     #[arg(long)]
     pub table: Option<String>,
+    /// Results store, dynamodb or mysql (overrides `store`).
+    #[arg(long)]
+    pub store: Option<String>,
+    /// MySQL primary URL (overrides `mysql_url`).
+    #[arg(long)]
+    pub mysql_url: Option<String>,
+    /// MySQL standby URL (overrides `mysql_standby_url`).
+    #[arg(long)]
+    pub mysql_standby_url: Option<String>,
+    /// File holding the MySQL password (overrides `mysql_password_file`).
+    #[arg(long)]
+    pub mysql_password_file: Option<PathBuf>,
+    /// MySQL TLS certificate authorities (overrides `mysql_ca_file`).
+    #[arg(long)]
+    pub mysql_ca_file: Option<PathBuf>,
     /// Redis URL (overrides `redis`).
     #[arg(long)]
     pub redis: Option<String>,
@@ -512,10 +552,16 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "TOPSELLERS_LISTEN")]
     pub listen: Option<String>,
-    /// DynamoDB table (endpoint and credentials from the standard AWS chain) [required: here, in TOPSELLERS_TABLE or as `table` in the [serve] table of --config].
+    /// DynamoDB table (endpoint and credentials from the standard AWS chain) [required with store dynamodb: here, in TOPSELLERS_TABLE or as `table` in the [serve] table of --config].
     #[arg(long, env = "TOPSELLERS_TABLE")]
     pub table: Option<String>,
-    /// Redis in front of DynamoDB, redis://HOST:PORT.
+    /// The results store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Longest wait for one MySQL read, on the primary and then on the standby [default: 1s].
+    #[arg(long, env = "TOPSELLERS_SERVE_MYSQL_TIMEOUT")]
+    pub mysql_timeout: Option<String>,
+    /// Redis in front of the store, redis://HOST:PORT.
     #[arg(long, env = "TOPSELLERS_REDIS")]
     pub redis: Option<String>,
     /// Variant served when a request names none [default: default].

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use common::http::{publish_results, request, Response, Serve};
+use common::http::{publish_results, request, serve_dynamo, Response, Serve};
 use common::services::{dynamo_env, DynamoLocal, Redis};
 use common::{root, topsellers};
 
@@ -56,7 +56,7 @@ fn experiment(salt: &str) -> Vec<String> {
 
 fn start(db: &DynamoLocal, redis: &Redis, args: &[String]) -> Serve {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Serve::start(&db.url(), &redis.url(), &args)
+    serve_dynamo(&db.url(), &redis.url(), &args)
 }
 
 /// The arm `serve` gives `user`, checking that the body, the headers and

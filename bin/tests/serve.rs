@@ -17,7 +17,7 @@ use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::http::{publish_results, request, send, Response, Serve};
+use common::http::{publish_results, raise_open_files, request, send, serve_dynamo, url, Response};
 use common::services::{dynamo_env, CountingProxy, DynamoLocal, Redis};
 use common::topsellers;
 
@@ -81,47 +81,10 @@ fn redis_cmd<T: redis::FromRedisValue>(redis: &Redis, cmd: &mut redis::Cmd) -> T
     cmd.query(&mut con).unwrap()
 }
 
-/// Raises this process's soft limit of open files to `want` (at most the
-/// hard limit): 1,000 client sockets plus the proxy's would pass a default
-/// soft limit of 1,024. serve, started afterwards, inherits it.
-fn raise_open_files(want: u64) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        if lim.rlim_cur < want as libc::rlim_t {
-            lim.rlim_cur = (want as libc::rlim_t).min(lim.rlim_max);
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-        }
-    }
-    assert!(
-        lim.rlim_cur >= 2100,
-        "the stampede needs about 2,100 open files; the hard limit is {}",
-        lim.rlim_max
-    );
-}
-
-fn url(category: &str) -> String {
-    let encoded: String = category
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'-' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    format!("/v1/top-sellers/{encoded}")
-}
-
 #[test]
 fn hits_misses_etags_and_bad_input() {
     let mut p = published();
-    let serve = Serve::start(&p.db.url(), &p.redis.url(), &["--local-ttl", "0"]);
+    let serve = serve_dynamo(&p.db.url(), &p.redis.url(), &["--local-ttl", "0"]);
     let key = "topsellers:v1:default:toys";
     let stored: String = redis_cmd(&p.redis, redis::cmd("GET").arg(key));
 
@@ -272,7 +235,7 @@ fn hits_misses_etags_and_bad_input() {
 #[test]
 fn redis_down_reads_dynamodb_and_both_down_is_503() {
     let mut p = published();
-    let serve = Serve::start(
+    let serve = serve_dynamo(
         &p.db.url(),
         &p.redis.url(),
         &["--local-ttl", "0", "--negative-ttl", "0"],
@@ -317,7 +280,7 @@ fn a_stampede_on_a_cold_key_makes_one_dynamodb_read_and_sigterm_drains() {
     raise_open_files(4096);
     let p = published();
     let proxy = CountingProxy::start(p.db.port);
-    let mut serve = Serve::start(&proxy.url(), &p.redis.url(), &["--dynamodb-timeout", "10s"]);
+    let mut serve = serve_dynamo(&proxy.url(), &p.redis.url(), &["--dynamodb-timeout", "10s"]);
     let _: () = redis_cmd(&p.redis, &mut redis::cmd("FLUSHALL"));
     assert_eq!(proxy.get_items(), 0);
 
@@ -419,7 +382,7 @@ fn a_slow_request_times_out_and_requests_past_the_limit_are_refused() {
     proxy.responses.close();
 
     // DynamoDB's answer held: 503 once the request timeout (default) runs out.
-    let quick = Serve::start(&proxy.url(), &p.redis.url(), &["--dynamodb-timeout", "60s"]);
+    let quick = serve_dynamo(&proxy.url(), &p.redis.url(), &["--dynamodb-timeout", "60s"]);
     let r = quick.get(&url("toys"));
     assert_eq!(r.status, 503, "{r:?}");
     assert!(
@@ -434,7 +397,7 @@ fn a_slow_request_times_out_and_requests_past_the_limit_are_refused() {
 
     // One request in flight at most: a second is refused while the first
     // waits on DynamoDB; probes and metrics are not limited.
-    let one = Serve::start(
+    let one = serve_dynamo(
         &proxy.url(),
         &p.redis.url(),
         &[
@@ -484,7 +447,7 @@ fn a_stalled_dynamodb_attempt_is_retried() {
     let proxy = CountingProxy::start(p.db.port);
     let _: () = redis_cmd(&p.redis, &mut redis::cmd("FLUSHALL"));
     // --dynamodb-timeout 1s per attempt (the default), two attempts.
-    let serve = Serve::start(&proxy.url(), &p.redis.url(), &["--request-timeout", "60s"]);
+    let serve = serve_dynamo(&proxy.url(), &p.redis.url(), &["--request-timeout", "60s"]);
     proxy.responses.close();
     let port = serve.port;
     let asked = std::thread::spawn(move || request(port, &url("toys"), &[]));
@@ -507,7 +470,7 @@ fn a_stalled_dynamodb_attempt_is_retried() {
 fn a_late_read_through_fill_never_replaces_a_newer_body() {
     let p = published();
     let proxy = CountingProxy::start(p.db.port);
-    let serve = Serve::start(
+    let serve = serve_dynamo(
         &proxy.url(),
         &p.redis.url(),
         &[
@@ -609,7 +572,7 @@ fn bad_settings_are_usage_errors() {
 #[test]
 fn explain_answers_what_the_cli_explains() {
     let p = published();
-    let bare = Serve::start(&p.db.url(), &p.redis.url(), &[]);
+    let bare = serve_dynamo(&p.db.url(), &p.redis.url(), &[]);
     let r = bare.get("/v1/explain/c00000/1");
     assert_eq!(r.status, 503);
     assert!(
@@ -656,7 +619,7 @@ fn explain_answers_what_the_cli_explains() {
     let item = common::read_csv(&csv)[&("default".to_string(), "c00001".to_string())].2[2]
         .item
         .clone();
-    let serve = Serve::start(
+    let serve = serve_dynamo(
         &p.db.url(),
         &p.redis.url(),
         &[

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::http::{publish_results, Serve};
+use common::http::{publish_results, serve_dynamo};
 use common::services::{DynamoLocal, Redis};
 
 const SCRIPT_CATEGORY: &str = "<script>document.title='pwned'</script>";
@@ -170,7 +170,7 @@ fn the_page_shows_what_the_api_serves_and_hostile_names_as_text() {
     let (db, redis) = (DynamoLocal::start(), Redis::start());
     publish(&db, &redis, tmp.path());
     let (report, chart) = backtest_files(tmp.path());
-    let serve = Serve::start(
+    let serve = serve_dynamo(
         &db.url(),
         &redis.url(),
         &[
@@ -334,7 +334,7 @@ fn the_explanation_view_shows_what_the_explain_endpoint_answers() {
         .arg(&chart)
         .assert()
         .success();
-    let serve = Serve::start(
+    let serve = serve_dynamo(
         &db.url(),
         &redis.url(),
         &[

@@ -7,6 +7,8 @@
 # DynamoDB reads serve made. Writes docs/serve-bench.md.
 #
 #   scripts/bench/serve.sh [TOPSELLERS_BINARY]
+#   STORE=mysql scripts/bench/serve.sh   # the same against a MariaDB primary
+#                                        # (and its standby): docs/serve-bench-mysql.md
 #
 # Environment: CATEGORIES (5000), ITEMS (100), HOT (1000), DURATION (10s),
 # SERVE_THREADS ("1 2": tokio worker threads tried), CONNECTIONS ("32 64 256":
@@ -17,7 +19,8 @@
 # experiment, default=90,fast=10, and each warm setting is measured twice
 # back to back, without and with `?user=` drawn from USERS ids on every
 # request, alternating which goes first; repeat a setting, CONNECTIONS="32
-# 32 32", for several pairs), REPORT (docs/serve-bench.md: where the report goes).
+# 32 32", for several pairs), REPORT (where the report goes; docs/serve-bench.md,
+# or docs/serve-bench-mysql.md with STORE=mysql), STORE (dynamodb or mysql).
 # Starts its own DynamoDB Local and redis-server (scripts/local-services.sh)
 # unless they already run, and stops what it started.
 set -euo pipefail
@@ -31,13 +34,13 @@ serve_threads="${SERVE_THREADS:-1 2}"
 connections="${CONNECTIONS:-32 64 256}"
 wrk_threads="${WRK_THREADS:-2}"
 users="${USERS:-}"
-report="${REPORT:-$root/docs/serve-bench.md}"
 experiment=()
 variants="default"
 if [[ -n "$users" ]]; then
     variants="default fast"
     experiment=(--experiment-name bench --experiment-salt bench --experiment-arms default=90,fast=10)
 fi
+store="${STORE:-dynamodb}"
 [[ -x "$bin" ]] || { echo "no binary at $bin: cargo build --release -p topsellers (or pass one)" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "==> installing wrk" >&2; sudo apt-get install -y wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null; }
 
@@ -52,17 +55,30 @@ cleanup() {
 trap cleanup EXIT
 
 state="$root/.cache/local-services"
-if ! { [[ -f "$state/dynamodb.pid" ]] && kill -0 "$(cat "$state/dynamodb.pid")" 2>/dev/null; }; then
+if [[ "$store" == mysql ]]; then
+    # Its own services: MariaDB is started only by `start mysql`.
+    export TOPSELLERS_SERVICES_DIR="$work/services"
     started_services=yes
+    eval "$("$root/scripts/local-services.sh" start mysql)"
+    state="$TOPSELLERS_SERVICES_DIR"
+    store_pid="$(cat "$state/mysql-primary.pid")"
+    store_args=(--store mysql --mysql-url "$MYSQL_PRIMARY_URL" --mysql-standby-url "$MYSQL_STANDBY_URL")
+    report="${REPORT:-$root/docs/serve-bench-mysql.md}"
+else
+    if ! { [[ -f "$state/dynamodb.pid" ]] && kill -0 "$(cat "$state/dynamodb.pid")" 2>/dev/null; }; then
+        started_services=yes
+    fi
+    eval "$("$root/scripts/local-services.sh" start)"
+    store_pid="$(cat "$state/dynamodb.pid")"
+    store_args=(--table serve_bench)
+    report="${REPORT:-$root/docs/serve-bench.md}"
 fi
-eval "$("$root/scripts/local-services.sh" start)"
 redis_port="${TOPSELLERS_REDIS##*:}"
 if [[ -n "${NICE:-}" ]]; then
-    renice -n "$NICE" -p $$ "$(cat "$state/redis.pid")" "$(cat "$state/dynamodb.pid")" >/dev/null
+    renice -n "$NICE" -p $$ "$(cat "$state/redis.pid")" "$store_pid" >/dev/null
 fi
-table="serve_bench"
 
-echo "==> results: $categories categories × $items items, published to DynamoDB Local and Redis"
+echo "==> results: $categories categories × $items items, published to $store and Redis"
 python3 - "$categories" "$items" "$work/results.csv" $variants <<'PY'
 import sys
 cats, items, out, variants = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4:]
@@ -73,12 +89,12 @@ with open(out, "w") as f:
             for r in range(items):
                 f.write(f"{v},c{c:012d},{r + 1},{c * 1000 + r},{1000.0 / (r + 1) + c * 1e-6!r},2592000,2026-10-15T00:00:00Z\n")
 PY
-"$bin" publish --results "$work/results.csv" --table "$table" --create-table --redis "$TOPSELLERS_REDIS" >/dev/null
+"$bin" publish --results "$work/results.csv" "${store_args[@]}" --create-table --redis "$TOPSELLERS_REDIS" >/dev/null
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port="$(free_port)"
 start_serve() {
-    "$bin" serve --listen "127.0.0.1:$port" --table "$table" --redis "$TOPSELLERS_REDIS" --threads "$1" \
+    "$bin" serve --listen "127.0.0.1:$port" "${store_args[@]}" --redis "$TOPSELLERS_REDIS" --threads "$1" \
         "${experiment[@]}" 2>"$work/serve.log" &
     serve_pid=$!
     for _ in $(seq 1 100); do
@@ -144,7 +160,7 @@ stop_serve
 cat >"$work/meta.json" <<JSON
 {"date": "$(date -u +%Y-%m-%d)", "machine": "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB",
  "load": "$(cut -d' ' -f1-3 /proc/loadavg)", "nice": "${NICE:-0}", "categories": $categories, "items": $items, "hot": $HOT, "duration": "$duration",
- "wrk_threads": $wrk_threads, "limit": "${LIMIT:-all}", "body_bytes": $body_bytes, "users": "${users:-none}",
+ "store": "$store", "wrk_threads": $wrk_threads, "limit": "${LIMIT:-all}", "body_bytes": $body_bytes, "users": "${users:-none}",
  "redis": "$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)", "wrk": "$(wrk -v 2>&1 | head -n1 | cut -d' ' -f2)",
  "cold_dynamodb_reads": ${reads:-0}, "cold_coalesced_waits": ${coalesced:-0}, "cold_redis_writes": ${repopulated:-0}}
 JSON

@@ -13,6 +13,12 @@ from pathlib import Path
 GOAL_RPS, GOAL_P99_MS = 30_000, 10.0
 
 
+# What the report calls the store and its reads, by `STORE`.
+STORES = {
+    "dynamodb": ("DynamoDB Local", "DynamoDB"),
+    "mysql": ("a MariaDB primary and its replica", "MySQL"),
+}
+
 def threads(n: int) -> str:
     return f"{n} serve thread{'s' if n != 1 else ''}"
 
@@ -39,9 +45,9 @@ def main(work: Path, out: Path) -> None:
         f"(body {meta['body_bytes']} bytes, limit {meta['limit']}); load spread uniformly over "
         f"{meta['hot']} hot categories",
         f"- wrk {meta['wrk']}, {meta['wrk_threads']} threads, {meta['duration']} per run, "
-        "keep-alive; serve, Redis, DynamoDB Local and wrk share the machine",
+        f"keep-alive; serve, Redis, {STORES[meta.get('store', 'dynamodb')][0]} and wrk share the machine",
         f"- redis-server {meta['redis']}",
-        "- command: `scripts/bench/serve.sh` (release build)",
+        f"- command: `{'STORE=mysql ' if meta.get('store') == 'mysql' else ''}scripts/bench/serve.sh` (release build)",
         "",
         "## Warm (Redis holds every key)",
         "",
@@ -110,7 +116,7 @@ def main(work: Path, out: Path) -> None:
             f"{c['rps']:,.0f} req/s, p50 {c['p50_ms']:.2f} ms, p99 {c['p99_ms']:.2f} ms, "
             f"max {c['max_ms']:.1f} ms, {c['errors']} errors.",
             "",
-            f"DynamoDB reads made by serve (`topsellers_serve_dynamodb_reads_total`): "
+            f"{STORES[meta.get('store', 'dynamodb')][1]} reads made by serve (`topsellers_serve_dynamodb_reads_total`, every store read): "
             f"**{meta['cold_dynamodb_reads']:.0f}** for {meta['hot']} distinct keys; requests that "
             f"waited on another's read (`topsellers_serve_coalesced_waits_total`): "
             f"{meta['cold_coalesced_waits']:.0f}; keys written back to Redis: "

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod publish;
 pub mod run;
 pub mod serve;
+pub mod store;
 pub mod sync;
 
 /// An error in the user's arguments, found after parsing: exit status 2.

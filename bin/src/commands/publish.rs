@@ -1,5 +1,5 @@
-//! `topsellers publish`: a results file → DynamoDB, then Redis. Also the
-//! publish stage of `run`.
+//! `topsellers publish`: a results file → the store (DynamoDB or MySQL),
+//! then Redis. Also the publish stage of `run`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use topsellers_lake::{read_results, ResultSet};
 use topsellers_store::cache::{self, WarmOptions, WarmReport};
-use topsellers_store::dynamo::{self, DynamoStore};
 use topsellers_store::ResultStore;
 
 use crate::job_report::{CacheOutcome, JobReport, Stage};
 
+use super::store::{StoreChoice, StoreSettings, PASSWORD_ENV};
 use super::UsageError;
 use crate::cli::PublishArgs;
 use crate::progress::rows_bar;
@@ -20,9 +20,11 @@ use crate::progress::rows_bar;
 /// Where and how to publish (shared by `publish` and `run`).
 #[derive(Debug, Clone)]
 pub struct PublishSettings {
-    /// The DynamoDB table.
+    /// The store.
+    pub store: StoreChoice,
+    /// The store as messages name it (the table, or `MySQL HOST:PORT/DB`).
     pub table: String,
-    /// Create the table when it is missing.
+    /// Create the table or schema when it is missing.
     pub create_table: bool,
     /// Store requests in flight at once.
     pub concurrency: usize,
@@ -33,14 +35,13 @@ pub struct PublishSettings {
 impl PublishSettings {
     /// Validates the publish settings.
     pub fn new(
-        table: String,
+        store: StoreChoice,
         create_table: bool,
         concurrency: usize,
         redis: Option<String>,
         ttl_ns: i64,
         jitter: f64,
     ) -> Result<Self, UsageError> {
-        dynamo::check_table_name(&table).map_err(UsageError)?;
         if !(1..=1024).contains(&concurrency) {
             return Err(UsageError(format!(
                 "concurrency {concurrency}: use 1 to 1024 requests in flight"
@@ -60,7 +61,8 @@ impl PublishSettings {
             }
         }
         Ok(Self {
-            table,
+            table: store.target(),
+            store,
             create_table,
             concurrency,
             redis: redis.map(|url| WarmOptions {
@@ -74,8 +76,10 @@ impl PublishSettings {
 
 impl PublishSettings {
     /// The results store these settings name.
-    pub async fn store(&self) -> DynamoStore {
-        DynamoStore::for_jobs(&self.table, self.create_table, self.concurrency).await
+    pub async fn store(&self) -> Result<Box<dyn ResultStore>> {
+        self.store
+            .for_jobs(self.create_table, self.concurrency)
+            .await
     }
 }
 
@@ -162,7 +166,7 @@ pub fn publish_and_warm(
             tracing::info!(
                 table = %table, generation = report.generation, new, replaced, unchanged, newer_kept = newer,
                 seconds = format!("{:.2}", report.seconds), items_per_s = format!("{rate:.0}"),
-                "published to DynamoDB"
+                "published to {}", settings.store.kind_name()
             );
             println!(
                 "published as_of {} (generation {}) to {table}: {new} new, {replaced} replaced, {unchanged} unchanged, {newer} newer kept, {:.2} s",
@@ -246,8 +250,19 @@ pub fn write_outputs(
 
 /// `topsellers publish`.
 pub fn run(a: &PublishArgs) -> Result<()> {
+    let store = StoreChoice::new(
+        StoreSettings {
+            store: a.store.store.clone(),
+            table: a.table.clone(),
+            mysql_url: a.store.mysql_url.clone(),
+            mysql_standby_url: a.store.mysql_standby_url.clone(),
+            mysql_password_file: a.store.mysql_password_file.as_ref().map(PathBuf::from),
+            mysql_ca_file: a.store.mysql_ca_file.as_ref().map(PathBuf::from),
+        },
+        std::env::var(PASSWORD_ENV).ok(),
+    )?;
     let settings = PublishSettings::new(
-        a.table.clone(),
+        store,
         a.create_table,
         a.concurrency,
         a.redis.clone(),
@@ -278,8 +293,8 @@ pub fn run(a: &PublishArgs) -> Result<()> {
             );
         }
         let rt = runtime()?;
-        let store = rt.block_on(settings.store());
-        publish_and_warm(&rt, &store, &settings, &set, None, &mut job)
+        let store = rt.block_on(settings.store())?;
+        publish_and_warm(&rt, store.as_ref(), &settings, &set, None, &mut job)
     })();
     job.status = if result.is_ok() { "success" } else { "failed" };
     job.error = result.as_ref().err().map(crate::error_text);

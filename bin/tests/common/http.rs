@@ -1,5 +1,8 @@
 //! `topsellers serve` as a child process, and a plain HTTP/1.1 client for
-//! it (one request per connection, so tests see exactly what was sent).
+//! it (one request per connection, so tests see exactly what was sent),
+//! for the read API's tests (DynamoDB or MySQL behind it).
+
+#![allow(dead_code, clippy::unwrap_used, missing_docs)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -17,17 +20,22 @@ pub struct Serve {
 }
 
 impl Serve {
-    pub fn start(dynamo_endpoint: &str, redis_url: &str, extra: &[&str]) -> Self {
+    /// `topsellers serve ARGS --listen 127.0.0.1:<free port>` with `envs`,
+    /// once `/healthz` answers.
+    pub fn start<K, V>(envs: impl IntoIterator<Item = (K, V)>, args: &[&str]) -> Self
+    where
+        K: AsRef<std::ffi::OsStr>,
+        V: AsRef<std::ffi::OsStr>,
+    {
         let port = free_port();
         let log = tempfile::NamedTempFile::new().unwrap();
         let child = Command::new(assert_cmd::cargo::cargo_bin("topsellers"))
-            .envs(dynamo_env(dynamo_endpoint))
+            .envs(envs)
             .env("RUST_LOG", "info")
-            .args(["serve", "--table", "topsellers", "--listen"])
+            .arg("serve")
+            .args(args)
+            .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
-            .arg("--redis")
-            .arg(redis_url)
-            .args(extra)
             .stdout(Stdio::null())
             .stderr(log.reopen().unwrap())
             .spawn()
@@ -149,4 +157,49 @@ pub fn publish_results(dynamo_endpoint: &str, redis_url: &str, csv: &std::path::
         .arg(csv)
         .assert()
         .success();
+}
+
+/// Raises this process's soft limit of open files to `want` (at most the
+/// hard limit): 1,000 client sockets plus the proxy's would pass a default
+/// soft limit of 1,024. serve, started afterwards, inherits it.
+pub fn raise_open_files(want: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        if lim.rlim_cur < want as libc::rlim_t {
+            lim.rlim_cur = (want as libc::rlim_t).min(lim.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+        }
+    }
+    assert!(
+        lim.rlim_cur >= 2100,
+        "the stampede needs about 2,100 open files; the hard limit is {}",
+        lim.rlim_max
+    );
+}
+
+pub fn url(category: &str) -> String {
+    let encoded: String = category
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("/v1/top-sellers/{encoded}")
+}
+
+/// `serve --table topsellers` over the DynamoDB at `dynamo_endpoint`, with
+/// Redis at `redis_url` and `extra` flags.
+pub fn serve_dynamo(dynamo_endpoint: &str, redis_url: &str, extra: &[&str]) -> Serve {
+    let mut args = vec!["--table", "topsellers", "--redis", redis_url];
+    args.extend(extra);
+    Serve::start(dynamo_env(dynamo_endpoint), &args)
 }

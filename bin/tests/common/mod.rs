@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 pub mod http;
+pub mod mariadb;
 pub mod services;
 pub mod store;
 

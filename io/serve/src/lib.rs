@@ -1,7 +1,8 @@
 //! The read path of `topsellers serve` (SPEC section 6): a (variant,
 //! category) is looked up in a small in-process cache, then Redis, then
-//! DynamoDB, whose answer is written back to Redis, with concurrent misses
-//! of one key coalesced into one DynamoDB read per process.
+//! the results store (DynamoDB or MySQL, any `ResultStore`), whose answer is
+//! written back to Redis, with concurrent misses of one key coalesced into
+//! one store read per process.
 //!
 //! - [`ReadPath`]: the lookups, single flight and readiness probes;
 //! - [`Entry`]: a published body as served, with `limit` applied;
@@ -18,7 +19,10 @@
 //! # async fn f() -> Result<(), topsellers_store::StoreError> {
 //! use topsellers_serve::{Cached, ReadPath, ReadPathOptions};
 //!
-//! let reads = ReadPath::new(&ReadPathOptions::new("topsellers", "redis://127.0.0.1:6379")).await?;
+//! let store = std::sync::Arc::new(
+//!     topsellers_store::DynamoStore::for_reads("topsellers", std::time::Duration::from_secs(1)).await,
+//! );
+//! let reads = ReadPath::over(store, &ReadPathOptions::new("redis://127.0.0.1:6379"))?;
 //! if let Cached::Found(entry) = reads.lookup("default", "toys").await? {
 //!     println!("{}", String::from_utf8_lossy(&entry.body_with(Some(10))));
 //! }
@@ -40,11 +44,10 @@ pub use local::Cached;
 pub use metrics::ReadMetrics;
 pub use readpath::{ReadPath, Readiness};
 
-/// Where the read path reads and how long it waits.
+/// How the read path uses its caches and how long it waits on Redis (the
+/// results store comes built, with its own timeouts: [`ReadPath::over`]).
 #[derive(Debug, Clone)]
 pub struct ReadPathOptions {
-    /// DynamoDB table (endpoint and credentials from the standard AWS chain).
-    pub table: String,
     /// `redis://HOST:PORT`.
     pub redis_url: String,
     /// Longest wait for one Redis call.
@@ -55,9 +58,6 @@ pub struct ReadPathOptions {
     pub redis_ttl: Duration,
     /// Written-back TTLs are drawn from `[ttl·(1 − jitter), ttl]`.
     pub redis_ttl_jitter: f64,
-    /// Longest wait for one DynamoDB attempt; a read makes two at most, so
-    /// it waits twice this and a back-off of at most 100 ms.
-    pub dynamo_timeout: Duration,
     /// TTL of the in-process cache (zero disables it).
     pub local_ttl: Duration,
     /// How long an unknown key is remembered in-process (zero: not at all).
@@ -68,16 +68,14 @@ pub struct ReadPathOptions {
 }
 
 impl ReadPathOptions {
-    /// The defaults for `table` and the Redis at `redis_url`.
-    pub fn new(table: &str, redis_url: &str) -> Self {
+    /// The defaults for the Redis at `redis_url`.
+    pub fn new(redis_url: &str) -> Self {
         Self {
-            table: table.to_string(),
             redis_url: redis_url.to_string(),
             redis_timeout: Duration::from_millis(250),
             redis_backoff: Duration::from_secs(1),
             redis_ttl: Duration::from_secs(24 * 3600),
             redis_ttl_jitter: 0.1,
-            dynamo_timeout: Duration::from_secs(1),
             local_ttl: Duration::from_secs(2),
             negative_ttl: Duration::from_secs(1),
             local_capacity: 100_000,

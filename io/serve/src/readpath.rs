@@ -1,5 +1,5 @@
 //! The read path of one (variant, category): the in-process cache, then
-//! Redis, then the results store (DynamoDB), with concurrent misses of one
+//! Redis, then the results store (DynamoDB or MySQL), with concurrent misses of one
 //! key coalesced into a single store read (single flight, [`super::flight`]) whose result
 //! repopulates Redis.
 //!
@@ -21,15 +21,17 @@ use super::metrics::ReadMetrics;
 use super::redis_cache::{Got, RedisCache};
 use super::ReadPathOptions;
 use topsellers_store::cache::cache_key;
-use topsellers_store::{Catalog, DynamoStore, Manifest, ResultStore, StoreError};
+use topsellers_store::{Catalog, Manifest, ResultStore, StoreError};
 
 /// Whether each backing service answered a readiness probe.
 #[derive(Debug, Clone)]
 pub struct Readiness {
     /// Redis PING.
     pub redis: Result<(), String>,
-    /// The results store ([`ResultStore::ready`]: DynamoDB DescribeTable).
-    pub dynamodb: Result<(), String>,
+    /// The results store ([`ResultStore::ready`]): the server reads use.
+    pub store: Result<String, String>,
+    /// The kind of store ([`ResultStore::kind`]).
+    pub store_kind: &'static str,
 }
 
 /// Redis → results store reads with a local cache and single flight.
@@ -45,16 +47,10 @@ pub struct ReadPath {
 }
 
 impl ReadPath {
-    /// The read path of `opts` over its DynamoDB table. Connects to
-    /// nothing yet: both services are dialled on first use, so it starts
-    /// with either of them down.
-    pub async fn new(opts: &ReadPathOptions) -> Result<Arc<Self>, StoreError> {
-        let store = DynamoStore::for_reads(&opts.table, opts.dynamo_timeout).await;
-        Self::over(Arc::new(store), opts)
-    }
-
-    /// The read path of `opts` over any results store (`opts.table` and
-    /// `opts.dynamo_timeout` are then unused: the store has its own).
+    /// The read path of `opts` over `store` (DynamoDB, MySQL, …: the
+    /// caller chooses and builds it, with its own timeouts). Connects to
+    /// nothing yet: Redis and the store are dialled on first use, so it
+    /// starts with either of them down.
     pub fn over(
         store: Arc<dyn ResultStore>,
         opts: &ReadPathOptions,
@@ -239,7 +235,7 @@ impl ReadPath {
     pub async fn readiness(&self) -> Readiness {
         let dynamo = async {
             match tokio::time::timeout(self.store_deadline, self.store.ready()).await {
-                Ok(Ok(())) => Ok(()),
+                Ok(Ok(using)) => Ok(using),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => Err(format!(
                     "{}: no answer within {} ms",
@@ -248,10 +244,11 @@ impl ReadPath {
                 )),
             }
         };
-        let (redis, dynamodb) = tokio::join!(self.redis.ping(), dynamo);
+        let (redis, store) = tokio::join!(self.redis.ping(), dynamo);
         Readiness {
             redis: redis.map_err(|e| format!("Redis {}: {e}", self.redis.url())),
-            dynamodb,
+            store,
+            store_kind: self.store.kind(),
         }
     }
 }

@@ -42,6 +42,32 @@ pub enum StoreError {
         /// Estimated item size.
         bytes: usize,
     },
+    /// A request to a SQL results store failed (after its retries).
+    #[error("{store}: {message}")]
+    Sql {
+        /// The store (`MySQL 127.0.0.1:3306/shop`, credentials removed).
+        store: String,
+        /// The failure, with the server's error code where it gave one.
+        message: String,
+    },
+    /// A SQL store's schema is missing or is not the one publish creates.
+    #[error("{store}: {message}")]
+    Schema {
+        /// The store.
+        store: String,
+        /// What is missing or different.
+        message: String,
+    },
+    /// A value a SQL store cannot hold (a key longer than its column).
+    #[error("variant {variant:?}, category {category:?}: {message}")]
+    Unstorable {
+        /// Variant.
+        variant: String,
+        /// Category.
+        category: String,
+        /// Why.
+        message: String,
+    },
     /// A Redis request failed.
     #[error("Redis {url}: {message}")]
     Redis {

@@ -1,11 +1,10 @@
 //! `topsellers-store`: where published results live and how they are read.
 //!
-//! - [`dynamo`]: publishing results to DynamoDB (conditional, batched), the
-//!   audit of a run against the live manifests, dry-run diffs;
 //! - [`ResultStore`]: what the jobs and the read API need from a results
 //!   store (live manifests, stored groups, publish under the generation
 //!   rule, the read API's get), whatever holds them;
 //! - [`validate`]: the audit of a run against the live manifests;
+//! - [`compare`]: a run against what a store holds (dry-run diffs, moves);
 //! - [`dynamo`]: DynamoDB, the first [`ResultStore`] ([`DynamoStore`]):
 //!   conditional, batched publishing, the audit of a run against the live
 //!   manifests, dry-run diffs;
@@ -13,6 +12,7 @@
 //!   and written back by the read path, never over a newer generation.
 
 pub mod cache;
+pub mod compare;
 pub mod dynamo;
 mod error;
 mod model;

@@ -1,9 +1,11 @@
 //! The vocabulary of a results store, whatever holds it: the groups and
 //! manifests it stores, what a publish did and what one would change.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 use topsellers_engine::Ranked;
-use topsellers_lake::VariantTotals;
+use topsellers_lake::{ResultSet, VariantTotals};
 
 /// The key of a (variant, category) in a store: `<variant>#<category>`
 /// (DynamoDB's partition key, SPEC section 4).
@@ -164,4 +166,70 @@ pub struct CatalogCategory {
     pub category: String,
     /// The window of each variant published for it, seconds, by variant.
     pub windows: std::collections::BTreeMap<String, i64>,
+}
+
+impl VariantPublish {
+    /// The publish of `variant` of `set` about to start, and the indexes of
+    /// the groups it writes (those of `only_groups`, when given, of the
+    /// variant's; `categories` counts them all).
+    pub fn begin(
+        set: &ResultSet,
+        variant: &str,
+        only_groups: Option<&BTreeSet<usize>>,
+    ) -> (Self, Vec<usize>) {
+        let mut indexes: Vec<usize> = (0..set.groups.len())
+            .filter(|&i| set.groups[i].variant == variant)
+            .collect();
+        let v = Self {
+            variant: variant.to_string(),
+            categories: indexes.len() as u64,
+            ..Self::default()
+        };
+        if let Some(only) = only_groups {
+            indexes.retain(|i| only.contains(i));
+        }
+        (v, indexes)
+    }
+
+    /// Records the live manifest's generation; when it is newer than
+    /// `generation`, marks the variant `stale` (nothing is written) and
+    /// returns `true`.
+    pub fn stale(&mut self, live: Option<&Manifest>, generation: i64) -> bool {
+        self.live_generation = live.map(|m| m.generation);
+        if live.is_some_and(|m| m.generation > generation) {
+            self.outcome = "stale";
+            self.manifest = "newer";
+            self.newer = self.categories;
+            return true;
+        }
+        false
+    }
+}
+
+impl PublishReport {
+    /// Adds a variant whose writes are done: `unchanged` when nothing was
+    /// written and the manifest was already the run's, else `published`.
+    pub fn add(&mut self, mut v: VariantPublish) {
+        v.outcome = if v.new + v.replaced == 0 && v.manifest == "unchanged" {
+            "unchanged"
+        } else {
+            "published"
+        };
+        self.items_written += v.new + v.replaced;
+        self.variants.push(v);
+    }
+
+    /// Sets the overall outcome from the variants' and sorts the live
+    /// groups: `no-op` when every variant was already live, `stale` when
+    /// every one was older than what is live, else `published`.
+    pub fn settle(&mut self) {
+        self.outcome = if self.variants.iter().all(|v| v.outcome == "unchanged") {
+            "no-op"
+        } else if self.variants.iter().all(|v| v.outcome == "stale") {
+            "stale"
+        } else {
+            "published"
+        };
+        self.live_groups.sort_unstable();
+    }
 }

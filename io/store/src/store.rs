@@ -1,6 +1,7 @@
 //! The seam between the jobs and where results live: what `run`,
 //! `publish` and the read API need from a results store, whatever it is.
-//! DynamoDB ([`crate::DynamoStore`]) is the first implementation.
+//! DynamoDB ([`crate::DynamoStore`]) is the first implementation; MySQL
+//! (crate `topsellers-mysql`) the second.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -18,6 +19,9 @@ use crate::model::{Catalog, Manifest, PublishReport, Stored, StoredGroup, Varian
 pub trait ResultStore: Send + Sync {
     /// The store as messages name it (`DynamoDB table topsellers`).
     fn name(&self) -> String;
+
+    /// The kind of store, as `/readyz` names it (`dynamodb`, `mysql`).
+    fn kind(&self) -> &'static str;
 
     /// The live manifests of `variants` (those that have one); a store not
     /// created yet holds none.
@@ -59,6 +63,7 @@ pub trait ResultStore: Send + Sync {
     /// included: a bound put around the call must be at least this.
     fn read_deadline(&self) -> Duration;
 
-    /// Whether the store answers (the read API's readiness probe).
-    async fn ready(&self) -> Result<(), StoreError>;
+    /// Whether the store answers (the read API's readiness probe), and
+    /// which server reads use now (a store with a standby says which).
+    async fn ready(&self) -> Result<String, StoreError>;
 }

@@ -25,7 +25,7 @@ pub(crate) enum Kind {
 }
 
 /// Every setting of the file, with its type.
-pub(crate) const KEYS: [(&str, Kind); 32] = [
+pub(crate) const KEYS: [(&str, Kind); 37] = [
     ("lake", Kind::Str),
     ("cache_dir", Kind::Str),
     ("as_of", Kind::Str),
@@ -44,6 +44,11 @@ pub(crate) const KEYS: [(&str, Kind); 32] = [
     ("lock_file", Kind::Str),
     ("log_format", Kind::Str),
     ("table", Kind::Str),
+    ("store", Kind::Str),
+    ("mysql_url", Kind::Str),
+    ("mysql_standby_url", Kind::Str),
+    ("mysql_password_file", Kind::Str),
+    ("mysql_ca_file", Kind::Str),
     ("create_table", Kind::Bool),
     ("concurrency", Kind::Int),
     ("redis", Kind::Str),
@@ -83,6 +88,11 @@ pub struct RunConfig {
     pub lock_file: Option<PathBuf>,
     pub log_format: Option<String>,
     pub table: Option<String>,
+    pub store: Option<String>,
+    pub mysql_url: Option<String>,
+    pub mysql_standby_url: Option<String>,
+    pub mysql_password_file: Option<PathBuf>,
+    pub mysql_ca_file: Option<PathBuf>,
     pub create_table: Option<bool>,
     pub concurrency: Option<usize>,
     pub redis: Option<String>,
@@ -203,6 +213,11 @@ fn flags(a: &RunArgs) -> Vec<(&'static str, Value)> {
         ("metrics_file", p(&a.metrics_file)),
         ("lock_file", p(&a.lock_file)),
         ("table", s(&a.table)),
+        ("store", s(&a.store)),
+        ("mysql_url", s(&a.mysql_url)),
+        ("mysql_standby_url", s(&a.mysql_standby_url)),
+        ("mysql_password_file", p(&a.mysql_password_file)),
+        ("mysql_ca_file", p(&a.mysql_ca_file)),
         ("redis", s(&a.redis)),
         ("threads", a.threads.map(|t| Value::Integer(t as i64))),
         (

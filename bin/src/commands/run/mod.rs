@@ -15,7 +15,6 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use topsellers_lake::{LakeError, ResultSet, RunLock, RunResults};
 use topsellers_s3::AddressingStyle;
-use topsellers_store::ResultStore;
 
 use crate::job_report::{JobReport, Stage, Validation};
 
@@ -171,7 +170,8 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
     job.compute = Some(computed.report);
 
     let started = Instant::now();
-    let store = rt.block_on(opts.publish.store());
+    let store = rt.block_on(opts.publish.store())?;
+    let store = store.as_ref();
     let table = opts.publish.table.as_str();
     let validated = rt.block_on(store.live_manifests(&set.variants));
     stage(
@@ -227,7 +227,7 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
         tracing::warn!("publishing despite the refusals (--force)");
     }
     let (Some(inc), Some(state)) = (&opts.incremental, cycle_state.as_ref()) else {
-        return publish::publish_and_warm(&rt, &store, &opts.publish, &set, None, job);
+        return publish::publish_and_warm(&rt, store, &opts.publish, &set, None, job);
     };
     let stored = rt
         .block_on(store.stored_groups(&set))
@@ -238,7 +238,7 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
         groups = set.groups.len(),
         "publishing the categories whose top changed"
     );
-    publish::publish_and_warm(&rt, &store, &opts.publish, &set, Some(&changed), job)?;
+    publish::publish_and_warm(&rt, store, &opts.publish, &set, Some(&changed), job)?;
     let started = Instant::now();
     let saved = topsellers_lake::incremental::save(&inc.state_file, state);
     stage(

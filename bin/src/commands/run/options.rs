@@ -7,6 +7,7 @@ use topsellers_store::Thresholds;
 
 use super::super::compute::ComputeOptions;
 use super::super::publish::PublishSettings;
+use super::super::store::{StoreChoice, StoreSettings, PASSWORD_ENV};
 use super::super::UsageError;
 use super::config::{env_name, RunConfig};
 use crate::cli::{ComputeArgs, LogFormat, RunArgs, ScoringArgs};
@@ -19,7 +20,7 @@ pub struct RunOptions {
     pub sync: Option<SyncOptions>,
     /// The compute (its own report and metrics off: the run writes both).
     pub compute: ComputeOptions,
-    /// DynamoDB and Redis.
+    /// The store and Redis.
     pub publish: PublishSettings,
     /// Validation thresholds.
     pub thresholds: Thresholds,
@@ -140,8 +141,22 @@ impl RunOptions {
         if let Some(s) = &mut sync {
             s.concurrency = c.sync_concurrency.unwrap_or(32).max(1);
         }
+        if c.store.as_deref().is_none_or(|s| s == "dynamodb") && c.table.is_none() {
+            return Err(missing("table", "--table"));
+        }
+        let store = StoreChoice::new(
+            StoreSettings {
+                store: c.store,
+                table: c.table,
+                mysql_url: c.mysql_url,
+                mysql_standby_url: c.mysql_standby_url,
+                mysql_password_file: c.mysql_password_file,
+                mysql_ca_file: c.mysql_ca_file,
+            },
+            std::env::var(PASSWORD_ENV).ok(),
+        )?;
         let publish = PublishSettings::new(
-            c.table.ok_or_else(|| missing("table", "--table"))?,
+            store,
             c.create_table.unwrap_or(false),
             c.concurrency.unwrap_or(16),
             c.redis,

@@ -1,7 +1,7 @@
 //! `topsellers serve`: the read API (SPEC section 6) over HTTP/1.1.
 //!
 //! Glue only: settings are checked into [`ServeOptions`], the read path
-//! (local cache → Redis → DynamoDB, single flight) is
+//! (local cache → Redis → the store, single flight) is
 //! `topsellers_serve`, and this module runs axum on tokio until
 //! SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish
 //! (for at most `--drain-timeout`) and exits 0.
@@ -23,6 +23,7 @@ use axum::serve::ListenerExt;
 use topsellers_serve::ReadPath;
 use topsellers_store::cache;
 
+use super::store::StoreChoice;
 use super::UsageError;
 use crate::cli::ServeArgs;
 use metrics::HttpMetrics;
@@ -65,11 +66,14 @@ async fn check_arms(reads: &ReadPath, opts: &ServeOptions) -> Result<()> {
                 .map(String::as_str)
                 .collect();
             if !missing.is_empty() {
+                let store = match &opts.store {
+                    StoreChoice::Dynamo { table } => format!("the table {table}"),
+                    other => other.target(),
+                };
                 return Err(UsageError(format!(
-                    "experiment {:?}: arm(s) {} are not published variants: the table {} has no manifest for them (publish them first, or fix the arms)",
+                    "experiment {:?}: arm(s) {} are not published variants: {store} has no manifest for them (publish them first, or fix the arms)",
                     e.name,
                     missing.join(", "),
-                    opts.reads.table
                 ))
                 .into());
             }
@@ -86,7 +90,8 @@ async fn check_arms(reads: &ReadPath, opts: &ServeOptions) -> Result<()> {
 
 /// Serves until a signal, then drains.
 async fn serve(opts: &ServeOptions) -> Result<()> {
-    let reads = ReadPath::new(&opts.reads).await?;
+    let store = opts.store.for_reads(opts.store_timeout).await?;
+    let reads = ReadPath::over(store, &opts.reads)?;
     check_arms(&reads, opts).await?;
     let cache_control = HeaderValue::from_str(&format!("public, max-age={}", opts.max_age_s))
         .context("cannot build the Cache-Control header")?;
@@ -115,7 +120,7 @@ async fn serve(opts: &ServeOptions) -> Result<()> {
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    tracing::info!(listen = %local, table = %opts.reads.table, redis = %cache::redacted(&opts.reads.redis_url), "serving the read API");
+    tracing::info!(listen = %local, store = %opts.store.target(), redis = %cache::redacted(&opts.reads.redis_url), "serving the read API");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, routes::router(app)).with_graceful_shutdown(async move {
         shutdown_signal().await;

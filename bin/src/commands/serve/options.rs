@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use topsellers_serve::ReadPathOptions;
 use topsellers_store::cache;
-use topsellers_store::dynamo::check_table_name;
 
 use super::super::compute::named_variants;
+use super::super::store::{StoreChoice, StoreSettings, PASSWORD_ENV};
 use super::super::UsageError;
 use super::experiment::Experiment;
 use super::request::check_variant;
@@ -32,7 +32,12 @@ use topsellers_engine::Variant;
 pub struct ServeOptions {
     /// Where to listen.
     pub listen: SocketAddr,
-    /// The read path's services and timeouts.
+    /// The results store.
+    pub store: StoreChoice,
+    /// Longest wait for one store read attempt (DynamoDB: `dynamodb_timeout`,
+    /// MySQL: `mysql_timeout`).
+    pub store_timeout: Duration,
+    /// The read path's caches and Redis timeouts.
     pub reads: ReadPathOptions,
     /// Variant of requests that name none.
     pub default_variant: String,
@@ -95,9 +100,15 @@ fn explain_source(merged: &Merged) -> Result<Option<ExplainSource>, UsageError> 
 }
 
 /// Every setting with its default (`None`: required, or no default).
-pub(crate) const SETTINGS: [(&str, Option<&str>); 25] = [
+pub(crate) const SETTINGS: [(&str, Option<&str>); 31] = [
     ("listen", Some("127.0.0.1:8080")),
     ("table", None),
+    ("store", Some("dynamodb")),
+    ("mysql_url", None),
+    ("mysql_standby_url", None),
+    ("mysql_password_file", None),
+    ("mysql_ca_file", None),
+    ("mysql_timeout", Some("1s")),
     ("redis", None),
     ("default_variant", Some("default")),
     ("max_limit", Some("100")),
@@ -131,10 +142,16 @@ const EXPERIMENT_KEYS: [(&str, &str); 3] = [
 ];
 
 /// The settings given by flag or environment, by key.
-fn given(a: &ServeArgs) -> [Option<&String>; 25] {
+fn given(a: &ServeArgs) -> [Option<&String>; 31] {
     [
         a.listen.as_ref(),
         a.table.as_ref(),
+        a.store.store.as_ref(),
+        a.store.mysql_url.as_ref(),
+        a.store.mysql_standby_url.as_ref(),
+        a.store.mysql_password_file.as_ref(),
+        a.store.mysql_ca_file.as_ref(),
+        a.mysql_timeout.as_ref(),
         a.redis.as_ref(),
         a.default_variant.as_ref(),
         a.max_limit.as_ref(),
@@ -301,7 +318,18 @@ impl Merged {
 /// The environment variable clap reads for `key`.
 pub(crate) fn env_of(key: &str) -> String {
     match key {
-        "listen" | "table" | "redis" | "cache_ttl" | "cache_ttl_jitter" | "threads" | "lake" => {
+        "listen"
+        | "table"
+        | "store"
+        | "mysql_url"
+        | "mysql_standby_url"
+        | "mysql_password_file"
+        | "mysql_ca_file"
+        | "redis"
+        | "cache_ttl"
+        | "cache_ttl_jitter"
+        | "threads"
+        | "lake" => {
             format!("TOPSELLERS_{}", key.to_ascii_uppercase())
         }
         _ => format!("TOPSELLERS_SERVE_{}", key.to_ascii_uppercase()),
@@ -349,8 +377,25 @@ impl ServeOptions {
             t.parse::<SocketAddr>()
                 .map_err(|_| "write an address and port, like 127.0.0.1:8080".to_string())
         })?;
-        let table = merged.text("table")?;
-        check_table_name(table).map_err(UsageError)?;
+        if merged.0.get("store").is_none_or(|s| s == "dynamodb") {
+            merged.text("table")?;
+        }
+        let path = |key: &str| merged.0.get(key).map(PathBuf::from);
+        let store = StoreChoice::new(
+            StoreSettings {
+                store: merged.0.get("store").cloned(),
+                table: merged.0.get("table").cloned(),
+                mysql_url: merged.0.get("mysql_url").cloned(),
+                mysql_standby_url: merged.0.get("mysql_standby_url").cloned(),
+                mysql_password_file: path("mysql_password_file"),
+                mysql_ca_file: path("mysql_ca_file"),
+            },
+            std::env::var(PASSWORD_ENV).ok(),
+        )?;
+        let store_timeout = match store {
+            StoreChoice::Dynamo { .. } => merged.duration("dynamodb_timeout", false)?,
+            StoreChoice::Mysql(_) => merged.duration("mysql_timeout", false)?,
+        };
         let redis = merged.text("redis")?;
         if !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return Err(UsageError(format!(
@@ -366,21 +411,21 @@ impl ServeOptions {
             None => None,
         };
         let experiment = experiment(&merged)?;
-        let path = |key: &str| merged.0.get(key).map(PathBuf::from);
         Ok(Self {
             listen,
+            store,
+            store_timeout,
             reads: ReadPathOptions {
                 redis_timeout: merged.duration("redis_timeout", false)?,
                 redis_backoff: merged.duration("redis_backoff", false)?,
                 redis_ttl: merged.duration("cache_ttl", false)?,
                 redis_ttl_jitter: merged.parse("cache_ttl_jitter", number(0.0..=0.9f64))?,
-                dynamo_timeout: merged.duration("dynamodb_timeout", false)?,
                 local_ttl: merged.duration("local_ttl", true)?,
                 negative_ttl: merged.duration("negative_ttl", true)?,
                 local_capacity: merged
                     .parse("local_keys", parse_count)?
                     .clamp(1, 100_000_000) as usize,
-                ..ReadPathOptions::new(table, redis)
+                ..ReadPathOptions::new(redis)
             },
             default_variant,
             max_limit: merged.parse("max_limit", number(1..=1_000_000usize))?,
@@ -447,7 +492,7 @@ mod tests {
         .unwrap();
         let config = path.to_str().unwrap();
         let o = options(&["--config", config, "--max-limit", "20"]).unwrap();
-        assert_eq!(o.reads.table, "shop");
+        assert_eq!(o.store.target(), "shop");
         assert_eq!(o.reads.redis_url, "redis://cache:6379");
         assert_eq!(o.reads.local_ttl, Duration::ZERO);
         assert_eq!(o.reads.redis_timeout, Duration::from_millis(100));

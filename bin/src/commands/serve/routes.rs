@@ -317,20 +317,23 @@ async fn healthz() -> Response {
         .into_response()
 }
 
-/// `GET /readyz`: 200 when Redis and DynamoDB both answer, 503 naming the
-/// one that does not.
+/// `GET /readyz`: 200 when Redis and the store both answer, 503 naming the
+/// one that does not. The store's entry is named by its kind (`dynamodb`,
+/// `mysql`) and says which server reads use (`using`: a MySQL store with a
+/// standby names the standby while the primary is down).
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     let r = app.reads.readiness().await;
-    let state = |x: &Result<(), String>| match x {
+    let redis = match &r.redis {
         Ok(()) => serde_json::json!({ "ok": true }),
         Err(e) => serde_json::json!({ "ok": false, "error": e }),
     };
-    let ready = r.redis.is_ok() && r.dynamodb.is_ok();
-    let body = serde_json::json!({
-        "ready": ready,
-        "redis": state(&r.redis),
-        "dynamodb": state(&r.dynamodb),
-    });
+    let store = match &r.store {
+        Ok(using) => serde_json::json!({ "ok": true, "using": using }),
+        Err(e) => serde_json::json!({ "ok": false, "error": e }),
+    };
+    let ready = r.redis.is_ok() && r.store.is_ok();
+    let mut body = serde_json::json!({ "ready": ready, "redis": redis });
+    body[r.store_kind] = store;
     let status = if ready {
         StatusCode::OK
     } else {

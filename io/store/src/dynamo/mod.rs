@@ -37,7 +37,6 @@ pub(crate) use table::ensure_table;
 
 // The store's vocabulary and its pure rules.
 pub use batch::{Backoff, NOT_NEWER};
-pub use diff::moves;
 pub use item::{
     decode_group, decode_manifest, encode_group, encode_manifest, manifest_key, number,
     same_content, Item, PK,

@@ -43,6 +43,7 @@ use super::item::{
     decode_group, decode_manifest, encode_group, encode_manifest, generation_of, manifest_key,
     same_content, Item,
 };
+use crate::compare::manifest_unchanged;
 use crate::error::StoreError;
 use crate::model::{group_key, PublishReport, VariantPublish};
 use topsellers_lake::ResultSet;
@@ -96,27 +97,13 @@ pub async fn publish(
         ..PublishReport::default()
     };
     for variant in &set.variants {
-        let mut v = VariantPublish {
-            variant: variant.clone(),
-            ..VariantPublish::default()
-        };
-        let mut indexes: Vec<usize> = (0..set.groups.len())
-            .filter(|&i| set.groups[i].variant == *variant)
-            .collect();
-        v.categories = indexes.len() as u64;
-        if let Some(only) = &opts.only_groups {
-            indexes.retain(|i| only.contains(i));
-        }
+        let (mut v, indexes) = VariantPublish::begin(set, variant, opts.only_groups.as_ref());
         let manifest = get_item(client, table, &manifest_key(variant))
             .await?
             .map(|m| decode_manifest(&m))
             .transpose()
             .map_err(|e| corrupt(table, &manifest_key(variant), e))?;
-        v.live_generation = manifest.as_ref().map(|m| m.generation);
-        if manifest.as_ref().is_some_and(|m| m.generation > generation) {
-            v.outcome = "stale";
-            v.manifest = "newer";
-            v.newer = v.categories;
+        if v.stale(manifest.as_ref(), generation) {
             report.variants.push(v);
             continue;
         }
@@ -227,44 +214,20 @@ pub async fn publish(
             }
         }
         // 4. The manifest, last.
-        let totals = set.totals(variant);
-        v.manifest = match &manifest {
-            // The same run's manifest; a source without `counted` (CSV,
-            // Parquet) does not erase the one a JSON or `run` publish wrote.
-            Some(m)
-                if m.generation == generation
-                    && (m.totals.categories, m.totals.items)
-                        == (totals.categories, totals.items)
-                    && (totals.counted.is_none() || m.totals.counted == totals.counted) =>
-            {
-                "unchanged"
-            }
-            _ => {
-                report.put_calls += 1;
-                let item = encode_manifest(set, variant, &published_at);
-                match conditional_put(client, table, item, generation).await? {
-                    Put::Written => "written",
-                    Put::Newer => "newer",
-                }
+        v.manifest = if manifest_unchanged(manifest.as_ref(), set, variant) {
+            "unchanged"
+        } else {
+            report.put_calls += 1;
+            let item = encode_manifest(set, variant, &published_at);
+            match conditional_put(client, table, item, generation).await? {
+                Put::Written => "written",
+                Put::Newer => "newer",
             }
         };
         v.write_s = writing.elapsed().as_secs_f64();
-        v.outcome = if v.new + v.replaced == 0 && v.manifest == "unchanged" {
-            "unchanged"
-        } else {
-            "published"
-        };
-        report.items_written += v.new + v.replaced;
-        report.variants.push(v);
+        report.add(v);
     }
-    report.outcome = if report.variants.iter().all(|v| v.outcome == "unchanged") {
-        "no-op"
-    } else if report.variants.iter().all(|v| v.outcome == "stale") {
-        "stale"
-    } else {
-        "published"
-    };
-    report.live_groups.sort_unstable();
+    report.settle();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -62,6 +62,10 @@ impl ResultStore for DynamoStore {
         format!("DynamoDB table {}", self.table)
     }
 
+    fn kind(&self) -> &'static str {
+        "dynamodb"
+    }
+
     async fn live_manifests(&self, variants: &[String]) -> Result<Vec<Manifest>, StoreError> {
         live_manifests(&self.client, &self.table, variants).await
     }
@@ -114,13 +118,13 @@ impl ResultStore for DynamoStore {
         self.read_deadline
     }
 
-    async fn ready(&self) -> Result<(), StoreError> {
+    async fn ready(&self) -> Result<String, StoreError> {
         self.client
             .describe_table()
             .table_name(&self.table)
             .send()
             .await
-            .map(|_| ())
+            .map(|_| self.name())
             .map_err(|e| failed(&self.table, "DescribeTable", e))
     }
 }
