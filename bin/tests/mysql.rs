@@ -624,6 +624,20 @@ fn a_cold_cache_stampede_makes_one_mysql_query_per_key() {
         serve.metric("topsellers_serve_dynamodb_reads_total"),
         1001.0
     );
+    // The variant page's catalog comes from MySQL too: the one published
+    // variant, and every category with the window it was published with.
+    let catalog = serve.get("/v1/catalog").json();
+    let variants: Vec<&str> = catalog["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(variants, ["default"], "{catalog}");
+    let categories = catalog["categories"].as_array().unwrap();
+    assert_eq!(categories.len(), 1001);
+    assert_eq!(categories[0]["category"], "c00000");
+    assert_eq!(categories[0]["windows"]["default"], 2_592_000);
 }
 
 #[test]
