@@ -182,8 +182,10 @@ class Substitution:
 
     def command(self, text: str) -> str:
         text = re.sub(r"cargo build --release\s*&&\s*", "", text)
-        text = text.replace("$PWD/target/release", str(self.bin_dir))
+        # The README's /tmp/ first: a checkout under /tmp (a CI clone) has
+        # its binary folder there too, which must stay as it is.
         text = text.replace("/tmp/", f"{self.tmp}/")
+        text = text.replace("$PWD/target/release", str(self.bin_dir))
         for readme, ours in self.ports.items():
             text = re.sub(rf"(127\.0\.0\.1:|-p ){readme}\b", rf"\g<1>{ours}", text)
         return text
