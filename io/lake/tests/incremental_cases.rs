@@ -78,6 +78,14 @@ fn rows(n: u16) -> Vec<(u16, i64, i32)> {
     (0..n).map(|i| (i, DAY0_US + i64::from(i), 1)).collect()
 }
 
+/// Purchases of items `0..n` 20 hours into the day: after an early as_of.
+fn later_rows(n: u16) -> Vec<(u16, i64, i32)> {
+    rows(n)
+        .iter()
+        .map(|r| (r.0, r.1 + 20 * HOUR_US, 1))
+        .collect()
+}
+
 fn full_scan(lake: &Lake, hours: i64) -> Result<(), LakeError> {
     scan_lake(
         &lake.opts.lake,
@@ -105,10 +113,7 @@ fn a_state_without_items_still_holds_its_id_type() {
     let lake = Lake::new();
     // Only purchases after as_of: the state holds no item, yet the lake's
     // ids are integers.
-    let later: Vec<_> = rows(3)
-        .iter()
-        .map(|r| (r.0, r.1 + 20 * HOUR_US, 1))
-        .collect();
+    let later = later_rows(3);
     common::write_parquet(&lake.file("a", "part-1.parquet"), &later, false);
     let first = lake.cycle(2).unwrap();
     assert_eq!((first.report.mode, first.report.items), ("rebuild", 0));
@@ -123,10 +128,7 @@ fn purchases_that_come_of_age_in_a_category_the_state_holds_empty_count() {
     let lake = Lake::new();
     // Every purchase of the category is after the first as_of: the state
     // holds no items for it, yet its file is known.
-    let later: Vec<_> = rows(3)
-        .iter()
-        .map(|r| (r.0, r.1 + 20 * HOUR_US, 1))
-        .collect();
+    let later = later_rows(3);
     common::write_parquet(&lake.file("a", "part-1.parquet"), &later, false);
     assert_eq!(lake.cycle(2).unwrap().report.items, 0);
     let out = lake.cycle(22).unwrap();
