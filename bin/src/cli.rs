@@ -445,6 +445,9 @@ pub struct PublishArgs {
     /// Prometheus textfile metrics.
     #[arg(long, env = "TOPSELLERS_METRICS_FILE")]
     pub metrics_file: Option<PathBuf>,
+    /// Print what publishing would change (categories added, removed: the leavers it deletes, reordered); publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Which results store, and the MySQL settings (`publish`, `serve`; `run`

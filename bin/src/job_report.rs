@@ -204,6 +204,18 @@ impl JobReport {
                 ),
             );
             metric(
+                "published_leavers",
+                "Categories that left the results at the last publish: deleted, or kept because a newer run holds them.",
+                "gauge",
+                &by(
+                    "state",
+                    vec![
+                        ("deleted".into(), sum(|v| v.leavers_deleted)),
+                        ("newer_kept".into(), sum(|v| v.leavers_kept)),
+                    ],
+                ),
+            );
+            metric(
                 "published_generation",
                 "Generation (as_of, epoch ms) of the last publish.",
                 "gauge",

@@ -1,7 +1,7 @@
 //! `topsellers run` against real services: a full run publishes every
 //! category and reruns idempotently; an older `as_of` is refused; a lake
 //! missing half its categories is refused (a dry run shows it, `--force`
-//! overrides); two concurrent runs never both publish; a lake in S3 is
+//! overrides and deletes the categories that left); two concurrent runs never both publish; a lake in S3 is
 //! synced first.
 
 #![allow(clippy::unwrap_used)]
@@ -231,8 +231,27 @@ fn a_lake_missing_half_its_categories_is_refused_and_a_dry_run_shows_it() {
     run(&db, &cfg, &[later[0], later[1], "--force"])
         .assert()
         .success()
-        .stdout(contains("published"));
+        .stdout(contains("published").and(contains("6 categories left the results: 6 deleted")));
     assert_ne!(manifest_generation(&db), generation);
+    // The six leavers are gone from both variants; the other keys stay.
+    let after = table_items(&db.url(), "topsellers");
+    for variant in ["default", "fast"] {
+        for c in &gone {
+            assert!(
+                !after.contains_key(&format!("{variant}#{c}")),
+                "{variant}#{c}"
+            );
+        }
+    }
+    let leavers = live
+        .keys()
+        .filter(|k| {
+            k.split_once('#')
+                .is_some_and(|(_, c)| gone.contains(&c.to_string()))
+        })
+        .count();
+    assert!(leavers >= 6);
+    assert_eq!(after.len(), live.len() - leavers);
 }
 
 #[test]

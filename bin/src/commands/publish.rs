@@ -17,6 +17,10 @@ use super::UsageError;
 use crate::cli::PublishArgs;
 use crate::progress::rows_bar;
 
+/// Positions compared per category by `publish --dry-run` (`run`'s
+/// `diff_top` default).
+const DIFF_TOP: usize = 10;
+
 /// Where and how to publish (shared by `publish` and `run`).
 #[derive(Debug, Clone)]
 pub struct PublishSettings {
@@ -174,23 +178,57 @@ pub fn publish_and_warm(
             );
         }
     }
+    print_leavers(&report, table);
     let live_groups = report.live_groups.clone();
+    let left: Vec<String> = report
+        .left
+        .iter()
+        .map(|(v, c)| cache::cache_key(v, c))
+        .collect();
+    let leavers_error = report.leavers_error.clone();
     job.publish = Some(report);
-    if live_groups.is_empty() {
+    if live_groups.is_empty() && left.is_empty() {
         tracing::info!("nothing of this run is live: the cache is left as it is");
     } else if let Some(redis) = &settings.redis {
-        warm(rt, redis, set, &live_groups, job);
+        warm(rt, redis, set, &live_groups, &left, job);
     } else {
         tracing::info!("no Redis configured: the cache is not warmed");
+    }
+    if let Some(e) = leavers_error {
+        anyhow::bail!(
+            "published generation {} to {table}, but deleting the categories that left its results failed: {e}; the next publish deletes them",
+            set.generation()
+        );
     }
     Ok(())
 }
 
+/// Says, per variant, how many categories that left the results were
+/// deleted (and kept because a newer run holds them); nothing when none left.
+fn print_leavers(report: &topsellers_store::PublishReport, table: &str) {
+    for v in &report.variants {
+        if v.leavers_deleted + v.leavers_kept == 0 {
+            continue;
+        }
+        tracing::info!(table = %table, variant = %v.variant, deleted = v.leavers_deleted, newer_kept = v.leavers_kept, "categories that left the results");
+        println!(
+            "variant {}: {} categories left the results: {} deleted from {table}, {} kept (a newer run holds them)",
+            v.variant,
+            v.leavers_deleted + v.leavers_kept,
+            v.leavers_deleted,
+            v.leavers_kept
+        );
+    }
+}
+
+/// Warms Redis with `groups` of `set`, then marks the keys of the leavers
+/// (`left`: categories the store just deleted) with tombstones.
 fn warm(
     rt: &tokio::runtime::Runtime,
     redis: &WarmOptions,
     set: &ResultSet,
     groups: &[usize],
+    left: &[String],
     job: &mut JobReport,
 ) {
     let started = Instant::now();
@@ -200,7 +238,11 @@ fn warm(
         .map(|(k, b)| (k.len() + b.len()) as u64)
         .sum();
     let mut w = WarmReport::default();
-    let result = rt.block_on(cache::warm(redis, set.generation(), &entries, &mut w));
+    let result = rt.block_on(async {
+        let warmed = cache::warm(redis, set.generation(), &entries, &mut w).await;
+        let marked = cache::mark_leavers(redis, set.generation(), left, &mut w).await;
+        warmed.and(marked)
+    });
     job.stages.push(Stage {
         name: "cache",
         seconds: started.elapsed().as_secs_f64(),
@@ -210,18 +252,18 @@ fn warm(
     });
     let error = match result {
         Ok(()) => {
-            tracing::info!(server = %w.server, keys = w.keys, newer_kept = w.newer_kept, seconds = format!("{:.3}", w.seconds), "Redis warmed");
+            tracing::info!(server = %w.server, keys = w.keys, newer_kept = w.newer_kept, leavers_marked = w.leavers_marked, seconds = format!("{:.3}", w.seconds), "Redis warmed");
             None
         }
-        Err(e) if w.maybe_stale == 0 => {
+        Err(e) if w.maybe_stale + w.leavers_unmarked == 0 => {
             tracing::warn!(error = %e, written = w.keys, deleted = w.deleted, "Redis warm-up failed; the keys not written were deleted, so the site reads them through from DynamoDB");
             Some(e.to_string())
         }
         Err(e) => {
             tracing::warn!(
-                error = %e, written = w.keys, deleted = w.deleted, maybe_stale = w.maybe_stale,
-                "Redis warm-up failed; {} keys could be neither written nor deleted and may serve the previous run until their TTL (at most {} s)",
-                w.maybe_stale, w.ttl_s
+                error = %e, written = w.keys, deleted = w.deleted, maybe_stale = w.maybe_stale, leavers_unmarked = w.leavers_unmarked,
+                "Redis warm-up failed; {} keys could be neither written nor deleted, and {} keys of categories that left could not be marked gone: they may serve the previous run until their TTL (at most {} s)",
+                w.maybe_stale, w.leavers_unmarked, w.ttl_s
             );
             Some(e.to_string())
         }
@@ -294,8 +336,19 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         }
         let rt = runtime()?;
         let store = rt.block_on(settings.store())?;
+        if a.dry_run {
+            let diff = rt
+                .block_on(store.diff(&set, DIFF_TOP))
+                .with_context(|| format!("cannot compare with what {} holds", settings.table))?;
+            super::run::dryrun::print(&set, &settings.table, &diff, None, false);
+            return Ok(());
+        }
         publish_and_warm(&rt, store.as_ref(), &settings, &set, None, &mut job)
     })();
+    if a.dry_run {
+        // A dry run changes nothing, its report and metrics included.
+        return result;
+    }
     job.status = if result.is_ok() { "success" } else { "failed" };
     job.error = result.as_ref().err().map(crate::error_text);
     job.finished_at = topsellers_lake::rfc3339(super::now_ns());

@@ -5,6 +5,8 @@
 //!   publishing under the generation rule with multi-row guarded upserts
 //!   in transactions, manifests last; reads from the primary that fall
 //!   back to a read-only standby;
+//! - [`leavers`]: after the manifests, the categories a run no longer has
+//!   deleted where older (`DELETE … WHERE generation < ?`);
 //! - [`MysqlOptions`]: URLs (checked, never holding the password), the
 //!   password, TLS, timeouts;
 //! - [`schema`]: the two tables, created on request and otherwise checked.
@@ -24,6 +26,7 @@
 //! ```
 
 mod codec;
+pub mod leavers;
 mod options;
 mod publish;
 mod read;

@@ -30,7 +30,9 @@
 //! 4. the manifest row is written last, by the same guarded upsert, and
 //!    only when every group was written: a publish that fails half way
 //!    leaves the previous run's manifest, and a rerun finds the rows
-//!    already written as *unchanged* and completes the rest.
+//!    already written as *unchanged* and completes the rest;
+//! 5. the stored categories the run no longer has are deleted where their
+//!    generation is older ([`crate::leavers`]).
 //!
 //! A deadlock or lock wait timeout between two publishers rolls the
 //! transaction back; it is retried.
@@ -193,6 +195,8 @@ pub async fn publish(
         v.write_s = writing.elapsed().as_secs_f64();
         report.add(v);
     }
+    // 5. The categories that left, once every manifest is written.
+    crate::leavers::delete_leavers(pool, store, set, concurrency, &mut report).await;
     report.settle();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)

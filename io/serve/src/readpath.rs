@@ -10,6 +10,10 @@
 //! Redis while the read was landing finds the answer in one place or the
 //! other instead of reading again (with the local cache off, such a late
 //! request may still read once more).
+//!
+//! A Redis value that is a tombstone ([`topsellers_store::cache::leavers`])
+//! is a category that left the results: it is answered as missing, and the
+//! store is not read.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +24,7 @@ use super::local::{Cached, LocalCache};
 use super::metrics::ReadMetrics;
 use super::redis_cache::{Got, RedisCache};
 use super::ReadPathOptions;
-use topsellers_store::cache::cache_key;
+use topsellers_store::cache::{cache_key, is_tombstone};
 use topsellers_store::{Catalog, Manifest, ResultStore, StoreError};
 
 /// Whether each backing service answered a readiness probe.
@@ -87,6 +91,13 @@ impl ReadPath {
         }
         ReadMetrics::inc(&m.local_misses);
         match self.redis.get(&key, m).await {
+            // A category that left the results (its item is deleted from
+            // the store): missing, without reading the store.
+            Got::Value(body) if is_tombstone(&body) => {
+                ReadMetrics::inc(&m.redis_hits);
+                self.local.put(&key, Cached::Missing);
+                return Ok(Cached::Missing);
+            }
             Got::Value(body) => match Entry::from_body(variant, category, body) {
                 Ok(entry) => {
                     ReadMetrics::inc(&m.redis_hits);

@@ -8,6 +8,8 @@
 //! - [`dynamo`]: DynamoDB, the first [`ResultStore`] ([`DynamoStore`]):
 //!   conditional, batched publishing, the audit of a run against the live
 //!   manifests, dry-run diffs;
+//! - [`leavers`]: the categories that leave a variant's results, deleted
+//!   after the manifest under the generation rule;
 //! - [`cache`]: the read API's bodies, warmed into Redis after a publish
 //!   and written back by the read path, never over a newer generation.
 
@@ -15,6 +17,7 @@ pub mod cache;
 pub mod compare;
 pub mod dynamo;
 mod error;
+pub mod leavers;
 mod model;
 mod store;
 mod validate;

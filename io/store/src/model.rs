@@ -77,7 +77,8 @@ pub struct VariantDiff {
     pub live_as_of: Option<String>,
     /// Categories not live yet.
     pub added: Vec<String>,
-    /// Live categories this run does not have (their items stay, see README).
+    /// Live categories this run does not have: the leavers a publish of it
+    /// deletes (README, *Guarantees: Leavers*).
     pub removed: Vec<String>,
     /// Categories whose order of items changes.
     pub reordered: Vec<CategoryChange>,
@@ -109,6 +110,11 @@ pub struct VariantPublish {
     pub newer: u64,
     /// The manifest: `written`, `unchanged` or `newer` (left alone).
     pub manifest: &'static str,
+    /// Leavers (stored categories the run does not have) deleted after the
+    /// manifest.
+    pub leavers_deleted: u64,
+    /// Leavers kept because a run at least as new as this one holds them.
+    pub leavers_kept: u64,
     /// Seconds reading what is stored.
     pub read_s: f64,
     /// Seconds writing items and the manifest.
@@ -140,8 +146,18 @@ pub struct PublishReport {
     pub put_calls: u64,
     /// Retry rounds for unprocessed keys and items.
     pub unprocessed_retries: u64,
+    /// Deletes of leavers sent (DeleteItem calls, or DELETE statements).
+    pub delete_calls: u64,
+    /// Why deleting the leavers failed, after the manifest was written: the
+    /// run is live, and the next publish of its variants deletes them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leavers_error: Option<String>,
     /// Seconds taken.
     pub seconds: f64,
+    /// The (variant, category) of every leaver now deleted from the store:
+    /// what Redis must stop serving.
+    #[serde(skip)]
+    pub left: Vec<(String, String)>,
     /// Indexes (into the run's groups) of the groups DynamoDB now holds at
     /// this run's generation: what Redis may be warmed with.
     #[serde(skip)]

@@ -1,5 +1,6 @@
-//! What `run --dry-run` prints: per variant, the categories added, removed
-//! and reordered (with the items that move), and what validation says.
+//! What `run --dry-run` and `publish --dry-run` print: per variant, the
+//! categories added, removed (the leavers a publish deletes) and reordered
+//! (with the items that move), and what validation says (`run` only).
 
 use topsellers_lake::ResultSet;
 use topsellers_store::{Move, Refusal, VariantDiff};
@@ -29,12 +30,13 @@ fn describe(m: &Move) -> String {
     }
 }
 
-/// Prints the dry run's findings on stdout.
+/// Prints the dry run's findings on stdout; `refusals` is `None` where
+/// nothing validates (`publish`).
 pub fn print(
     set: &ResultSet,
     table: &str,
     diffs: &[VariantDiff],
-    refusals: &[Refusal],
+    refusals: Option<&[Refusal]>,
     force: bool,
 ) {
     println!(
@@ -70,6 +72,9 @@ pub fn print(
             println!("  … and {} more reordered", d.reordered.len() - SHOWN);
         }
     }
+    let Some(refusals) = refusals else {
+        return;
+    };
     if refusals.is_empty() {
         println!("validation: passes; a run would publish");
     } else {

@@ -6,7 +6,7 @@
 //! exits non-zero and leaves the live results as they were.
 
 pub(crate) mod config;
-mod dryrun;
+pub(crate) mod dryrun;
 mod incremental;
 mod options;
 
@@ -201,7 +201,7 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
             diff.is_ok(),
         );
         let diff = diff.with_context(|| format!("cannot compare with what {table} holds"))?;
-        dryrun::print(&set, table, &diff, &refusals, opts.force);
+        dryrun::print(&set, table, &diff, Some(&refusals), opts.force);
         job.diff = Some(diff);
         return Ok(());
     }

@@ -1,10 +1,12 @@
 //! Redis, the cache in front of DynamoDB (SPEC section 5): one key per
 //! (variant, category) holding exactly the read API's JSON body, with a
 //! jittered TTL, written in pipelines right after DynamoDB accepted a run,
-//! never over the body of a newer run ([`guarded`]).
+//! never over the body of a newer run ([`guarded`]); the keys of
+//! categories that left the results get a tombstone ([`leavers`]).
 
 mod body;
 pub mod guarded;
+pub mod leavers;
 mod warm;
 
 use std::time::Duration;
@@ -14,6 +16,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::Serialize;
 
 pub use body::{api_body, cache_key};
+pub use leavers::{is_tombstone, mark_leavers, tombstone};
 pub use warm::warm;
 
 use crate::error::StoreError;
@@ -48,6 +51,14 @@ pub struct WarmReport {
     pub maybe_stale: u64,
     /// Pipelines sent.
     pub pipelines: u64,
+    /// Keys of leavers (categories deleted from the store) given a
+    /// tombstone, which `serve` answers as 404.
+    pub leavers_marked: u64,
+    /// Keys of leavers left alone: a newer run's body is there.
+    pub leavers_newer_kept: u64,
+    /// After a failure: keys of leavers not known to be marked, which may
+    /// serve the old body until their TTL.
+    pub leavers_unmarked: u64,
     /// The longest TTL, seconds.
     pub ttl_s: u64,
     /// Seconds taken.

@@ -255,18 +255,12 @@ pub async fn scan_keys(
     table: &str,
     prefix: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let items: Vec<Item> = client
+    let scan = client
         .scan()
-        .table_name(table)
         .projection_expression(PK)
         .filter_expression("begins_with(pk, :p)")
-        .expression_attribute_values(":p", AttributeValue::S(prefix.to_string()))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| failed(table, "Scan", e))?;
+        .expression_attribute_values(":p", AttributeValue::S(prefix.to_string()));
+    let items = scan_items(table, scan).await?;
     Ok(items
         .into_iter()
         .filter_map(|i| match i.get(PK) {
@@ -274,6 +268,21 @@ pub async fn scan_keys(
             _ => None,
         })
         .collect())
+}
+
+/// Every item `scan` (a Scan of `table`, projected or filtered as built)
+/// returns, all pages.
+pub async fn scan_items(
+    table: &str,
+    scan: aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder,
+) -> Result<Vec<Item>, StoreError> {
+    scan.table_name(table)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| failed(table, "Scan", e))
 }
 
 #[cfg(test)]

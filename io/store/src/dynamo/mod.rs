@@ -7,6 +7,8 @@
 //! - `publish`: a run into the table (batched, conditional, bounded
 //!   concurrency, manifest last);
 //! - `diff`: what publishing a run would change (dry runs);
+//! - [`leavers`]: after the manifests, the categories a run no longer has
+//!   deleted under the generation rule;
 //! - `stored_groups`, `live_manifests`: what the table holds;
 //! - `client`, `read_client`: the SDK client from the standard AWS chain,
 //!   for writes (patient) and for the read API (fast to fail).
@@ -18,6 +20,7 @@ mod batch;
 mod catalog;
 mod diff;
 mod item;
+pub mod leavers;
 mod publish;
 mod store;
 mod table;

@@ -22,7 +22,9 @@
 //! 4. writes the manifest last (conditionally too), only when every item
 //!    was written: a publish that fails half way leaves the manifest of the
 //!    previous run, and a rerun finds the items already written as
-//!    *unchanged* and completes the rest.
+//!    *unchanged* and completes the rest;
+//! 5. deletes the stored categories the run no longer has, conditionally
+//!    on their generation being older ([`super::leavers`]).
 //!
 //! Every item is one PutItem (plain or inside a batch), which DynamoDB
 //! applies atomically: an interrupted publish never leaves a half-written
@@ -227,6 +229,8 @@ pub async fn publish(
         v.write_s = writing.elapsed().as_secs_f64();
         report.add(v);
     }
+    // 5. The categories that left, once every manifest is written.
+    super::leavers::delete_leavers(client, table, set, concurrency, &mut report).await;
     report.settle();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
