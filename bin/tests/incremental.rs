@@ -167,6 +167,16 @@ fn new_purchases_reach_the_site_within_one_cycle() {
     // Only what changed was written; the manifest still counts every category.
     let written = second["publish"]["items_written"].as_u64().unwrap();
     assert!(written >= 2 && written < results.len() as u64, "{written}");
+    // The groups the cycle did not rewrite are not leavers: all stay stored.
+    for (variant, category) in results.keys() {
+        assert!(
+            stored.contains_key(&format!("{variant}#{category}")),
+            "{variant}#{category}"
+        );
+    }
+    for v in second["publish"]["variants"].as_array().unwrap() {
+        assert_eq!(v["leavers_deleted"], 0, "{v}");
+    }
     let manifest = &stored["#manifest#default"];
     assert_eq!(n(&manifest["categories"]), (results.len() / 2).to_string());
     assert_eq!(
