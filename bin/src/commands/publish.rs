@@ -252,7 +252,10 @@ fn warm(
     });
     let error = match result {
         Ok(()) => {
-            tracing::info!(server = %w.server, keys = w.keys, newer_kept = w.newer_kept, leavers_marked = w.leavers_marked, seconds = format!("{:.3}", w.seconds), "Redis warmed");
+            tracing::info!(server = %w.server, keys = w.keys, newer_kept = w.newer_kept, seconds = format!("{:.3}", w.seconds), "Redis warmed");
+            if w.leavers_marked + w.leavers_newer_kept > 0 {
+                tracing::info!(marked = w.leavers_marked, newer_kept = w.leavers_newer_kept, "Redis: the keys of the categories that left the results hold tombstones");
+            }
             None
         }
         Err(e) if w.maybe_stale + w.leavers_unmarked == 0 => {
