@@ -254,7 +254,11 @@ fn warm(
         Ok(()) => {
             tracing::info!(server = %w.server, keys = w.keys, newer_kept = w.newer_kept, seconds = format!("{:.3}", w.seconds), "Redis warmed");
             if w.leavers_marked + w.leavers_newer_kept > 0 {
-                tracing::info!(marked = w.leavers_marked, newer_kept = w.leavers_newer_kept, "Redis: the keys of the categories that left the results hold tombstones");
+                tracing::info!(
+                    marked = w.leavers_marked,
+                    newer_kept = w.leavers_newer_kept,
+                    "Redis: the keys of the categories that left the results hold tombstones"
+                );
             }
             None
         }

@@ -42,13 +42,15 @@ pub async fn delete_leavers(
     concurrency: usize,
     report: &mut PublishReport,
 ) {
+    let started = std::time::Instant::now();
     for variant in deleting_variants(report) {
         if let Err(e) = delete_variant(pool, store, set, &variant, concurrency, report).await {
             tracing::warn!(store, error = %e, "deleting the categories that left the results failed; the next publish deletes them");
             report.leavers_error = Some(e.to_string());
-            return;
+            break;
         }
     }
+    report.leavers_s = started.elapsed().as_secs_f64();
 }
 
 async fn delete_variant(

@@ -148,6 +148,8 @@ pub struct PublishReport {
     pub unprocessed_retries: u64,
     /// Deletes of leavers sent (DeleteItem calls, or DELETE statements).
     pub delete_calls: u64,
+    /// Seconds listing the stored keys and deleting the leavers.
+    pub leavers_s: f64,
     /// Why deleting the leavers failed, after the manifest was written: the
     /// run is live, and the next publish of its variants deletes them.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -61,6 +61,7 @@ pub(crate) async fn delete_leavers(
     if variants.is_empty() {
         return;
     }
+    let started = std::time::Instant::now();
     let result = async {
         let mut stored = list(client, table, &variants).await?;
         for variant in &variants {
@@ -80,6 +81,7 @@ pub(crate) async fn delete_leavers(
         Ok::<_, StoreError>(())
     }
     .await;
+    report.leavers_s = started.elapsed().as_secs_f64();
     if let Err(e) = result {
         tracing::warn!(table, error = %e, "deleting the categories that left the results failed; the next publish deletes them");
         report.leavers_error = Some(e.to_string());
