@@ -33,7 +33,7 @@ use topsellers_engine::{
 
 use crate::columns::{ColumnNames, ItemKind};
 use crate::decode::{BatchColumns, Scratch};
-use crate::discover::{discover_window, Discovered, LakeFile};
+use crate::discover::{discover_window, Discovered, LakeFile, Symlinks};
 use crate::error::LakeError;
 use crate::makespan::{UnitClock, UnitTimes};
 use crate::mmap::map_file;
@@ -51,6 +51,8 @@ pub struct ScanOptions {
     /// applies ([`crate::pages`]); `false` sends every row group through the
     /// Arrow reader. Both give bit-identical results.
     pub page_decoder: bool,
+    /// Which symbolic links below the lake root discovery follows.
+    pub symlinks: Symlinks,
 }
 
 impl Default for ScanOptions {
@@ -59,6 +61,7 @@ impl Default for ScanOptions {
             columns: ColumnNames::default(),
             batch_size: 64 * 1024,
             page_decoder: true,
+            symlinks: Symlinks::Skip,
         }
     }
 }
@@ -70,6 +73,8 @@ pub struct ScanStats {
     pub files_found: u64,
     /// `dt=` folders not even listed: they lie outside the largest window.
     pub partitions_pruned: u64,
+    /// Symbolic links in the lake not followed (see [`crate::Symlinks`]).
+    pub symlinks_skipped: u64,
     /// Files whose footer was read.
     pub files_read: u64,
     /// Row groups decoded.
@@ -144,7 +149,7 @@ pub fn scan_lake(
 ) -> Result<ScanOutput, LakeError> {
     let started = Instant::now();
     let horizon = Horizon::new(plan);
-    let found = discover_window(root, horizon.cutoff, plan.as_of_ns)?;
+    let found = discover_window(root, opts.symlinks, horizon.cutoff, plan.as_of_ns)?;
     scan_found(found, started, opts, plan, progress)
 }
 
@@ -165,6 +170,7 @@ pub fn scan_files(
         files,
         partitions_pruned: 0,
         categories,
+        symlinks_skipped: 0,
     };
     scan_found(found, Instant::now(), opts, plan, progress)
 }
@@ -181,6 +187,7 @@ fn scan_found(
     let live: Vec<&LakeFile> = found.files.iter().collect();
     stats.files_found = live.len() as u64;
     stats.partitions_pruned = found.partitions_pruned;
+    stats.symlinks_skipped = found.symlinks_skipped;
     stats.discover_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
