@@ -32,6 +32,7 @@
 //! ```
 
 mod columns;
+mod contain;
 mod decode;
 mod discover;
 mod error;

@@ -32,6 +32,7 @@ use topsellers_engine::{
 };
 
 use crate::columns::{ColumnNames, ItemKind};
+use crate::contain::contain_panic;
 use crate::decode::{BatchColumns, Scratch};
 use crate::discover::{discover_window, Discovered, LakeFile, Symlinks};
 use crate::error::LakeError;
@@ -213,7 +214,11 @@ fn scan_found(
             .expect("every file's category is listed");
         let total_rgs = p.meta.metadata().num_row_groups();
         stats.row_groups_pruned += (total_rgs - p.row_groups.len()) as u64;
-        stats.rows_pruned += p.rows - p.row_groups.iter().map(|r| r.rows).sum::<u64>();
+        // Saturating: a corrupt footer's file total may fall short of its
+        // row groups' (found by fuzzing).
+        stats.rows_pruned += p
+            .rows
+            .saturating_sub(p.row_groups.iter().map(|r| r.rows).sum::<u64>());
         for rg in &p.row_groups {
             stats.row_groups_read += 1;
             stats.bytes_read += rg.bytes;
@@ -362,11 +367,6 @@ fn decode_unit<I: PageKeys>(
     acc: &mut topsellers_engine::CategoryAccumulator<I>,
 ) -> Result<(), LakeError> {
     let (opts, plan) = (ctx.opts, ctx.plan);
-    let decode_err = |e: &dyn std::fmt::Display| LakeError::Decode {
-        path: file.path.clone(),
-        row_group,
-        message: e.to_string(),
-    };
     // Each unit maps its file again rather than keeping the plan's mapping:
     // holding one mapping per lake file for the whole scan would keep every
     // footer's pages resident and can exceed the kernel's limit on mappings
@@ -408,6 +408,14 @@ fn decode_unit<I: PageKeys>(
         }
     }
     ctx.paths.arrow.fetch_add(1, Ordering::Relaxed);
+    let decode_err = |e: &dyn std::fmt::Display| LakeError::Decode {
+        path: file.path.clone(),
+        row_group,
+        message: e.to_string(),
+    };
+    // Only the `parquet` crate's calls are contained (see `contain`).
+    let corrupt =
+        |m: String| decode_err(&format!("the Parquet reader failed on corrupt data ({m})"));
     let mask = ProjectionMask::roots(file.meta.parquet_schema(), file.cols.roots.iter().copied());
     let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, file.meta.clone())
         .with_projection(mask)
@@ -416,10 +424,12 @@ fn decode_unit<I: PageKeys>(
     if let Some(selection) = selection {
         builder = builder.with_row_selection(selection.clone());
     }
-    let reader = builder.build().map_err(|e| decode_err(&e))?;
+    let mut reader = contain_panic(|| builder.build().map_err(|e| decode_err(&e)), corrupt)?;
     with_scratch(|scratch| {
-        for batch in reader {
-            let batch = batch.map_err(|e| decode_err(&e))?;
+        while let Some(batch) = contain_panic(
+            || reader.next().transpose().map_err(|e| decode_err(&e)),
+            corrupt,
+        )? {
             let cols = BatchColumns::locate(&batch, &opts.columns, file.cols.ts_unit_ns)
                 .ok_or_else(|| decode_err(&"projected columns missing from the decoded batch"))?;
             I::add_batch(acc, plan, &cols, scratch, &file.path, row_group)?;
