@@ -6,7 +6,7 @@
 #
 #   scripts/bench/fuzz.sh [SECONDS per target, default 300] [SEED, default 1]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 seconds=${1:-300}
 seed=${2:-1}
 findings=${FINDINGS:-/tmp/topsellers-fuzz-findings}
