@@ -290,6 +290,10 @@ pub struct ComputeArgs {
     /// on dictionary codes (the same results, more slowly; for comparison).
     #[arg(long, env = "TOPSELLERS_ARROW_DECODER")]
     pub arrow_decoder: bool,
+    /// Follow symbolic links in the lake whose target lies outside it
+    /// (default: skip them, with a warning, counted in the report).
+    #[arg(long, env = "TOPSELLERS_FOLLOW_SYMLINKS")]
+    pub follow_symlinks: bool,
 }
 
 /// The scoring settings `compute`, `backtest` and `explain` share: the
@@ -542,6 +546,10 @@ pub struct RunArgs {
     /// The incremental state file (overrides `state_file`).
     #[arg(long)]
     pub state_file: Option<PathBuf>,
+    /// Follow symbolic links in the lake whose target lies outside it
+    /// (overrides `follow_symlinks`).
+    #[arg(long)]
+    pub follow_symlinks: bool,
 }
 
 /// `topsellers serve`. Settings come from the `[serve]` table of the config

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use topsellers_engine::{CategoryOutcome, ScoringPlan, Variant};
 use topsellers_lake::{
     parse_rfc3339, scan_lake, write_results, ColumnNames, Format, RunReport, RunResults,
-    ScanOptions,
+    ScanOptions, Symlinks,
 };
 use topsellers_s3::{AddressingStyle, S3Location, SyncOptions};
 
@@ -38,6 +38,8 @@ pub struct ComputeOptions {
     /// Aggregate on dictionary codes where the page decoder applies
     /// (`false`: the Arrow reader for every row group).
     pub page_decoder: bool,
+    /// Which symbolic links in the lake are followed.
+    pub symlinks: Symlinks,
 }
 
 fn now_ns() -> i64 {
@@ -95,6 +97,11 @@ impl ComputeOptions {
             metrics_file: a.metrics_file.clone(),
             threads: a.threads,
             page_decoder: !a.arrow_decoder,
+            symlinks: if a.follow_symlinks {
+                Symlinks::FollowOutside
+            } else {
+                Symlinks::Skip
+            },
         })
     }
 }
@@ -156,6 +163,7 @@ pub fn run(opts: &ComputeOptions) -> Result<Computed> {
     let scan_opts = ScanOptions {
         columns: opts.columns.clone(),
         page_decoder: opts.page_decoder,
+        symlinks: opts.symlinks,
         ..ScanOptions::default()
     };
     let scanned = pool

@@ -53,6 +53,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         metrics_file: Some(a.dir.join("topsellers.prom")),
         threads: None,
         page_decoder: true,
+        symlinks: topsellers_lake::Symlinks::Skip,
     };
     let done = compute::run(&opts)?;
     print!("{}", summary(&opts, &done.outcomes, &done.report));

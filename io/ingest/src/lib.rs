@@ -26,6 +26,7 @@
 //! buffered rows, plus a few chunks per worker thread in flight.
 
 mod batch;
+mod check;
 mod destination;
 mod error;
 mod input;
@@ -52,6 +53,7 @@ use quarantine::Quarantine;
 use staging::{StagedFile, Staging};
 use topsellers_lake::ItemKind;
 
+pub use check::LineCheck;
 pub use destination::{Destination, S3Destination};
 pub use error::IngestError;
 pub use input::Input;

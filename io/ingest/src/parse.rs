@@ -96,11 +96,22 @@ fn item<'a>(v: Option<&Node<'a>>) -> Result<ItemRef<'a>, BadReason> {
     }
 }
 
+/// Whether `category` could name a folder other than its own, were a
+/// tool to put it into a path unescaped: `.` and `..` (this folder and its
+/// parent), and values holding `/` (a separator) or NUL (the end of a path
+/// for the C library). The lake's folder name escapes `/` and NUL as `%2F`
+/// and `%00`, but readers of the lake decode those back, and results, cache
+/// keys and URLs carry the decoded value.
+pub(crate) fn escapes_folder(category: &str) -> bool {
+    matches!(category, "." | "..") || category.bytes().any(|b| b == b'/' || b == 0)
+}
+
 fn category<'a>(v: Option<&Node<'a>>) -> Result<CategoryRef<'a>, BadReason> {
     match v {
         None | Some(Node::Static(StaticNode::Null)) => Err(BadReason::MissingCategory),
         Some(Node::String(s))
             if !s.is_empty()
+                && !escapes_folder(s)
                 && (s.len() * 3 <= MAX_CATEGORY_FOLDER - 9
                     || escaped_len(s) <= MAX_CATEGORY_FOLDER - 9) =>
         {
@@ -326,6 +337,15 @@ mod tests {
             bad(r#"{"item_id":1,"category":[],"ts":1792022400}"#),
             BadReason::BadCategory
         );
+        for unsafe_value in [".", "..", "../etc", "a/b", "/", "a\\u0000b"] {
+            assert_eq!(
+                bad(&format!(
+                    r#"{{"item_id":1,"category":"{unsafe_value}","ts":1}}"#
+                )),
+                BadReason::BadCategory,
+                "{unsafe_value}"
+            );
+        }
         let long = "é".repeat(100);
         assert_eq!(
             bad(&format!(r#"{{"item_id":1,"category":"{long}","ts":1}}"#)),

@@ -16,7 +16,8 @@ pub enum BadReason {
     /// No category field, or it is null.
     MissingCategory,
     /// An empty category, or one that is neither a string nor an integer, or
-    /// too long for a folder name.
+    /// too long for a folder name, or one that could name another folder
+    /// (`.`, `..`, or holding `/` or NUL).
     BadCategory,
     /// No time field, or it is null.
     MissingTs,

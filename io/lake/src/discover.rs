@@ -3,6 +3,20 @@
 //! Other `key=value` levels are ignored, names starting with `_` or `.`
 //! (Spark's `_SUCCESS`, checksum files) are skipped, and `%XX` escapes in
 //! values are decoded.
+//!
+//! # Symbolic links
+//!
+//! The root may itself be a link. Below it, a link is skipped with a warning
+//! (and counted in [`Discovered::symlinks_skipped`]) when
+//!
+//! - its target lies inside the lake: the target is read where it lies, so
+//!   following the link would count its purchases twice (or loop forever,
+//!   for a link to a parent folder);
+//! - its target lies outside the lake and [`Symlinks::Skip`] is asked for
+//!   (the default): a lake is what its root holds, not what a link planted
+//!   in it reaches;
+//! - it is a folder link back to a folder already being walked (a cycle
+//!   outside the lake, reached with [`Symlinks::Follow`]).
 
 use std::path::{Path, PathBuf};
 
@@ -23,9 +37,21 @@ pub struct LakeFile {
     pub path: PathBuf,
 }
 
+/// Which symbolic links below the root are followed (see the module docs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Symlinks {
+    /// None: every link below the root is skipped, with a warning.
+    #[default]
+    Skip,
+    /// Links whose target lies outside the lake (another disk); links into
+    /// the lake itself are still skipped.
+    FollowOutside,
+}
+
 /// Lists every data file under `root`, sorted by (category, dt, path).
+/// Links below the root are not followed ([`Symlinks::Skip`]).
 pub fn discover(root: &Path) -> Result<Vec<LakeFile>, LakeError> {
-    Ok(discover_where(root, &|_| true)?.files)
+    Ok(discover_where(root, Symlinks::Skip, &|_| true)?.files)
 }
 
 /// The files found, and how many `dt=` folders were left unlisted.
@@ -37,6 +63,8 @@ pub struct Discovered {
     pub partitions_pruned: u64,
     /// Categories seen (also those whose every partition was skipped).
     pub categories: Vec<String>,
+    /// Symbolic links not followed (see the module docs).
+    pub symlinks_skipped: u64,
 }
 
 /// Lists the data files under `root`, not even descending into `dt=` folders
@@ -45,6 +73,7 @@ pub struct Discovered {
 /// the directory entries say what they are.
 pub fn discover_where(
     root: &Path,
+    links: Symlinks,
     keep_dt: &(dyn Fn(NaiveDate) -> bool + Sync),
 ) -> Result<Discovered, LakeError> {
     let meta = std::fs::metadata(root).map_err(|e| LakeError::io(root, e))?;
@@ -56,7 +85,13 @@ pub fn discover_where(
             ),
         ));
     }
-    let mut found = walk(root, &Partition::default(), keep_dt)?;
+    let walk_root = std::fs::canonicalize(root).map_err(|e| LakeError::io(root, e))?;
+    let ctx = Walk {
+        root: &walk_root,
+        links,
+        keep_dt,
+    };
+    let mut found = walk(&ctx, root, &Partition::default(), &[])?;
     found.files.sort();
     found.categories.sort();
     found.categories.dedup();
@@ -69,6 +104,7 @@ pub fn discover_where(
 /// error ([`LakeError::EmptyLake`]).
 pub(crate) fn discover_window(
     root: &Path,
+    links: Symlinks,
     cutoff: i64,
     as_of: i64,
 ) -> Result<Discovered, LakeError> {
@@ -76,7 +112,7 @@ pub(crate) fn discover_window(
         let (start, end) = dt_range_ns(dt);
         end - 1 > cutoff && start <= as_of
     };
-    let found = discover_where(root, &keep_dt)?;
+    let found = discover_where(root, links, &keep_dt)?;
     if found.files.is_empty() && found.partitions_pruned == 0 {
         return Err(LakeError::EmptyLake {
             root: root.to_path_buf(),
@@ -91,10 +127,56 @@ struct Partition {
     dt: Option<NaiveDate>,
 }
 
+/// What every folder of one walk shares.
+struct Walk<'a> {
+    /// The lake root, with every link resolved.
+    root: &'a Path,
+    links: Symlinks,
+    keep_dt: &'a (dyn Fn(NaiveDate) -> bool + Sync),
+}
+
+/// What a link below the root leads to, when it is followed.
+enum Link {
+    /// Follow it: its target is of this kind; a folder's resolved path.
+    Follow(std::fs::FileType, Option<PathBuf>),
+    /// Skip it, for this reason.
+    Skip(&'static str),
+}
+
+/// Whether to follow the link at `path` (see the module docs).
+/// `followed` holds the resolved folders of the links followed to get here.
+fn judge_link(ctx: &Walk<'_>, path: &Path, followed: &[PathBuf]) -> Result<Link, LakeError> {
+    let target = std::fs::canonicalize(path).map_err(|e| LakeError::io(path, e))?;
+    if target.starts_with(ctx.root) {
+        return Ok(Link::Skip(
+            "its target lies inside the lake, where it is read without the link",
+        ));
+    }
+    if ctx.root.starts_with(&target) {
+        return Ok(Link::Skip("its target holds the lake itself"));
+    }
+    if ctx.links == Symlinks::Skip {
+        return Ok(Link::Skip(
+            "its target lies outside the lake (allow such links with --follow-symlinks)",
+        ));
+    }
+    let kind = std::fs::metadata(&target)
+        .map_err(|e| LakeError::io(&target, e))?
+        .file_type();
+    if !kind.is_dir() {
+        return Ok(Link::Follow(kind, None));
+    }
+    if followed.iter().any(|f| f.starts_with(&target)) {
+        return Ok(Link::Skip("it leads back to a folder already being walked"));
+    }
+    Ok(Link::Follow(kind, Some(target)))
+}
+
 fn walk(
+    ctx: &Walk<'_>,
     dir: &Path,
     part: &Partition,
-    keep_dt: &(dyn Fn(NaiveDate) -> bool + Sync),
+    followed: &[PathBuf],
 ) -> Result<Discovered, LakeError> {
     let mut found = Discovered::default();
     let mut subdirs = Vec::new();
@@ -111,11 +193,19 @@ fn walk(
         }
         let path = entry.path();
         let mut kind = entry.file_type().map_err(|e| LakeError::io(&path, e))?;
+        let mut chain = None;
         if kind.is_symlink() {
-            // Follow links: operators often link a lake from another disk.
-            kind = std::fs::metadata(&path)
-                .map_err(|e| LakeError::io(&path, e))?
-                .file_type();
+            match judge_link(ctx, &path, followed)? {
+                Link::Follow(k, resolved) => {
+                    kind = k;
+                    chain = resolved.map(|r| [followed, &[r]].concat());
+                }
+                Link::Skip(why) => {
+                    tracing::warn!(path = %path.display(), "not following a symbolic link: {why}");
+                    found.symlinks_skipped += 1;
+                    continue;
+                }
+            }
         }
         if kind.is_dir() {
             let mut inner = part.clone();
@@ -125,7 +215,7 @@ fn walk(
                     "category" => inner.category = Some(value),
                     "dt" => {
                         let dt = parse_dt(&path, &value)?;
-                        if !keep_dt(dt) {
+                        if !(ctx.keep_dt)(dt) {
                             found.partitions_pruned += 1;
                             if let Some(c) = &inner.category {
                                 found.categories.push(c.clone());
@@ -137,7 +227,7 @@ fn walk(
                     _ => {}
                 }
             }
-            subdirs.push((path, inner));
+            subdirs.push((path, inner, chain.unwrap_or_else(|| followed.to_vec())));
         } else if kind.is_file() && is_data_file(&name) {
             let Some(category) = part.category.clone() else {
                 tracing::warn!(path = %path.display(), "ignoring a data file outside any category=<value> folder");
@@ -152,12 +242,13 @@ fn walk(
     }
     let nested: Vec<Discovered> = subdirs
         .par_iter()
-        .map(|(path, inner)| walk(path, inner, keep_dt))
+        .map(|(path, inner, chain)| walk(ctx, path, inner, chain))
         .collect::<Result<_, _>>()?;
     for n in nested {
         found.files.extend(n.files);
         found.categories.extend(n.categories);
         found.partitions_pruned += n.partitions_pruned;
+        found.symlinks_skipped += n.symlinks_skipped;
     }
     Ok(found)
 }
@@ -245,6 +336,74 @@ mod tests {
         std::fs::write(p.join("f.parquet"), b"x").unwrap();
         let err = discover(dir.path()).unwrap_err().to_string();
         assert!(err.contains("2026-13-01"), "{err}");
+    }
+
+    /// A lake with one file of its own, and a folder beside it holding
+    /// `category=out/o.parquet`, linked in three ways.
+    fn lake_with_links() -> (tempfile::TempDir, PathBuf) {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let lake = dir.path().join("lake");
+        let outside = dir.path().join("elsewhere");
+        for p in [
+            lake.join("category=a/dt=2026-10-01/f.parquet"),
+            outside.join("category=out/o.parquet"),
+        ] {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, b"x").unwrap();
+        }
+        // Outside: a folder link, a file link, and a cycle there.
+        symlink(outside.join("category=out"), lake.join("category=out")).unwrap();
+        symlink(
+            outside.join("category=out/o.parquet"),
+            lake.join("category=a/dt=2026-10-01/o.parquet"),
+        )
+        .unwrap();
+        symlink(&outside, outside.join("category=out/loop")).unwrap();
+        // Inside: a second name for a's folder, and a link to the root.
+        symlink(lake.join("category=a"), lake.join("category=b")).unwrap();
+        symlink(&lake, lake.join("category=a/up")).unwrap();
+        (dir, lake)
+    }
+
+    fn listed(found: &Discovered, lake: &Path) -> Vec<String> {
+        found
+            .files
+            .iter()
+            .map(|f| f.path.strip_prefix(lake).unwrap().display().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn skips_every_link_below_the_root_by_default() {
+        let (_dir, lake) = lake_with_links();
+        let found = discover_where(&lake, Symlinks::Skip, &|_| true).unwrap();
+        assert_eq!(
+            listed(&found, &lake),
+            ["category=a/dt=2026-10-01/f.parquet"]
+        );
+        assert_eq!(found.symlinks_skipped, 4);
+        // The root itself may be a link.
+        let via = lake.with_file_name("via");
+        std::os::unix::fs::symlink(&lake, &via).unwrap();
+        let found = discover_where(&via, Symlinks::Skip, &|_| true).unwrap();
+        assert_eq!((found.files.len(), found.symlinks_skipped), (1, 4));
+    }
+
+    #[test]
+    fn follows_only_links_that_leave_the_lake_when_asked() {
+        let (_dir, lake) = lake_with_links();
+        let found = discover_where(&lake, Symlinks::FollowOutside, &|_| true).unwrap();
+        assert_eq!(
+            listed(&found, &lake),
+            [
+                "category=a/dt=2026-10-01/f.parquet",
+                "category=a/dt=2026-10-01/o.parquet",
+                "category=out/o.parquet",
+            ]
+        );
+        // category=b and up (inside), and the cycle category=out/loop.
+        assert_eq!(found.symlinks_skipped, 3);
     }
 
     #[test]

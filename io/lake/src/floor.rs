@@ -32,7 +32,7 @@ use serde::Serialize;
 use topsellers_engine::ScoringPlan;
 
 use crate::columns::ColumnNames;
-use crate::discover::discover_window;
+use crate::discover::{discover_window, Symlinks};
 use crate::error::LakeError;
 use crate::mmap::map_file;
 use crate::plan::{plan_file, FilePlan, Horizon, Part};
@@ -94,7 +94,7 @@ pub fn read_floor(
     let started = Instant::now();
     let horizon = Horizon::new(plan);
     // The scan's partition pruning.
-    let found = discover_window(root, horizon.cutoff, plan.as_of_ns)?;
+    let found = discover_window(root, Symlinks::Skip, horizon.cutoff, plan.as_of_ns)?;
     stats.discover_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();

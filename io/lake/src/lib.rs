@@ -32,6 +32,7 @@
 //! ```
 
 mod columns;
+mod contain;
 mod decode;
 mod discover;
 mod error;
@@ -49,7 +50,7 @@ mod scan;
 mod timefmt;
 
 pub use columns::{ColumnNames, ItemKind};
-pub use discover::{discover, dt_range_ns, LakeFile};
+pub use discover::{discover, dt_range_ns, LakeFile, Symlinks};
 pub use error::LakeError;
 pub use floor::{read_floor, FloorStats};
 pub use lock::RunLock;

@@ -19,12 +19,15 @@ use std::path::{Path, PathBuf};
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector,
 };
-use parquet::file::metadata::PageIndexPolicy;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
+use parquet::file::page_index::offset_index::PageLocation;
 use parquet::file::statistics::Statistics;
 use topsellers_engine::ScoringPlan;
 
 use crate::columns::{resolve, ColumnNames, ResolvedColumns};
+use crate::contain::contain_panic;
 use crate::error::LakeError;
 use crate::mmap::map_file;
 
@@ -134,13 +137,21 @@ pub(crate) fn plan_file(
     let options = ArrowReaderOptions::new()
         .with_skip_arrow_metadata(true)
         .with_page_index_policy(PageIndexPolicy::Optional);
-    let meta =
-        ArrowReaderMetadata::load(&bytes, options).map_err(|error| LakeError::NotParquet {
-            path: path.to_path_buf(),
-            error,
-        })?;
+    let not_parquet = |error| LakeError::NotParquet {
+        path: path.to_path_buf(),
+        error,
+    };
+    let meta = contain_panic(
+        || ArrowReaderMetadata::load(&bytes, options).map_err(not_parquet),
+        |m| {
+            not_parquet(ParquetError::General(format!(
+                "the footer is corrupt ({m})"
+            )))
+        },
+    )?;
     let cols = resolve(path, names, meta.schema(), meta.parquet_schema())?;
     let md = meta.metadata();
+    check_chunks(path, md, &cols.leaves, bytes.len() as u64)?;
     let mut row_groups = Vec::new();
     for rg in 0..md.num_row_groups() {
         let rg_md = md.row_group(rg);
@@ -266,6 +277,69 @@ fn indexed_pages(
         (end.saturating_sub(start), min_max)
     });
     Some(pages.collect())
+}
+
+/// Refuses a file whose footer places a chunk of the columns read before
+/// the file's start or past its end: the `parquet` crate asserts on
+/// negative offsets (a panic, not an error) and would read out of range.
+fn check_chunks(
+    path: &Path,
+    md: &ParquetMetaData,
+    leaves: &[usize],
+    file_len: u64,
+) -> Result<(), LakeError> {
+    for (rg, rg_md) in md.row_groups().iter().enumerate() {
+        for &leaf in leaves {
+            let chunk = rg_md.column(leaf);
+            let start = chunk
+                .dictionary_page_offset()
+                .unwrap_or(chunk.data_page_offset());
+            let len = chunk.compressed_size();
+            let fits = start >= 0
+                && len >= 0
+                && chunk.data_page_offset() >= 0
+                && (start as u64)
+                    .checked_add(len as u64)
+                    .is_some_and(|end| end <= file_len);
+            let column = chunk.column_path().string();
+            let corrupt = |message: String| LakeError::Decode {
+                path: path.to_path_buf(),
+                row_group: rg,
+                message: format!("column {column:?}: {message}"),
+            };
+            if !fits {
+                return Err(corrupt(format!(
+                    "the footer places its {len} bytes at offset {start}, \
+                     outside the file's {file_len} bytes (a corrupt footer)"
+                )));
+            }
+            if let Some(index) = md.page_index_for_row_group(rg).offset_index(leaf) {
+                check_pages(index.page_locations(), start, start + len).map_err(corrupt)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an offset index whose pages leave their chunk `start..end` or
+/// go back in row order: the page readers subtract these offsets without
+/// checking them (found by fuzzing).
+fn check_pages(pages: &[PageLocation], start: i64, end: i64) -> Result<(), String> {
+    let mut first_row = 0;
+    for (i, p) in pages.iter().enumerate() {
+        let size = i64::from(p.compressed_page_size);
+        let inside =
+            p.offset >= start && size >= 0 && p.offset.checked_add(size).is_some_and(|e| e <= end);
+        if !inside || p.first_row_index < first_row {
+            return Err(format!(
+                "page {i} of the offset index (offset {}, {size} bytes, first row {}) does not \
+                 lie within its chunk (bytes {start}..{end}) in row order (a corrupt page index)",
+                p.offset, p.first_row_index
+            ));
+        }
+        first_row = p.first_row_index;
+    }
+    Ok(())
 }
 
 /// The time column's pages per their headers, for files without a page

@@ -32,8 +32,9 @@ use topsellers_engine::{
 };
 
 use crate::columns::{ColumnNames, ItemKind};
+use crate::contain::contain_panic;
 use crate::decode::{BatchColumns, Scratch};
-use crate::discover::{discover_window, Discovered, LakeFile};
+use crate::discover::{discover_window, Discovered, LakeFile, Symlinks};
 use crate::error::LakeError;
 use crate::makespan::{UnitClock, UnitTimes};
 use crate::mmap::map_file;
@@ -51,6 +52,8 @@ pub struct ScanOptions {
     /// applies ([`crate::pages`]); `false` sends every row group through the
     /// Arrow reader. Both give bit-identical results.
     pub page_decoder: bool,
+    /// Which symbolic links below the lake root discovery follows.
+    pub symlinks: Symlinks,
 }
 
 impl Default for ScanOptions {
@@ -59,6 +62,7 @@ impl Default for ScanOptions {
             columns: ColumnNames::default(),
             batch_size: 64 * 1024,
             page_decoder: true,
+            symlinks: Symlinks::Skip,
         }
     }
 }
@@ -70,6 +74,8 @@ pub struct ScanStats {
     pub files_found: u64,
     /// `dt=` folders not even listed: they lie outside the largest window.
     pub partitions_pruned: u64,
+    /// Symbolic links in the lake not followed (see [`crate::Symlinks`]).
+    pub symlinks_skipped: u64,
     /// Files whose footer was read.
     pub files_read: u64,
     /// Row groups decoded.
@@ -144,7 +150,7 @@ pub fn scan_lake(
 ) -> Result<ScanOutput, LakeError> {
     let started = Instant::now();
     let horizon = Horizon::new(plan);
-    let found = discover_window(root, horizon.cutoff, plan.as_of_ns)?;
+    let found = discover_window(root, opts.symlinks, horizon.cutoff, plan.as_of_ns)?;
     scan_found(found, started, opts, plan, progress)
 }
 
@@ -165,6 +171,7 @@ pub fn scan_files(
         files,
         partitions_pruned: 0,
         categories,
+        symlinks_skipped: 0,
     };
     scan_found(found, Instant::now(), opts, plan, progress)
 }
@@ -181,6 +188,7 @@ fn scan_found(
     let live: Vec<&LakeFile> = found.files.iter().collect();
     stats.files_found = live.len() as u64;
     stats.partitions_pruned = found.partitions_pruned;
+    stats.symlinks_skipped = found.symlinks_skipped;
     stats.discover_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
@@ -206,7 +214,11 @@ fn scan_found(
             .expect("every file's category is listed");
         let total_rgs = p.meta.metadata().num_row_groups();
         stats.row_groups_pruned += (total_rgs - p.row_groups.len()) as u64;
-        stats.rows_pruned += p.rows - p.row_groups.iter().map(|r| r.rows).sum::<u64>();
+        // Saturating: a corrupt footer's file total may fall short of its
+        // row groups' (found by fuzzing).
+        stats.rows_pruned += p
+            .rows
+            .saturating_sub(p.row_groups.iter().map(|r| r.rows).sum::<u64>());
         for rg in &p.row_groups {
             stats.row_groups_read += 1;
             stats.bytes_read += rg.bytes;
@@ -355,11 +367,6 @@ fn decode_unit<I: PageKeys>(
     acc: &mut topsellers_engine::CategoryAccumulator<I>,
 ) -> Result<(), LakeError> {
     let (opts, plan) = (ctx.opts, ctx.plan);
-    let decode_err = |e: &dyn std::fmt::Display| LakeError::Decode {
-        path: file.path.clone(),
-        row_group,
-        message: e.to_string(),
-    };
     // Each unit maps its file again rather than keeping the plan's mapping:
     // holding one mapping per lake file for the whole scan would keep every
     // footer's pages resident and can exceed the kernel's limit on mappings
@@ -401,6 +408,14 @@ fn decode_unit<I: PageKeys>(
         }
     }
     ctx.paths.arrow.fetch_add(1, Ordering::Relaxed);
+    let decode_err = |e: &dyn std::fmt::Display| LakeError::Decode {
+        path: file.path.clone(),
+        row_group,
+        message: e.to_string(),
+    };
+    // Only the `parquet` crate's calls are contained (see `contain`).
+    let corrupt =
+        |m: String| decode_err(&format!("the Parquet reader failed on corrupt data ({m})"));
     let mask = ProjectionMask::roots(file.meta.parquet_schema(), file.cols.roots.iter().copied());
     let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, file.meta.clone())
         .with_projection(mask)
@@ -409,10 +424,12 @@ fn decode_unit<I: PageKeys>(
     if let Some(selection) = selection {
         builder = builder.with_row_selection(selection.clone());
     }
-    let reader = builder.build().map_err(|e| decode_err(&e))?;
+    let mut reader = contain_panic(|| builder.build().map_err(|e| decode_err(&e)), corrupt)?;
     with_scratch(|scratch| {
-        for batch in reader {
-            let batch = batch.map_err(|e| decode_err(&e))?;
+        while let Some(batch) = contain_panic(
+            || reader.next().transpose().map_err(|e| decode_err(&e)),
+            corrupt,
+        )? {
             let cols = BatchColumns::locate(&batch, &opts.columns, file.cols.ts_unit_ns)
                 .ok_or_else(|| decode_err(&"projected columns missing from the decoded batch"))?;
             I::add_batch(acc, plan, &cols, scratch, &file.path, row_group)?;

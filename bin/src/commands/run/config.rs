@@ -25,7 +25,7 @@ pub(crate) enum Kind {
 }
 
 /// Every setting of the file, with its type.
-pub(crate) const KEYS: [(&str, Kind); 37] = [
+pub(crate) const KEYS: [(&str, Kind); 38] = [
     ("lake", Kind::Str),
     ("cache_dir", Kind::Str),
     ("as_of", Kind::Str),
@@ -58,6 +58,7 @@ pub(crate) const KEYS: [(&str, Kind); 37] = [
     ("max_counted_drop", Kind::Float),
     ("diff_top", Kind::Int),
     ("sync_concurrency", Kind::Int),
+    ("follow_symlinks", Kind::Bool),
     ("incremental", Kind::Bool),
     ("verify", Kind::Bool),
     ("state_file", Kind::Str),
@@ -107,6 +108,7 @@ pub struct RunConfig {
     pub state_file: Option<PathBuf>,
     pub republish_after: Option<String>,
     pub incremental_sync_days: Option<u64>,
+    pub follow_symlinks: Option<bool>,
 }
 
 /// The environment variable of a key.
@@ -227,6 +229,10 @@ fn flags(a: &RunArgs) -> Vec<(&'static str, Value)> {
         ("incremental", a.incremental.then_some(Value::Boolean(true))),
         ("verify", a.verify.then_some(Value::Boolean(true))),
         ("state_file", p(&a.state_file)),
+        (
+            "follow_symlinks",
+            a.follow_symlinks.then_some(Value::Boolean(true)),
+        ),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k, v)))

@@ -39,6 +39,7 @@ fn cycle_options(opts: &ComputeOptions, inc: &IncrementalSettings) -> CycleOptio
         scan: ScanOptions {
             columns: opts.columns.clone(),
             page_decoder: opts.page_decoder,
+            symlinks: opts.symlinks,
             ..ScanOptions::default()
         },
     }

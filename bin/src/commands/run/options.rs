@@ -135,6 +135,7 @@ impl RunOptions {
             metrics_file: None,
             threads: c.threads,
             arrow_decoder: false,
+            follow_symlinks: c.follow_symlinks.unwrap_or(false),
         };
         let mut compute = ComputeOptions::from_args(&args)?;
         let mut sync = compute.source.take();

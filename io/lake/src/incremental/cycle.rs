@@ -15,7 +15,7 @@ use super::rows::{visit_rows, FileRead, TimeSpan};
 use super::{fingerprint, load, CycleReport, FileEntry, State};
 use crate::columns::ItemKind;
 use crate::discover::LakeFile;
-use crate::discover::{discover_where, dt_range_ns};
+use crate::discover::{discover_where, dt_range_ns, Symlinks};
 use crate::error::LakeError;
 use crate::scan::{scan_files, ScanOptions};
 use crate::timefmt::rfc3339;
@@ -156,12 +156,12 @@ pub fn advance_from(
 
 /// Lists the lake's files whose partitions meet `(lo, hi]`, with size and
 /// modification time.
-fn discover(root: &Path, lo: i64, hi: i64) -> Result<Vec<Found>, LakeError> {
+fn discover(root: &Path, links: Symlinks, lo: i64, hi: i64) -> Result<Vec<Found>, LakeError> {
     let keep_dt = |dt| {
         let (start, end) = dt_range_ns(dt);
         end - 1 > lo && start <= hi
     };
-    let found = discover_where(root, &keep_dt)?;
+    let found = discover_where(root, links, &keep_dt)?;
     found
         .files
         .into_par_iter()
@@ -245,7 +245,7 @@ fn update(
     let (t1, t) = (state.as_of_ns, plan.as_of_ns);
     let wmax = plan.windows.max_ns();
     let started = Instant::now();
-    let found = discover(&opts.lake, t1.saturating_sub(wmax), t)?;
+    let found = discover(&opts.lake, opts.scan.symlinks, t1.saturating_sub(wmax), t)?;
     report.files_found = found.len() as u64;
     let by_path: HashMap<&Path, &Found> = found.iter().map(|f| (f.path.as_path(), f)).collect();
     for (path, e) in &state.files {
@@ -558,7 +558,12 @@ fn rebuild(
 ) -> Result<CycleOutput, LakeError> {
     let t = plan.as_of_ns;
     let started = Instant::now();
-    let found = discover(&opts.lake, t.saturating_sub(plan.windows.max_ns()), t)?;
+    let found = discover(
+        &opts.lake,
+        opts.scan.symlinks,
+        t.saturating_sub(plan.windows.max_ns()),
+        t,
+    )?;
     report.discover_s = started.elapsed().as_secs_f64();
     report.files_found = found.len() as u64;
     let started = Instant::now();
