@@ -395,3 +395,37 @@ fn pipelined_garbage_gets_400_and_closes_only_its_connection() {
     assert!(bad >= 41.0, "{bad} connections closed for a bad request");
     check_memory(&serve, "pipelined garbage");
 }
+
+#[test]
+fn a_client_that_stops_reading_is_closed_by_the_idle_timeout() {
+    let p = published();
+    let serve = serve_dynamo(
+        &p.db.url(),
+        &p.redis.url(),
+        &["--idle-timeout", "2s", "--local-ttl", "1h"],
+    );
+    // 3,000 pipelined requests for /metrics (kilobytes each) whose answers
+    // are never read: serve's writes stall once the socket buffers fill.
+    let mut s = connect(serve.port);
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    let burst = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(3000);
+    let _ = s.write_all(burst.as_bytes());
+    let idle = "topsellers_serve_connections_closed_total{reason=\"idle_timeout\"}";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while serve.metric(idle) < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the stalled connection is still open after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Its socket is closed: reading takes what serve had sent, then ends.
+    let mut raw = Vec::new();
+    match s.read_to_end(&mut raw) {
+        Ok(_) => {}
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}"),
+    }
+    assert!(raw.starts_with(b"HTTP/1.1 200 "));
+    assert_eq!(request(serve.port, TOYS, &[]).status, 200);
+    check_memory(&serve, "a client that stops reading");
+}

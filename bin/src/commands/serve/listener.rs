@@ -9,6 +9,9 @@
 //!   starts that clock when the connection opens and again each time it
 //!   waits for the next request, so the same setting is the keep-alive idle
 //!   timeout: a kept-alive connection idle for longer is closed.
+//! - **Stalled clients.** A connection that moves no byte either way for
+//!   `--idle-timeout` is closed ([`super::idle`]): a client that stops
+//!   reading its answers no longer holds its slot.
 //! - **Slow bodies.** No route reads a body: hyper answers after the head
 //!   and closes the connection if body bytes are left unread. A route that
 //!   reads one gets at most `--body-timeout` ([`super::body`]).
@@ -43,6 +46,8 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tower::Service;
 
+use super::idle::{Activity, Tracked};
+
 /// Largest read buffer of one connection: a request head past it gets 431.
 /// Bounds a connection's memory (the guard refuses heads past 2 KiB of
 /// target and 8 KiB of headers anyway).
@@ -54,12 +59,28 @@ pub struct ConnLimits {
     /// Longest wait for a complete request head (and the keep-alive idle
     /// timeout).
     pub header_timeout: Duration,
+    /// Longest a connection may move no byte either way.
+    pub idle_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
 }
 
 /// Why connections closed, as labelled in `/metrics`.
-const REASONS: [&str; 4] = ["done", "header_timeout", "bad_request", "error"];
+const REASONS: [&str; 5] = [
+    "done",
+    "header_timeout",
+    "bad_request",
+    "error",
+    "idle_timeout",
+];
+
+/// How a connection ended.
+enum Closed {
+    /// hyper ended it: the client closed, or an error.
+    Served(Result<(), hyper::Error>),
+    /// No byte moved for the idle timeout.
+    Idle,
+}
 
 /// Counters of the connections, for `/metrics`.
 #[derive(Default)]
@@ -93,12 +114,13 @@ impl ConnMetrics {
         let _ = writeln!(out, "# HELP topsellers_serve_connection_limit_waits_total Times accepting paused because --max-connections were open.\n# TYPE topsellers_serve_connection_limit_waits_total counter\ntopsellers_serve_connection_limit_waits_total {}", v(&self.at_limit));
     }
 
-    fn closed(&self, result: &Result<(), hyper::Error>) {
-        let reason = match result {
-            Ok(()) => 0,
-            Err(e) if e.is_timeout() => 1,
-            Err(e) if e.is_parse() || e.is_parse_too_large() => 2,
-            Err(_) => 3,
+    fn closed(&self, how: &Closed) {
+        let reason = match how {
+            Closed::Served(Ok(())) => 0,
+            Closed::Served(Err(e)) if e.is_timeout() => 1,
+            Closed::Served(Err(e)) if e.is_parse() || e.is_parse_too_large() => 2,
+            Closed::Served(Err(_)) => 3,
+            Closed::Idle => 4,
         };
         self.closed[reason].fetch_add(1, Ordering::Relaxed);
         self.open.fetch_sub(1, Ordering::Relaxed);
@@ -185,7 +207,13 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         metrics.accepted.fetch_add(1, Ordering::Relaxed);
         metrics.open.fetch_add(1, Ordering::Relaxed);
-        let conn = connection(&http, tcp, router.clone(), stop.clone());
+        let conn = connection(
+            &http,
+            tcp,
+            router.clone(),
+            limits.idle_timeout,
+            stop.clone(),
+        );
         let metrics = metrics.clone();
         tokio::spawn(async move {
             let result = conn.await;
@@ -199,27 +227,40 @@ pub async fn serve(
     let _ = slots.acquire_many(all).await;
 }
 
-/// One connection, served until it closes; on `stop`, it finishes the
-/// request in progress and closes.
+/// One connection, served until it closes or moves no byte for
+/// `idle_timeout`; on `stop`, it finishes the request in progress and
+/// closes.
 fn connection(
     http: &http1::Builder,
     tcp: TcpStream,
     router: Router,
+    idle_timeout: Duration,
     mut stop: watch::Receiver<bool>,
-) -> impl std::future::Future<Output = Result<(), hyper::Error>> {
+) -> impl std::future::Future<Output = Closed> {
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let mut router = router.clone();
         async move { router.call(req).await }
     });
-    let conn = http.serve_connection(TokioIo::new(tcp), service);
+    let activity = Activity::new();
+    let io = TokioIo::new(Tracked::new(tcp, activity.clone()));
+    let conn = http.serve_connection(io, service);
     async move {
         tokio::pin!(conn);
-        tokio::select! {
-            result = conn.as_mut() => return result,
-            _ = stop.wait_for(|s| *s) => {}
+        let mut stopping = false;
+        loop {
+            let idle = activity.idle_for();
+            if idle >= idle_timeout {
+                return Closed::Idle;
+            }
+            tokio::select! {
+                result = conn.as_mut() => return Closed::Served(result),
+                _ = stop.wait_for(|s| *s), if !stopping => {
+                    stopping = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                () = tokio::time::sleep(idle_timeout - idle) => {}
+            }
         }
-        conn.as_mut().graceful_shutdown();
-        conn.await
     }
 }
 
@@ -281,11 +322,13 @@ mod tests {
     fn metrics_name_every_reason() {
         let m = ConnMetrics::default();
         m.open.store(3, Ordering::Relaxed);
-        m.closed(&Ok(()));
+        m.closed(&Closed::Served(Ok(())));
+        m.closed(&Closed::Idle);
         let mut text = String::new();
         m.render(&mut text);
         for line in [
-            "topsellers_serve_connections_open 2",
+            "topsellers_serve_connections_open 1",
+            "topsellers_serve_connections_closed_total{reason=\"idle_timeout\"} 1",
             "topsellers_serve_connections_closed_total{reason=\"done\"} 1",
             "topsellers_serve_connections_closed_total{reason=\"header_timeout\"} 0",
             "topsellers_serve_accept_errors_total{kind=\"out_of_fds\"} 0",

@@ -10,6 +10,7 @@
 mod body;
 mod experiment;
 mod explain;
+mod idle;
 mod listener;
 mod metrics;
 pub(crate) mod options;

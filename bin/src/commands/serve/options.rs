@@ -105,7 +105,7 @@ fn explain_source(merged: &Merged) -> Result<Option<ExplainSource>, UsageError> 
 }
 
 /// Every setting with its default (`None`: required, or no default).
-pub(crate) const SETTINGS: [(&str, Option<&str>); 34] = [
+pub(crate) const SETTINGS: [(&str, Option<&str>); 35] = [
     ("listen", Some("127.0.0.1:8080")),
     ("table", None),
     ("store", Some("dynamodb")),
@@ -131,6 +131,7 @@ pub(crate) const SETTINGS: [(&str, Option<&str>); 34] = [
     ("request_timeout", Some("5s")),
     ("max_in_flight", Some("4096")),
     ("header_timeout", Some("10s")),
+    ("idle_timeout", Some("60s")),
     ("body_timeout", Some("10s")),
     ("max_connections", Some("10000")),
     ("experiment_name", None),
@@ -150,7 +151,7 @@ const EXPERIMENT_KEYS: [(&str, &str); 3] = [
 ];
 
 /// The settings given by flag or environment, by key.
-fn given(a: &ServeArgs) -> [Option<&String>; 34] {
+fn given(a: &ServeArgs) -> [Option<&String>; 35] {
     [
         a.listen.as_ref(),
         a.table.as_ref(),
@@ -177,6 +178,7 @@ fn given(a: &ServeArgs) -> [Option<&String>; 34] {
         a.request_timeout.as_ref(),
         a.max_in_flight.as_ref(),
         a.header_timeout.as_ref(),
+        a.idle_timeout.as_ref(),
         a.body_timeout.as_ref(),
         a.max_connections.as_ref(),
         a.experiment_name.as_ref(),
@@ -447,6 +449,7 @@ impl ServeOptions {
             max_in_flight: merged.parse("max_in_flight", number(1..=1_000_000usize))?,
             conns: ConnLimits {
                 header_timeout: merged.duration("header_timeout", false)?,
+                idle_timeout: merged.duration("idle_timeout", false)?,
                 max_connections: merged.parse("max_connections", number(1..=1_000_000usize))?,
             },
             body_timeout: merged.duration("body_timeout", false)?,
@@ -521,6 +524,7 @@ mod tests {
         assert_eq!(o.max_in_flight, 4096);
         assert_eq!(o.conns.header_timeout, Duration::from_secs(10));
         assert_eq!(o.conns.max_connections, 10_000);
+        assert_eq!(o.conns.idle_timeout, Duration::from_secs(60));
         assert_eq!(o.body_timeout, Duration::from_secs(10));
 
         // An old key still reads, as its new name.
