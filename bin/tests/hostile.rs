@@ -4,9 +4,11 @@
 //! normal clients get 200; slow bodies; a connection flood past serve's
 //! file-descriptor limit, through which the connections it has are served
 //! and after which it accepts again; pipelined garbage, answered 400 with
-//! only its own connection closed. serve's memory (VmHWM) stays under a
-//! stated bound in each. Every loop is bounded in count and time; outcomes
-//! are asserted, latencies and memory only printed (BENCHMARKS.md).
+//! only its own connection closed; a client that stops reading, closed by
+//! the idle timeout; newcomers past the connection cap, served once others
+//! leave. serve's memory (VmHWM) stays under a stated bound in each. Every
+//! loop is bounded in count and time; outcomes are asserted, latencies and
+//! memory only printed (BENCHMARKS.md).
 
 #![allow(clippy::unwrap_used)]
 
@@ -428,4 +430,64 @@ fn a_client_that_stops_reading_is_closed_by_the_idle_timeout() {
     assert!(raw.starts_with(b"HTTP/1.1 200 "));
     assert_eq!(request(serve.port, TOYS, &[]).status, 200);
     check_memory(&serve, "a client that stops reading");
+}
+
+#[test]
+fn connections_past_the_cap_wait_and_are_served_once_others_close() {
+    let p = published();
+    let serve = serve_dynamo(
+        &p.db.url(),
+        &p.redis.url(),
+        &[
+            "--max-connections",
+            "20",
+            "--header-timeout",
+            "5m",
+            "--local-ttl",
+            "1h",
+        ],
+    );
+    let mut watch = connect(serve.port);
+    assert_eq!(get_kept_alive(&mut watch, TOYS).0, 200);
+    // 40 idle connections: 19 take the free slots, the rest wait in the
+    // backlog.
+    let idle: Vec<TcpStream> = (0..40).map(|_| connect(serve.port)).collect();
+    let waits = "topsellers_serve_connection_limit_waits_total";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric_on(&mut watch, waits) < 1.0 {
+        assert!(Instant::now() < deadline, "serve never reached its cap");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        metric_on(&mut watch, "topsellers_serve_connections_open"),
+        20.0
+    );
+    // A newcomer is not served while the cap is reached...
+    let mut late = connect(serve.port);
+    late.write_all(
+        b"GET /v1/top-sellers/toys HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    late.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let mut byte = [0u8; 1];
+    let e = late.read(&mut byte).unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        "{e}"
+    );
+    assert_eq!(
+        metric_on(&mut watch, "topsellers_serve_connections_open"),
+        20.0
+    );
+    // ...and is once the idle ones leave.
+    drop(idle);
+    late.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut raw = Vec::new();
+    late.read_to_end(&mut raw).unwrap();
+    assert!(
+        raw.starts_with(b"HTTP/1.1 200 "),
+        "{:?}",
+        String::from_utf8_lossy(&raw)
+    );
 }
