@@ -617,6 +617,18 @@ pub struct ServeArgs {
     /// Top-sellers requests served at once; more get 503 at once [default: 4096].
     #[arg(long, env = "TOPSELLERS_SERVE_MAX_IN_FLIGHT")]
     pub max_in_flight: Option<String>,
+    /// Longest a connection may take to send a request head, from its start or its previous answer (so also the keep-alive idle timeout); then it is closed [default: 10s].
+    #[arg(long, env = "TOPSELLERS_SERVE_HEADER_TIMEOUT")]
+    pub header_timeout: Option<String>,
+    /// Longest a connection may send and take no byte (a client that stops reading its answers); then it is closed [default: 60s].
+    #[arg(long, env = "TOPSELLERS_SERVE_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<String>,
+    /// Longest a request body may take to arrive after its head (no route reads one today) [default: 10s].
+    #[arg(long, env = "TOPSELLERS_SERVE_BODY_TIMEOUT")]
+    pub body_timeout: Option<String>,
+    /// Connections open at once; past it, newcomers wait in the kernel's backlog [default: 10000].
+    #[arg(long, env = "TOPSELLERS_SERVE_MAX_CONNECTIONS")]
+    pub max_connections: Option<String>,
     /// Tokio worker threads [default: all cores].
     #[arg(long, env = "TOPSELLERS_THREADS")]
     pub threads: Option<String>,

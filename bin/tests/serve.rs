@@ -17,8 +17,8 @@ use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::http::{publish_results, raise_open_files, request, send, serve_dynamo, url, Response};
-use common::services::{dynamo_env, CountingProxy, DynamoLocal, Redis};
+use common::http::{raise_open_files, request, send, serve_dynamo, url, Published, Response};
+use common::services::{dynamo_env, CountingProxy, Redis};
 use common::topsellers;
 
 const AS_OF: &str = "2026-10-15T00:00:00Z";
@@ -55,24 +55,8 @@ fn write_results_as_of(path: &Path, as_of: &str) {
     }
 }
 
-/// DynamoDB Local and redis-server holding a published run.
-struct Published {
-    db: DynamoLocal,
-    redis: Redis,
-    _tmp: tempfile::TempDir,
-}
-
 fn published() -> Published {
-    let tmp = tempfile::tempdir().unwrap();
-    let csv = tmp.path().join("results.csv");
-    write_results(&csv);
-    let (db, redis) = (DynamoLocal::start(), Redis::start());
-    publish_results(&db.url(), &redis.url(), &csv);
-    Published {
-        db,
-        redis,
-        _tmp: tmp,
-    }
+    Published::start(write_results)
 }
 
 fn redis_cmd<T: redis::FromRedisValue>(redis: &Redis, cmd: &mut redis::Cmd) -> T {
@@ -494,7 +478,7 @@ fn a_late_read_through_fill_never_replaces_a_newer_body() {
         "the read never reached DynamoDB"
     );
     // Meanwhile G+1 is published: DynamoDB, then Redis.
-    let csv = p._tmp.path().join("newer.csv");
+    let csv = p.tmp.path().join("newer.csv");
     write_results_as_of(&csv, NEWER_AS_OF);
     topsellers()
         .envs(dynamo_env(&p.db.url()))

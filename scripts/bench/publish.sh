@@ -28,13 +28,7 @@ py="$root/.venv/bin/python"
 work="$(mktemp -d)"
 # shellcheck source=services.sh
 source "$root/scripts/bench/services.sh"
-start_dynamodb
-start_redis
-wait_port "$ddb_port"
-wait_port "$redis_port"
-
-export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$ddb_port" AWS_ACCESS_KEY_ID=bench \
-    AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+start_dynamodb_and_redis
 
 echo "==> results: $categories categories × $items items"
 "$py" "$root/scripts/bench/publish_bench.py" results "$categories" "$items" 2026-10-15T00:00:00Z "$work/g1.parquet"

@@ -3,6 +3,7 @@
 #
 #   work=… ; source scripts/bench/services.sh
 #   start_dynamodb; start_redis; start_moto   # sets ddb_port ddb_pid, redis_port, s3_port
+#   start_dynamodb_and_redis                  # both, waited for, AWS_* exported
 #   wait_port "$ddb_port"
 #
 # Needs $root (the repository) and $work (a fresh folder, removed on exit);
@@ -36,6 +37,17 @@ start_dynamodb() {
         -inMemory -disableTelemetry -port "$ddb_port" >"$work/dynamodb.log" 2>&1) &
     ddb_pid=$!
     pids+=($!)
+}
+
+# DynamoDB Local and redis-server, both listening, and the AWS settings
+# that point the SDK at DynamoDB Local exported.
+start_dynamodb_and_redis() {
+    start_dynamodb
+    start_redis
+    wait_port "$ddb_port"
+    wait_port "$redis_port"
+    export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$ddb_port" AWS_ACCESS_KEY_ID=bench \
+        AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 }
 
 # redis-server without persistence.

@@ -27,9 +27,25 @@ impl Serve {
         K: AsRef<std::ffi::OsStr>,
         V: AsRef<std::ffi::OsStr>,
     {
+        Self::start_with(envs, args, |_| {})
+    }
+
+    /// [`Serve::start`], with `tweak` applied to the command first (a
+    /// resource limit set in `pre_exec`, say).
+    pub fn start_with<K, V>(
+        envs: impl IntoIterator<Item = (K, V)>,
+        args: &[&str],
+        tweak: impl FnOnce(&mut Command),
+    ) -> Self
+    where
+        K: AsRef<std::ffi::OsStr>,
+        V: AsRef<std::ffi::OsStr>,
+    {
         let port = free_port();
         let log = tempfile::NamedTempFile::new().unwrap();
-        let child = Command::new(assert_cmd::cargo::cargo_bin("topsellers"))
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("topsellers"));
+        tweak(&mut cmd);
+        let child = cmd
             .envs(envs)
             .env("RUST_LOG", "info")
             .arg("serve")
@@ -157,6 +173,28 @@ pub fn publish_results(dynamo_endpoint: &str, redis_url: &str, csv: &std::path::
         .arg(csv)
         .assert()
         .success();
+}
+
+/// DynamoDB Local and redis-server holding a published run.
+pub struct Published {
+    pub db: super::services::DynamoLocal,
+    pub redis: super::services::Redis,
+    /// Holds the results CSV (`results.csv`); a test may add files.
+    pub tmp: tempfile::TempDir,
+}
+
+impl Published {
+    /// The results CSV that `write` makes, published (table `topsellers`)
+    /// into a fresh DynamoDB Local and redis-server.
+    pub fn start(write: impl FnOnce(&std::path::Path)) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let csv = tmp.path().join("results.csv");
+        write(&csv);
+        let db = super::services::DynamoLocal::start();
+        let redis = super::services::Redis::start();
+        publish_results(&db.url(), &redis.url(), &csv);
+        Self { db, redis, tmp }
+    }
 }
 
 /// Raises this process's soft limit of open files to `want` (at most the

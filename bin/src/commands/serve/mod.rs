@@ -2,12 +2,16 @@
 //!
 //! Glue only: settings are checked into [`ServeOptions`], the read path
 //! (local cache → Redis → the store, single flight) is
-//! `topsellers_serve`, and this module runs axum on tokio until
-//! SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish
-//! (for at most `--drain-timeout`) and exits 0.
+//! `topsellers_serve`, and this module runs axum's router on hyper's
+//! connections ([`listener`]: timeouts and limits against hostile clients)
+//! until SIGTERM or SIGINT, then stops accepting, lets in-flight requests
+//! finish (for at most `--drain-timeout`) and exits 0.
 
+mod body;
 mod experiment;
 mod explain;
+mod idle;
+mod listener;
 mod metrics;
 pub(crate) mod options;
 mod request;
@@ -19,13 +23,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::http::HeaderValue;
-use axum::serve::ListenerExt;
 use topsellers_serve::ReadPath;
 use topsellers_store::cache;
 
 use super::store::StoreChoice;
 use super::UsageError;
 use crate::cli::ServeArgs;
+use listener::ConnMetrics;
 use metrics::HttpMetrics;
 pub use options::ServeOptions;
 use routes::App;
@@ -95,6 +99,7 @@ async fn serve(opts: &ServeOptions) -> Result<()> {
     check_arms(&reads, opts).await?;
     let cache_control = HeaderValue::from_str(&format!("public, max-age={}", opts.max_age_s))
         .context("cannot build the Cache-Control header")?;
+    let conns = Arc::new(ConnMetrics::default());
     let app = Arc::new(App {
         reads,
         http: HttpMetrics::default(),
@@ -102,6 +107,8 @@ async fn serve(opts: &ServeOptions) -> Result<()> {
         max_limit: opts.max_limit,
         cache_control,
         request_timeout: opts.request_timeout,
+        body_timeout: opts.body_timeout,
+        conns: conns.clone(),
         max_in_flight: opts.max_in_flight,
         experiment: opts.experiment.clone(),
         page: ui::PageFiles {
@@ -110,23 +117,25 @@ async fn serve(opts: &ServeOptions) -> Result<()> {
         },
         explain: opts.explain.clone(),
     });
-    let listener = tokio::net::TcpListener::bind(opts.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let listener =
+        listener::bind(opts.listen).with_context(|| format!("cannot listen on {}", opts.listen))?;
     let local = listener
         .local_addr()
         .context("cannot read the bound address")?;
-    // Small answers on kept-alive connections: no Nagle delay.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     tracing::info!(listen = %local, store = %opts.store.target(), redis = %cache::redacted(&opts.reads.redis_url), "serving the read API");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, routes::router(app)).with_graceful_shutdown(async move {
+    tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("signal received: no new connections; finishing in-flight requests");
         let _ = stop_tx.send(true);
     });
+    let server = listener::serve(
+        listener,
+        routes::router(app),
+        opts.conns,
+        conns,
+        stop_rx.clone(),
+    );
     let drain = opts.drain;
     let deadline = async move {
         let mut rx = stop_rx;
@@ -136,7 +145,7 @@ async fn serve(opts: &ServeOptions) -> Result<()> {
         tokio::time::sleep(drain).await;
     };
     tokio::select! {
-        served = server => served.context("the HTTP server failed")?,
+        () = server => {}
         () = deadline => tracing::warn!(drain_s = drain.as_secs_f64(), "in-flight requests still running after the drain timeout; exiting"),
     }
     tracing::info!("stopped");

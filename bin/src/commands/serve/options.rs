@@ -22,6 +22,7 @@ use super::super::compute::named_variants;
 use super::super::store::{StoreChoice, StoreSettings, PASSWORD_ENV};
 use super::super::UsageError;
 use super::experiment::Experiment;
+use super::listener::ConnLimits;
 use super::request::check_variant;
 use crate::cli::ServeArgs;
 use crate::units::{parse_count, parse_duration_ns, parse_duration_or_zero_ns, parse_variant};
@@ -53,6 +54,10 @@ pub struct ServeOptions {
     pub max_in_flight: usize,
     /// Tokio worker threads (`None`: all cores).
     pub threads: Option<usize>,
+    /// The header timeout and the cap on open connections.
+    pub conns: ConnLimits,
+    /// Longest a request body may take after its head.
+    pub body_timeout: Duration,
     /// The A/B experiment, if any (its arms are checked against the
     /// published variants when serve starts).
     pub experiment: Option<Arc<Experiment>>,
@@ -100,7 +105,7 @@ fn explain_source(merged: &Merged) -> Result<Option<ExplainSource>, UsageError> 
 }
 
 /// Every setting with its default (`None`: required, or no default).
-pub(crate) const SETTINGS: [(&str, Option<&str>); 31] = [
+pub(crate) const SETTINGS: [(&str, Option<&str>); 35] = [
     ("listen", Some("127.0.0.1:8080")),
     ("table", None),
     ("store", Some("dynamodb")),
@@ -125,6 +130,10 @@ pub(crate) const SETTINGS: [(&str, Option<&str>); 31] = [
     ("threads", None),
     ("request_timeout", Some("5s")),
     ("max_in_flight", Some("4096")),
+    ("header_timeout", Some("10s")),
+    ("idle_timeout", Some("60s")),
+    ("body_timeout", Some("10s")),
+    ("max_connections", Some("10000")),
     ("experiment_name", None),
     ("experiment_salt", None),
     ("experiment_arms", None),
@@ -142,7 +151,7 @@ const EXPERIMENT_KEYS: [(&str, &str); 3] = [
 ];
 
 /// The settings given by flag or environment, by key.
-fn given(a: &ServeArgs) -> [Option<&String>; 31] {
+fn given(a: &ServeArgs) -> [Option<&String>; 35] {
     [
         a.listen.as_ref(),
         a.table.as_ref(),
@@ -168,6 +177,10 @@ fn given(a: &ServeArgs) -> [Option<&String>; 31] {
         a.threads.as_ref(),
         a.request_timeout.as_ref(),
         a.max_in_flight.as_ref(),
+        a.header_timeout.as_ref(),
+        a.idle_timeout.as_ref(),
+        a.body_timeout.as_ref(),
+        a.max_connections.as_ref(),
         a.experiment_name.as_ref(),
         a.experiment_salt.as_ref(),
         a.experiment_arms.as_ref(),
@@ -434,6 +447,12 @@ impl ServeOptions {
             threads,
             request_timeout: merged.duration("request_timeout", false)?,
             max_in_flight: merged.parse("max_in_flight", number(1..=1_000_000usize))?,
+            conns: ConnLimits {
+                header_timeout: merged.duration("header_timeout", false)?,
+                idle_timeout: merged.duration("idle_timeout", false)?,
+                max_connections: merged.parse("max_connections", number(1..=1_000_000usize))?,
+            },
+            body_timeout: merged.duration("body_timeout", false)?,
             experiment,
             backtest_report: path("backtest_report"),
             backtest_chart: path("backtest_chart"),
@@ -503,6 +522,10 @@ mod tests {
         assert_eq!(o.threads, None);
         assert_eq!(o.request_timeout, Duration::from_secs(5));
         assert_eq!(o.max_in_flight, 4096);
+        assert_eq!(o.conns.header_timeout, Duration::from_secs(10));
+        assert_eq!(o.conns.max_connections, 10_000);
+        assert_eq!(o.conns.idle_timeout, Duration::from_secs(60));
+        assert_eq!(o.body_timeout, Duration::from_secs(10));
 
         // An old key still reads, as its new name.
         std::fs::write(
@@ -598,6 +621,9 @@ mod tests {
             ),
             (["--threads", "0"], "from 1 to 1024"),
             (["--max-in-flight", "0"], "from 1 to 1000000"),
+            (["--max-connections", "0"], "from 1 to 1000000"),
+            (["--header-timeout", "0"], "--header-timeout \"0\""),
+            (["--body-timeout", "soon"], "--body-timeout \"soon\""),
             (["--request-timeout", "0"], "--request-timeout \"0\""),
             (["--redis-timeout", "0"], "--redis-timeout \"0\""),
             (["--local-ttl", "soon"], "--local-ttl \"soon\""),

@@ -21,8 +21,10 @@ use tower::load_shed::error::Overloaded;
 use tower::timeout::error::Elapsed;
 use tower::{BoxError, ServiceBuilder};
 
+use super::body::TimedBody;
 use super::experiment::Experiment;
 use super::explain::explain;
+use super::listener::ConnMetrics;
 use super::metrics::{route_of, HttpMetrics};
 use super::options::ExplainSource;
 use super::request::{check_category, check_user, parse_query};
@@ -47,6 +49,10 @@ pub struct App {
     pub cache_control: HeaderValue,
     /// Longest a top-sellers request may take.
     pub request_timeout: Duration,
+    /// Longest a request body may take after its head.
+    pub body_timeout: Duration,
+    /// The connections' counters (`/metrics`).
+    pub conns: Arc<ConnMetrics>,
     /// Top-sellers requests served at once.
     pub max_in_flight: usize,
     /// The A/B experiment, if any.
@@ -143,7 +149,9 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
             format!("the headers are {header_bytes} bytes; at most {MAX_HEADERS}"),
         )
     } else {
-        next.run(req).await
+        let limit = app.body_timeout;
+        next.run(req.map(|body| Body::new(TimedBody::new(body, limit))))
+            .await
     };
     app.http
         .record(route, response.status().as_u16(), started.elapsed());
@@ -362,6 +370,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
             if let Some(e) = &app.experiment {
                 e.render(&mut text);
             }
+            app.conns.render(&mut text);
             text
         },
     )
