@@ -99,6 +99,7 @@ pub fn options(a: &IngestArgs) -> Result<IngestOptions, UsageError> {
         }),
         row_group_rows: usize::try_from(a.row_group_rows).unwrap_or(usize::MAX),
         max_buffered_rows: usize::try_from(a.max_buffered_rows).unwrap_or(usize::MAX),
+        stale_temp_grace: std::time::Duration::from_nanos(a.stale_temp_grace.unsigned_abs()),
         ..IngestOptions::default()
     })
 }
@@ -140,6 +141,8 @@ pub fn run(a: &IngestArgs) -> Result<()> {
                 seconds = format!("{:.2}", report.seconds),
                 events_per_s = format!("{:.0}", report.events_per_s),
                 objects = report.upload.as_ref().map_or(0, |u| u.objects.len()),
+                stale_temps_removed = report.stale_temps_removed,
+                stale_temp_bytes_removed = report.stale_temp_bytes_removed,
                 lake = %opts.destination,
                 "ingested"
             );
