@@ -126,6 +126,15 @@ pub fn run(a: &IngestArgs) -> Result<()> {
             if let Some(path) = &a.report {
                 write_report(path, &report)?;
             }
+            // Each file and rollback is logged as it goes; the total once.
+            if report.stale_temps_removed > 0 || report.rolled_back_objects > 0 {
+                tracing::info!(
+                    stale_temps_removed = report.stale_temps_removed,
+                    stale_temp_bytes_removed = report.stale_temp_bytes_removed,
+                    rolled_back_objects = report.rolled_back_objects,
+                    "cleaned up after killed runs"
+                );
+            }
             if report.bad_lines > 0 {
                 tracing::warn!(
                     bad = report.bad_lines,
@@ -141,8 +150,6 @@ pub fn run(a: &IngestArgs) -> Result<()> {
                 seconds = format!("{:.2}", report.seconds),
                 events_per_s = format!("{:.0}", report.events_per_s),
                 objects = report.upload.as_ref().map_or(0, |u| u.objects.len()),
-                stale_temps_removed = report.stale_temps_removed,
-                stale_temp_bytes_removed = report.stale_temp_bytes_removed,
                 lake = %opts.destination,
                 "ingested"
             );
