@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::units::{parse_count, parse_duration_ns, parse_variant};
+use crate::units::{parse_count, parse_duration_ns, parse_duration_or_zero_ns, parse_variant};
 
 /// Exact, time-decayed top sellers per category, from a Parquet lake.
 #[derive(Debug, Parser)]
@@ -156,6 +156,10 @@ pub struct IngestArgs {
     /// Run report (JSON).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Temporary files of ingest's own naming untouched this long are a killed run's: removed
+    /// before the run writes (0: all of them, only when no other ingest writes to the lake).
+    #[arg(long, default_value = "1h", value_parser = parse_duration_or_zero_ns, env = "TOPSELLERS_INGEST_STALE_TEMP_GRACE")]
+    pub stale_temp_grace: i64,
     /// Item id field; several, comma-separated: the first present wins.
     #[arg(long, value_delimiter = ',', default_value = "item_id")]
     pub item_field: Vec<String>,

@@ -99,6 +99,7 @@ pub fn options(a: &IngestArgs) -> Result<IngestOptions, UsageError> {
         }),
         row_group_rows: usize::try_from(a.row_group_rows).unwrap_or(usize::MAX),
         max_buffered_rows: usize::try_from(a.max_buffered_rows).unwrap_or(usize::MAX),
+        stale_temp_grace: std::time::Duration::from_nanos(a.stale_temp_grace.unsigned_abs()),
         ..IngestOptions::default()
     })
 }
@@ -124,6 +125,15 @@ pub fn run(a: &IngestArgs) -> Result<()> {
         Ok(report) => {
             if let Some(path) = &a.report {
                 write_report(path, &report)?;
+            }
+            // Each file and rollback is logged as it goes; the total once.
+            if report.stale_temps_removed > 0 || report.rolled_back_objects > 0 {
+                tracing::info!(
+                    stale_temps_removed = report.stale_temps_removed,
+                    stale_temp_bytes_removed = report.stale_temp_bytes_removed,
+                    rolled_back_objects = report.rolled_back_objects,
+                    "cleaned up after killed runs"
+                );
             }
             if report.bad_lines > 0 {
                 tracing::warn!(

@@ -78,7 +78,7 @@ impl Destination {
                 let base = s.staging_dir.clone().unwrap_or_else(std::env::temp_dir);
                 std::fs::create_dir_all(&base).map_err(|e| IngestError::io(&base, e))?;
                 let dir = tempfile::Builder::new()
-                    .prefix("topsellers-ingest-")
+                    .prefix(crate::stale::STAGING_PREFIX)
                     .tempdir_in(&base)
                     .map_err(|e| IngestError::io(&base, e))?;
                 Ok(LocalLake {
@@ -103,6 +103,42 @@ impl Destination {
         }
     }
 
+    /// Removes the stale temporary files and staging folders killed runs
+    /// left (see `stale`): in the lake and the quarantine folder, or for a
+    /// lake in S3 in the staging folder and the quarantine folder.
+    pub(crate) fn remove_stale(
+        &self,
+        quarantine: Option<&Path>,
+        grace: std::time::Duration,
+    ) -> Result<crate::stale::Removed, IngestError> {
+        let now = std::time::SystemTime::now();
+        let mut removed = match self {
+            Self::Local(lake) => crate::stale::remove_temps(lake, grace, now)?,
+            Self::S3(s) => {
+                let base = s.staging_dir.clone().unwrap_or_else(std::env::temp_dir);
+                crate::stale::remove_staging_dirs(&base, grace, now)
+            }
+        };
+        let quarantine_dir = match quarantine {
+            Some(q) => q
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+            None => match self {
+                Self::Local(lake) => lake.join("_quarantine"),
+                Self::S3(_) => PathBuf::from("_quarantine"),
+            },
+        };
+        // Inside a local lake the walk above has seen it already.
+        if !matches!(self, Self::Local(lake) if quarantine_dir.starts_with(lake)) {
+            let q = crate::stale::remove_temps(&quarantine_dir, grace, now)?;
+            removed.files += q.files;
+            removed.bytes += q.bytes;
+        }
+        Ok(removed)
+    }
+
     /// The folder a run's quarantine file goes under by default: the lake,
     /// or the current folder for S3 (the staging folder does not last).
     pub(crate) fn quarantine_root<'a>(&'a self, lake: &'a Path) -> &'a Path {
@@ -123,9 +159,11 @@ pub(crate) fn object_key(prefix: &str, rel: &Path) -> String {
     format!("{prefix}{}", parts.join("/"))
 }
 
-/// Uploads `files` (local path, path relative to the lake) to `dest`.
+/// Uploads `files` (local path, path relative to the lake) to `dest`, as
+/// run `run_id`, behind its pending marker (see `pending`).
 pub(crate) fn upload(
     dest: &S3Destination,
+    run_id: &str,
     files: &[(PathBuf, PathBuf)],
 ) -> Result<UploadReport, IngestError> {
     let uploads: Vec<UploadFile> = files
@@ -135,8 +173,10 @@ pub(crate) fn upload(
             key: object_key(&dest.location.prefix, rel),
         })
         .collect();
+    let keys: Vec<String> = uploads.iter().map(|u| u.key.clone()).collect();
     with_client(dest, |client| async move {
-        upload_all(
+        crate::pending::put(&client, dest, run_id, &keys).await?;
+        let uploaded = upload_all(
             &client,
             &dest.location.bucket,
             &uploads,
@@ -145,7 +185,39 @@ pub(crate) fn upload(
             stop_signal(),
         )
         .await
-        .map_err(IngestError::from)
+        .map_err(IngestError::from);
+        // Stored, or cleaned up by the failed upload: nothing to roll back.
+        match (
+            uploaded,
+            crate::pending::remove(&client, dest, run_id).await,
+        ) {
+            (Ok(report), Ok(())) => Ok(report),
+            // The upload's error is the one to tell; the marker left makes
+            // the next run delete what it lists (already deleted, or named
+            // in the message as left).
+            (Err(e), Err(marker)) => {
+                tracing::warn!(error = %marker, "cannot delete the run's pending marker; the next ingest deletes what it lists");
+                Err(e)
+            }
+            (Err(e), Ok(())) => Err(e),
+            // Every object is stored, but the marker left makes the next
+            // run roll them back: this run must fail, to be run again.
+            (Ok(_), Err(marker)) => {
+                tracing::error!(run_id, "the objects were stored but the pending marker stays: the next ingest deletes them; run this ingest again");
+                Err(marker)
+            }
+        }
+    })
+}
+
+/// Rolls back the runs into `dest` killed mid-upload (see `pending`);
+/// returns the objects deleted.
+pub(crate) fn roll_back_killed(
+    dest: &S3Destination,
+    grace: std::time::Duration,
+) -> Result<u64, IngestError> {
+    with_client(dest, |client| async move {
+        crate::pending::roll_back(&client, dest, grace).await
     })
 }
 

@@ -33,11 +33,13 @@ mod input;
 mod lake;
 mod parse;
 mod partition;
+mod pending;
 mod quarantine;
 mod reason;
 mod report;
 mod rows;
 mod staging;
+mod stale;
 mod time;
 
 use std::path::PathBuf;
@@ -60,6 +62,11 @@ pub use input::Input;
 pub use parse::FieldNames;
 pub use reason::BadReason;
 pub use report::{IngestReport, InputReport};
+
+/// The default [`IngestOptions::stale_temp_grace`]: far longer than a run
+/// takes (5M events take 4 s here), short enough that a killed run's files
+/// go with the next hourly delivery.
+pub const DEFAULT_STALE_TEMP_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// How to ingest.
 #[derive(Debug, Clone)]
@@ -88,6 +95,10 @@ pub struct IngestOptions {
     pub max_line_bytes: usize,
     /// zstd level of the Parquet files.
     pub zstd_level: i32,
+    /// Temporary files of ingest's own naming (staged files, quarantine
+    /// files being written, staging folders of runs into S3) untouched for
+    /// this long are a killed run's, and removed before the run writes.
+    pub stale_temp_grace: std::time::Duration,
 }
 
 impl Default for IngestOptions {
@@ -104,6 +115,7 @@ impl Default for IngestOptions {
             chunk_bytes: 4 << 20,
             max_line_bytes: 64 << 20,
             zstd_level: 1,
+            stale_temp_grace: DEFAULT_STALE_TEMP_GRACE,
         }
     }
 }
@@ -292,6 +304,15 @@ pub fn ingest(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
+    // Before this run creates its own staging folder: even a zero grace
+    // cannot then remove it.
+    let stale = opts
+        .destination
+        .remove_stale(opts.quarantine.as_deref(), opts.stale_temp_grace)?;
+    let rolled_back = match &opts.destination {
+        Destination::S3(dest) => destination::roll_back_killed(dest, opts.stale_temp_grace)?,
+        Destination::Local(lake) => pending::roll_back_local(lake, opts.stale_temp_grace)?,
+    };
     let local = opts.destination.local_lake()?;
     let lake = &local.path;
     let kind = match (opts.id_type, opts.destination.existing_item_kind(lake)?) {
@@ -328,6 +349,9 @@ pub fn ingest(
                 })
                 .collect(),
             max_bad_fraction: opts.max_bad_fraction,
+            stale_temps_removed: stale.files,
+            stale_temp_bytes_removed: stale.bytes,
+            rolled_back_objects: rolled_back,
             ..IngestReport::default()
         },
         names,
@@ -387,7 +411,7 @@ pub fn ingest(
                 .collect();
             tracing::info!(run_id = %report.run_id, files = files.len(), lake = %dest.location, "uploading");
             // Staged files are removed when `staging` drops, uploaded or not.
-            report.upload = Some(destination::upload(dest, &paths)?);
+            report.upload = Some(destination::upload(dest, &report.run_id, &paths)?);
             report.time_stage("upload", upload_started);
             files
         }

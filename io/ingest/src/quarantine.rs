@@ -11,6 +11,9 @@ use tempfile::NamedTempFile;
 use super::batch::BadLine;
 use crate::error::IngestError;
 
+/// Prefix of a quarantine file being written (see `stale`).
+pub(crate) const TEMP_PREFIX: &str = ".topsellers-quarantine-";
+
 /// One quarantine entry.
 #[derive(Serialize)]
 struct Entry<'a> {
@@ -57,7 +60,7 @@ impl Quarantine {
             };
             std::fs::create_dir_all(&dir).map_err(|e| IngestError::io(&dir, e))?;
             let tmp = tempfile::Builder::new()
-                .prefix(".topsellers-quarantine-")
+                .prefix(TEMP_PREFIX)
                 .suffix(".tmp")
                 .tempfile_in(&dir)
                 .map_err(|e| IngestError::io(&dir, e))?;

@@ -63,6 +63,15 @@ pub struct IngestReport {
     pub id_type: Option<String>,
     /// The quarantine file, when one was written.
     pub quarantine: Option<String>,
+    /// Stale temporary files (and files of staging folders) of killed runs
+    /// removed before the run wrote (see `IngestOptions::stale_temp_grace`).
+    pub stale_temps_removed: u64,
+    /// Their bytes.
+    pub stale_temp_bytes_removed: u64,
+    /// Files of runs killed while their files appeared, deleted before the
+    /// run wrote (see `pending`); for a lake in S3, the keys their markers
+    /// listed (S3 deletes a key that was never created without a word).
+    pub rolled_back_objects: u64,
     /// Most rows buffered at once.
     pub peak_buffered_rows: u64,
     /// Seconds spent per stage: `parse` (parsing and merging, waiting for

@@ -18,7 +18,9 @@
 //! name (`renameat2(RENAME_NOREPLACE)` on Linux, a hard link and an unlink
 //! elsewhere) and are synced before the run returns. A process killed before
 //! or during the renames leaves hidden `.part-*.parquet.tmp` files, which
-//! no reader looks at and which can be deleted.
+//! no reader looks at and which the next run removes (see `stale`); one
+//! killed during the renames also leaves its marker, and the next run
+//! deletes the files it had renamed (see `pending`).
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
@@ -135,12 +137,19 @@ impl Staging {
         if files.is_empty() {
             return Ok(files);
         }
+        // A run killed during the renames is rolled back by the next one.
+        let rels: Vec<PathBuf> = files
+            .iter()
+            .map(|f| self.final_name(&f.dir, f.seq))
+            .collect();
+        crate::pending::put_local(&self.lake, &self.run_id, &rels)?;
         sync_data(&self.lake)?;
         files.par_iter().try_for_each(|f| {
             let to = self.final_path(&f.dir, f.seq);
             place(&self.staged(&f.dir, f.seq), &to).map_err(|e| IngestError::io(&to, e))
         })?;
         sync_moves(&self.lake, &files)?;
+        crate::pending::remove_local(&self.lake, &self.run_id)?;
         Ok(files)
     }
 }

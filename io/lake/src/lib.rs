@@ -57,8 +57,8 @@ pub use lock::RunLock;
 pub use makespan::{Prediction, UnitTimes, MODEL_THREADS};
 pub use mmap::map_file;
 pub use output::{
-    read_results, write_atomically, write_results, Format, ResultGroup, ResultRow, ResultSet,
-    RunResults, VariantTotals,
+    read_results, remove_temps_of, write_atomically, write_results, Format, ResultGroup, ResultRow,
+    ResultSet, RunResults, VariantTotals,
 };
 pub use report::{peak_rss_bytes, previous_sample, RunReport};
 pub use scan::{scan_files, scan_lake, ScanOptions, ScanOutput, ScanStats};

@@ -286,6 +286,7 @@ pub async fn sync(
     }
     std::fs::create_dir_all(&opts.to).map_err(|e| S3Error::io(&opts.to, e))?;
     remove_leftovers(&opts.to);
+    topsellers_lake::remove_temps_of(&Manifest::path(&opts.to))?;
 
     let tuning = Tuning {
         part_size: opts.part_size.max(1 << 20),

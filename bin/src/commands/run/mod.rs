@@ -57,6 +57,9 @@ pub fn run(a: &RunArgs) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     tracing::info!(lock = %lock.path().display(), dry_run = opts.dry_run, force = opts.force, "run started");
+    if !opts.dry_run {
+        remove_killed_writes(&opts)?;
+    }
     let mut job = JobReport {
         job: "run",
         started_at: topsellers_lake::rfc3339(now_ns()),
@@ -85,6 +88,22 @@ pub fn run(a: &RunArgs) -> Result<()> {
     drop(lock);
     result?;
     written
+}
+
+/// Removes what writes of the run's files left when a run was killed
+/// outright (SIGKILL, power loss): safe under the lock, which makes this
+/// run their only writer.
+fn remove_killed_writes(opts: &RunOptions) -> Result<()> {
+    let files = [
+        Some(&opts.compute.out),
+        opts.report.as_ref(),
+        opts.metrics_file.as_ref(),
+        opts.incremental.as_ref().map(|i| &i.state_file),
+    ];
+    for file in files.into_iter().flatten() {
+        topsellers_lake::remove_temps_of(file)?;
+    }
+    Ok(())
 }
 
 fn stage(

@@ -115,8 +115,51 @@ pub fn write_results(path: &Path, results: &RunResults<'_>) -> Result<(), LakeEr
     })
 }
 
-/// Writes a file through `fill` under a temporary name in the same folder,
-/// fsyncs it and renames it over `path`.
+/// The start of the names [`write_atomically`] gives `path`'s temporary
+/// files: hidden, and named after the file, so that its owner can find what
+/// a killed write left (see [`remove_temps_of`]).
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map_or_else(|| "topsellers".into(), |n| n.to_string_lossy().into_owned());
+    format!(".{name}.")
+}
+
+/// Removes the temporary files that writes of `path` killed outright
+/// (SIGKILL, power loss) left next to it; returns how many. Only the
+/// process that owns `path` (holding its lock) may call it: another one
+/// writing `path` right now would lose its temporary file.
+pub fn remove_temps_of(path: &Path) -> Result<u64, LakeError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let prefix = temp_prefix(path);
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(LakeError::io(dir, e)),
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with(&prefix) && name.ends_with(".tmp")) {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(LakeError::io(entry.path(), e)),
+        }
+    }
+    if removed > 0 {
+        tracing::info!(file = %path.display(), removed, "removed the temporary files of killed writes");
+    }
+    Ok(removed)
+}
+
+/// Writes a file through `fill` under a temporary name in the same folder
+/// (see [`temp_prefix`]), fsyncs it and renames it over `path`.
 pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut (dyn Write + Send)) -> Result<(), String>,
@@ -130,7 +173,7 @@ pub fn write_atomically(
         _ => Path::new("."),
     };
     let mut tmp = tempfile::Builder::new()
-        .prefix(".topsellers-")
+        .prefix(&temp_prefix(path))
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| {
