@@ -7,7 +7,9 @@
 //!   back to a read-only standby;
 //! - [`MysqlOptions`]: URLs (checked, never holding the password), the
 //!   password, TLS, timeouts;
-//! - [`schema`]: the two tables, created on request and otherwise checked.
+//! - [`schema`]: the tables, created on request and otherwise checked;
+//! - [`MysqlLease`]: the run lease, a row whose token the manifest upsert
+//!   checks in its transaction.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), topsellers_store::StoreError> {
@@ -24,6 +26,7 @@
 //! ```
 
 mod codec;
+mod lease;
 mod options;
 mod publish;
 mod read;
@@ -33,6 +36,7 @@ mod store;
 use mysql_async::{Conn, Pool};
 use topsellers_store::StoreError;
 
+pub use lease::MysqlLease;
 pub use options::{redacted, MysqlOptions};
 pub use publish::{WRITE_BYTES, WRITE_ROWS};
 pub use store::MysqlStore;

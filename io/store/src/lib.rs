@@ -8,6 +8,8 @@
 //! - [`dynamo`]: DynamoDB, the first [`ResultStore`] ([`DynamoStore`]):
 //!   conditional, batched publishing, the audit of a run against the live
 //!   manifests, dry-run diffs;
+//! - [`lease`]: the run lease that lets one host at a time publish, with
+//!   the fencing token the commit point checks;
 //! - [`cache`]: the read API's bodies, warmed into Redis after a publish
 //!   and written back by the read path, never over a newer generation.
 
@@ -15,12 +17,14 @@ pub mod cache;
 pub mod compare;
 pub mod dynamo;
 mod error;
+pub mod lease;
 mod model;
 mod store;
 mod validate;
 
 pub use dynamo::DynamoStore;
 pub use error::StoreError;
+pub use lease::{Lease, LeaseView};
 pub use model::{
     group_key, Catalog, CatalogCategory, CategoryChange, Manifest, Move, PublishReport, Stored,
     StoredGroup, VariantDiff, VariantPublish,

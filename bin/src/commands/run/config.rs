@@ -25,7 +25,7 @@ pub(crate) enum Kind {
 }
 
 /// Every setting of the file, with its type.
-pub(crate) const KEYS: [(&str, Kind); 37] = [
+pub(crate) const KEYS: [(&str, Kind); 39] = [
     ("lake", Kind::Str),
     ("cache_dir", Kind::Str),
     ("as_of", Kind::Str),
@@ -63,6 +63,8 @@ pub(crate) const KEYS: [(&str, Kind); 37] = [
     ("state_file", Kind::Str),
     ("republish_after", Kind::Str),
     ("incremental_sync_days", Kind::Int),
+    ("lease_ttl", Kind::Str),
+    ("host_id", Kind::Str),
 ];
 
 /// The merged settings, before validation. Every key is optional here;
@@ -107,6 +109,8 @@ pub struct RunConfig {
     pub state_file: Option<PathBuf>,
     pub republish_after: Option<String>,
     pub incremental_sync_days: Option<u64>,
+    pub lease_ttl: Option<String>,
+    pub host_id: Option<String>,
 }
 
 /// The environment variable of a key.
@@ -227,6 +231,8 @@ fn flags(a: &RunArgs) -> Vec<(&'static str, Value)> {
         ("incremental", a.incremental.then_some(Value::Boolean(true))),
         ("verify", a.verify.then_some(Value::Boolean(true))),
         ("state_file", p(&a.state_file)),
+        ("lease_ttl", s(&a.lease_ttl)),
+        ("host_id", s(&a.host_id)),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k, v)))

@@ -8,6 +8,8 @@
 //!   concurrency, manifest last);
 //! - `diff`: what publishing a run would change (dry runs);
 //! - `stored_groups`, `live_manifests`: what the table holds;
+//! - `acquire_lease`, `release_lease`: the run lease, an item of the
+//!   table ([`LEASE_KEY`]) that the manifest writes are fenced by;
 //! - `client`, `read_client`: the SDK client from the standard AWS chain,
 //!   for writes (patient) and for the read API (fast to fail).
 //!
@@ -18,6 +20,7 @@ mod batch;
 mod catalog;
 mod diff;
 mod item;
+mod lease;
 mod publish;
 mod store;
 mod table;
@@ -41,6 +44,7 @@ pub use item::{
     decode_group, decode_manifest, encode_group, encode_manifest, manifest_key, number,
     same_content, Item, PK,
 };
+pub use lease::{DynamoLease, LEASE_KEY};
 pub use store::DynamoStore;
 
 use crate::error::StoreError;
