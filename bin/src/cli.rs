@@ -554,6 +554,14 @@ pub struct RunArgs {
     /// (overrides `follow_symlinks`).
     #[arg(long)]
     pub follow_symlinks: bool,
+    /// How long the store's run lease lasts unless renewed, like 60s; the
+    /// run renews it every third of that (overrides `lease_ttl`).
+    #[arg(long)]
+    pub lease_ttl: Option<String>,
+    /// This host's name in the store's run lease (overrides `host_id`;
+    /// default: the hostname).
+    #[arg(long)]
+    pub host_id: Option<String>,
 }
 
 /// `topsellers serve`. Settings come from the `[serve]` table of the config

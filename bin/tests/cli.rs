@@ -431,7 +431,8 @@ fn errors_name_the_thing_at_fault_once() {
              max_window, min_items, top, item_column, ts_column, quantity_column, threads, out, \
              report, metrics_file, lock_file, log_format, table, store, mysql_url, mysql_standby_url, mysql_password_file, mysql_ca_file, create_table, concurrency, redis, \
              cache_ttl, cache_ttl_jitter, max_category_drop, max_counted_drop, diff_top, \
-             sync_concurrency, follow_symlinks, incremental, verify, state_file, republish_after, incremental_sync_days)",
+             sync_concurrency, follow_symlinks, incremental, verify, state_file, republish_after, incremental_sync_days, \
+             lease_ttl, host_id)",
         ),
         (
             "window = \"7days\"\n",

@@ -120,7 +120,7 @@ fn a_run_publishes_everything_reruns_idempotently_and_refuses_an_older_as_of() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(stages, ["compute", "validate", "publish", "cache"]);
+    assert_eq!(stages, ["compute", "lease", "validate", "publish", "cache"]);
     assert!(report["compute"]["rows"]["scanned"].as_u64().unwrap() > 0);
     assert_eq!(
         report["stages"][0]["rows"],

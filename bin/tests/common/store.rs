@@ -20,7 +20,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Every item of `table`, by `pk`.
+/// Every item of `table`, by `pk`, but the run lease.
 pub fn table_items(endpoint: &str, table: &str) -> BTreeMap<String, Item> {
     let client = dynamo_client(endpoint);
     runtime().block_on(async {
@@ -38,6 +38,10 @@ pub fn table_items(endpoint: &str, table: &str) -> BTreeMap<String, Item> {
                 let AttributeValue::S(pk) = &item["pk"] else {
                     panic!("pk is not a string: {item:?}")
                 };
+                // The run lease changes with every run; it is no result.
+                if pk == topsellers_store::dynamo::LEASE_KEY {
+                    continue;
+                }
                 out.insert(pk.clone(), item);
             }
             start = page.last_evaluated_key;

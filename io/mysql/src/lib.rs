@@ -9,7 +9,9 @@
 //!   deleted where older (`DELETE … WHERE generation < ?`);
 //! - [`MysqlOptions`]: URLs (checked, never holding the password), the
 //!   password, TLS, timeouts;
-//! - [`schema`]: the two tables, created on request and otherwise checked.
+//! - [`schema`]: the tables, created on request and otherwise checked;
+//! - [`MysqlLease`]: the run lease, a row whose token the manifest upsert
+//!   checks in its transaction.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), topsellers_store::StoreError> {
@@ -27,6 +29,7 @@
 
 mod codec;
 pub mod leavers;
+mod lease;
 mod options;
 mod publish;
 mod read;
@@ -36,6 +39,7 @@ mod store;
 use mysql_async::{Conn, Pool};
 use topsellers_store::StoreError;
 
+pub use lease::MysqlLease;
 pub use options::{redacted, MysqlOptions};
 pub use publish::{WRITE_BYTES, WRITE_ROWS};
 pub use store::MysqlStore;

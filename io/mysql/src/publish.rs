@@ -34,6 +34,14 @@
 //! 5. the stored categories the run no longer has are deleted where their
 //!    generation is older ([`crate::leavers`]).
 //!
+//! Under `run`'s lease ([`crate::lease`]), step 3 starts with a check that
+//! the lease is still this run's, and the manifest upsert runs in a
+//! transaction that first locks the lease row and checks its owner and
+//! token: a host whose lease another took stops there. The guarded upsert
+//! covers new keys as well as old ones (an `INSERT` that finds the key
+//! written meanwhile falls to its `ON DUPLICATE KEY UPDATE`, under the
+//! generation rule): no write of any key can replace a newer one.
+//!
 //! A deadlock or lock wait timeout between two publishers rolls the
 //! transaction back; it is retried.
 
@@ -45,9 +53,10 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Pool, TxOpts, Value};
 use topsellers_lake::ResultSet;
 use topsellers_store::compare::manifest_unchanged;
-use topsellers_store::{PublishReport, StoreError, VariantPublish};
+use topsellers_store::{Lease, PublishReport, StoreError, VariantPublish};
 
 use crate::codec::{encode, same_content};
+use crate::lease::retryable;
 use crate::read::{read_manifest, read_state, Held};
 use crate::schema::{GROUPS, MANIFESTS, MAX_CATEGORY, MAX_VARIANT};
 
@@ -89,17 +98,34 @@ fn check_keys(set: &ResultSet) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Publishes `set` through `pool` (the primary). `created`: the schema was
-/// just created, so nothing is stored yet.
+/// Where a publish writes.
+pub struct Target<'a> {
+    /// The primary.
+    pub pool: &'a Pool,
+    /// The store as messages name it.
+    pub store: &'a str,
+    /// The schema was just created, so nothing is stored yet.
+    pub created: bool,
+    /// Transactions at once.
+    pub concurrency: usize,
+    /// The lease `run` holds: checked before writing, and at the manifest.
+    pub lease: Option<Lease>,
+}
+
+/// Publishes `set` to `target`.
 pub async fn publish(
-    pool: &Pool,
-    store: &str,
-    created: bool,
-    concurrency: usize,
+    target: Target<'_>,
     set: &ResultSet,
     only_groups: Option<&BTreeSet<usize>>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<PublishReport, StoreError> {
+    let Target {
+        pool,
+        store,
+        created,
+        concurrency,
+        lease,
+    } = target;
     let started = Instant::now();
     check_keys(set)?;
     let generation = set.generation();
@@ -156,6 +182,9 @@ pub async fn publish(
         progress(v.unchanged);
         v.read_s = reading.elapsed().as_secs_f64();
         let writing = Instant::now();
+        if let Some(lease) = &lease {
+            crate::lease::check(&mut conn, store, lease).await?;
+        }
         // Key order within and across statements: two publishers lock rows
         // in the same order.
         writes.sort_by(|a, b| {
@@ -190,7 +219,15 @@ pub async fn publish(
             "unchanged"
         } else {
             report.put_calls += 1;
-            write_manifest(&mut conn, store, set, variant, &published_at).await?
+            write_manifest(
+                &mut conn,
+                store,
+                set,
+                variant,
+                &published_at,
+                lease.as_ref(),
+            )
+            .await?
         };
         v.write_s = writing.elapsed().as_secs_f64();
         report.add(v);
@@ -231,12 +268,6 @@ fn guarded_update(columns: &[&str]) -> String {
     let mut parts: Vec<String> = columns.iter().map(|c| keep(c)).collect();
     parts.push(keep("generation"));
     format!("ON DUPLICATE KEY UPDATE {}", parts.join(", "))
-}
-
-/// Whether a failed transaction may be retried: a deadlock (1213) or a lock
-/// wait timeout (1205) rolled it back.
-fn retryable(e: &mysql_async::Error) -> bool {
-    matches!(e, mysql_async::Error::Server(s) if s.code == 1213 || s.code == 1205)
 }
 
 /// Writes one batch of rows (one variant) in one transaction; returns the
@@ -330,13 +361,15 @@ async fn try_batch(
 }
 
 /// Writes the manifest of `variant` under the generation rule: `written`,
-/// or `newer` when a newer run's manifest is there.
+/// or `newer` when a newer run's manifest is there. Under `lease`, in a
+/// transaction that first checks the lease ([`crate::lease::fence`]).
 async fn write_manifest(
     conn: &mut Conn,
     store: &str,
     set: &ResultSet,
     variant: &str,
     published_at: &str,
+    lease: Option<&Lease>,
 ) -> Result<&'static str, StoreError> {
     let t = set.totals(variant);
     let statement = format!(
@@ -355,17 +388,50 @@ async fn write_manifest(
         t.counted.into(),
     ];
     let fail = |e| crate::failed(store, "writing the manifest", e);
-    conn.exec_drop(statement, params).await.map_err(fail)?;
-    let live: Option<i64> = conn
-        .exec_first(
-            format!("SELECT generation FROM {MANIFESTS} WHERE variant = ?"),
-            (variant,),
-        )
-        .await
-        .map_err(fail)?;
+    let mut attempt = 0;
+    let live: Option<i64> = loop {
+        attempt += 1;
+        match commit_manifest(conn, store, &statement, params.clone(), variant, lease).await {
+            Ok(Ok(live)) => break live,
+            Ok(Err(fenced)) => return Err(fenced),
+            Err(e) if retryable(&e) && attempt < ATTEMPTS => {
+                tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+            }
+            Err(e) => return Err(fail(e)),
+        }
+    };
     Ok(if live.is_some_and(|g| g > set.generation()) {
         "newer"
     } else {
         "written"
     })
+}
+
+/// One transaction of [`write_manifest`]: the lease checked (when held),
+/// the upsert, the live generation read back. `Ok(Err(_))`: fenced, rolled
+/// back.
+async fn commit_manifest(
+    conn: &mut Conn,
+    store: &str,
+    statement: &str,
+    params: Vec<Value>,
+    variant: &str,
+    lease: Option<&Lease>,
+) -> Result<Result<Option<i64>, StoreError>, mysql_async::Error> {
+    let mut tx = conn.start_transaction(TxOpts::default()).await?;
+    if let Some(lease) = lease {
+        if let Err(fenced) = crate::lease::fence(&mut tx, store, lease).await? {
+            tx.rollback().await?;
+            return Ok(Err(fenced));
+        }
+    }
+    tx.exec_drop(statement, params).await?;
+    let live: Option<i64> = tx
+        .exec_first(
+            format!("SELECT generation FROM {MANIFESTS} WHERE variant = ?"),
+            (variant,),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Ok(live))
 }

@@ -10,10 +10,13 @@ use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::Pool;
 use topsellers_lake::ResultSet;
+use topsellers_store::lease::LeaseKeeper;
 use topsellers_store::{
-    Catalog, Manifest, PublishReport, ResultStore, StoreError, Stored, StoredGroup, VariantDiff,
+    Catalog, Lease, Manifest, PublishReport, ResultStore, StoreError, Stored, StoredGroup,
+    VariantDiff,
 };
 
+use crate::lease::MysqlLease;
 use crate::options::{redacted, MysqlOptions};
 use crate::schema::{self, Found};
 
@@ -38,6 +41,8 @@ pub struct MysqlStore {
     primary_down_until: Mutex<Option<Instant>>,
     /// Whether the last read was answered by the standby.
     on_standby: AtomicBool,
+    /// The run lease, on the primary.
+    lease: LeaseKeeper<MysqlLease>,
 }
 
 impl MysqlStore {
@@ -57,8 +62,14 @@ impl MysqlStore {
                 at,
             })
         };
+        let primary = server(&opts.url)?;
+        let lease = LeaseKeeper::new(MysqlLease {
+            pool: primary.pool.clone(),
+            store: format!("MySQL {}", primary.at),
+        });
         Ok(Self {
-            primary: server(&opts.url)?,
+            lease,
+            primary,
             standby: opts.standby_url.as_deref().map(server).transpose()?,
             create_table: opts.create_table,
             concurrency: opts.concurrency.max(1),
@@ -203,16 +214,14 @@ impl ResultStore for MysqlStore {
             let mut conn = crate::connect(&self.primary.pool, &name).await?;
             schema::ensure(&mut conn, &name, self.create_table).await?
         };
-        crate::publish::publish(
-            &self.primary.pool,
-            &name,
+        let target = crate::publish::Target {
+            pool: &self.primary.pool,
+            store: &name,
             created,
-            self.concurrency,
-            set,
-            only_groups,
-            progress,
-        )
-        .await
+            concurrency: self.concurrency,
+            lease: self.lease.held(),
+        };
+        crate::publish::publish(target, set, only_groups, progress).await
     }
 
     async fn get_group(
@@ -253,6 +262,33 @@ impl ResultStore for MysqlStore {
                 None => format!("primary down; standby {}: {e}", standby.at),
             })),
         }
+    }
+
+    async fn acquire_lease(
+        &self,
+        owner: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Lease, StoreError> {
+        let name = self.name();
+        if owner.chars().count() > schema::MAX_OWNER {
+            return Err(StoreError::Schema {
+                store: name,
+                message: format!(
+                    "host id {owner:?} is longer than the {} characters the lease's owner column holds",
+                    schema::MAX_OWNER
+                ),
+            });
+        }
+        {
+            let mut conn = crate::connect(&self.primary.pool, &name).await?;
+            schema::ensure_lease(&mut conn, &name, self.create_table).await?;
+        }
+        self.lease.acquire(owner, ttl, wait).await
+    }
+
+    async fn release_lease(&self) -> Result<(), StoreError> {
+        self.lease.release().await
     }
 
     fn read_deadline(&self) -> Duration {

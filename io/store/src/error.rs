@@ -68,6 +68,33 @@ pub enum StoreError {
         /// Why.
         message: String,
     },
+    /// Another host held the run lease for as long as this run waited.
+    #[error("{store}: the run lease is held by host {owner:?} (token {token}); waited {waited_s:.0} s for it: another host is publishing, the next run tries again")]
+    LeaseHeld {
+        /// The store.
+        store: String,
+        /// The host holding it.
+        owner: String,
+        /// Its fencing token.
+        token: i64,
+        /// How long this run waited.
+        waited_s: f64,
+    },
+    /// This run's lease was superseded or expired: it stopped before its
+    /// results went live.
+    #[error("{store}: fenced: this run's lease (token {mine}) is no longer current ({why}; the lease is host {owner:?}'s, token {token}); this run stopped before writing more, and no manifest went live after the lease changed hands")]
+    Fenced {
+        /// The store.
+        store: String,
+        /// This run's token.
+        mine: i64,
+        /// The lease's owner now.
+        owner: String,
+        /// The lease's token now.
+        token: i64,
+        /// Why (taken by another host, expired).
+        why: String,
+    },
     /// A Redis request failed.
     #[error("Redis {url}: {message}")]
     Redis {

@@ -10,6 +10,8 @@
 //!   manifests, dry-run diffs;
 //! - [`leavers`]: the categories that leave a variant's results, deleted
 //!   after the manifest under the generation rule;
+//! - [`lease`]: the run lease that lets one host at a time publish, with
+//!   the fencing token the commit point checks;
 //! - [`cache`]: the read API's bodies, warmed into Redis after a publish
 //!   and written back by the read path, never over a newer generation.
 
@@ -18,12 +20,14 @@ pub mod compare;
 pub mod dynamo;
 mod error;
 pub mod leavers;
+pub mod lease;
 mod model;
 mod store;
 mod validate;
 
 pub use dynamo::DynamoStore;
 pub use error::StoreError;
+pub use lease::{Lease, LeaseView};
 pub use model::{
     group_key, Catalog, CatalogCategory, CategoryChange, Manifest, Move, PublishReport, Stored,
     StoredGroup, VariantDiff, VariantPublish,

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use topsellers_lake::ResultSet;
 
 use crate::error::StoreError;
+use crate::lease::Lease;
 use crate::model::{Catalog, Manifest, PublishReport, Stored, StoredGroup, VariantDiff};
 
 /// A results store: one published body per (variant, category) and one
@@ -62,6 +63,24 @@ pub trait ResultStore: Send + Sync {
     /// The longest one [`ResultStore::get_group`] can take, its retries
     /// included: a bound put around the call must be at least this.
     fn read_deadline(&self) -> Duration;
+
+    /// Takes the store's run lease for host `owner` (README, *Two hosts*),
+    /// waiting up to `wait` while another host holds it, and keeps it
+    /// renewed until [`ResultStore::release_lease`]. While it is held,
+    /// `publish` checks it before writing each variant and the manifest
+    /// write refuses a token that is no longer the current one
+    /// ([`StoreError::Fenced`]). The table or schema is created first when
+    /// the store is set to create it.
+    async fn acquire_lease(
+        &self,
+        owner: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Lease, StoreError>;
+
+    /// Stops renewing the lease and expires it, so that another host may
+    /// take it at once (its token is kept: the next one counts on).
+    async fn release_lease(&self) -> Result<(), StoreError>;
 
     /// Whether the store answers (the read API's readiness probe), and
     /// which server reads use now (a store with a standby says which).

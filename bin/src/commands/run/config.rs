@@ -25,7 +25,7 @@ pub(crate) enum Kind {
 }
 
 /// Every setting of the file, with its type.
-pub(crate) const KEYS: [(&str, Kind); 38] = [
+pub(crate) const KEYS: [(&str, Kind); 40] = [
     ("lake", Kind::Str),
     ("cache_dir", Kind::Str),
     ("as_of", Kind::Str),
@@ -64,6 +64,8 @@ pub(crate) const KEYS: [(&str, Kind); 38] = [
     ("state_file", Kind::Str),
     ("republish_after", Kind::Str),
     ("incremental_sync_days", Kind::Int),
+    ("lease_ttl", Kind::Str),
+    ("host_id", Kind::Str),
 ];
 
 /// The merged settings, before validation. Every key is optional here;
@@ -109,6 +111,8 @@ pub struct RunConfig {
     pub republish_after: Option<String>,
     pub incremental_sync_days: Option<u64>,
     pub follow_symlinks: Option<bool>,
+    pub lease_ttl: Option<String>,
+    pub host_id: Option<String>,
 }
 
 /// The environment variable of a key.
@@ -233,6 +237,8 @@ fn flags(a: &RunArgs) -> Vec<(&'static str, Value)> {
             "follow_symlinks",
             a.follow_symlinks.then_some(Value::Boolean(true)),
         ),
+        ("lease_ttl", s(&a.lease_ttl)),
+        ("host_id", s(&a.host_id)),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k, v)))

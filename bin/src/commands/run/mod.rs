@@ -188,9 +188,41 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
     job.as_of = Some(set.as_of());
     job.compute = Some(computed.report);
 
-    let started = Instant::now();
     let store = rt.block_on(opts.publish.store())?;
     let store = store.as_ref();
+    if opts.dry_run {
+        // A dry run writes nothing: it takes no lease.
+        return store_stages(opts, job, &rt, store, &set, cycle_state.as_ref());
+    }
+    let started = Instant::now();
+    let lease = &opts.lease;
+    let taken = rt.block_on(store.acquire_lease(&lease.host_id, lease.ttl, lease.wait()));
+    stage(job, "lease", started, 0, 0, taken.is_ok());
+    let taken = taken.with_context(|| {
+        format!(
+            "cannot take the run lease of {} as host {:?}; nothing was published",
+            opts.publish.table, lease.host_id
+        )
+    })?;
+    tracing::debug!(host_id = %taken.owner, token = taken.token, "publishing under the lease");
+    let result = store_stages(opts, job, &rt, store, &set, cycle_state.as_ref());
+    if let Err(e) = rt.block_on(store.release_lease()) {
+        tracing::warn!(error = %e, ttl_s = lease.ttl.as_secs_f64(), "cannot release the lease: it expires by itself");
+    }
+    result
+}
+
+/// Validation, then the publish (or the dry run's diff), then the
+/// incremental state: everything of a run that reads or writes the store.
+fn store_stages(
+    opts: &RunOptions,
+    job: &mut JobReport,
+    rt: &tokio::runtime::Runtime,
+    store: &dyn topsellers_store::ResultStore,
+    set: &ResultSet,
+    cycle_state: Option<&topsellers_lake::incremental::State>,
+) -> Result<()> {
+    let started = Instant::now();
     let table = opts.publish.table.as_str();
     let validated = rt.block_on(store.live_manifests(&set.variants));
     stage(
@@ -202,7 +234,7 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
         validated.is_ok(),
     );
     let live = validated.with_context(|| format!("cannot read the live manifests of {table}"))?;
-    let refusals = topsellers_store::validate(&set, &live, &opts.thresholds);
+    let refusals = topsellers_store::validate(set, &live, &opts.thresholds);
     job.validation = Some(Validation {
         live,
         refusals: refusals.clone(),
@@ -210,7 +242,7 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
     });
     if opts.dry_run {
         let started = Instant::now();
-        let diff = rt.block_on(store.diff(&set, opts.diff_top));
+        let diff = rt.block_on(store.diff(set, opts.diff_top));
         stage(
             job,
             "diff",
@@ -220,7 +252,7 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
             diff.is_ok(),
         );
         let diff = diff.with_context(|| format!("cannot compare with what {table} holds"))?;
-        dryrun::print(&set, table, &diff, Some(&refusals), opts.force);
+        dryrun::print(set, table, &diff, Some(&refusals), opts.force);
         job.diff = Some(diff);
         return Ok(());
     }
@@ -245,19 +277,19 @@ fn stages(opts: &RunOptions, job: &mut JobReport) -> Result<()> {
         }
         tracing::warn!("publishing despite the refusals (--force)");
     }
-    let (Some(inc), Some(state)) = (&opts.incremental, cycle_state.as_ref()) else {
-        return publish::publish_and_warm(&rt, store, &opts.publish, &set, None, job);
+    let (Some(inc), Some(state)) = (&opts.incremental, cycle_state) else {
+        return publish::publish_and_warm(rt, store, &opts.publish, set, None, job);
     };
     let stored = rt
-        .block_on(store.stored_groups(&set))
+        .block_on(store.stored_groups(set))
         .with_context(|| format!("cannot read what {table} holds"))?;
-    let changed = incremental::changed_groups(&set, &stored, inc.republish_after_ns);
+    let changed = incremental::changed_groups(set, &stored, inc.republish_after_ns);
     tracing::info!(
         changed = changed.len(),
         groups = set.groups.len(),
         "publishing the categories whose top changed"
     );
-    publish::publish_and_warm(&rt, store, &opts.publish, &set, Some(&changed), job)?;
+    publish::publish_and_warm(rt, store, &opts.publish, set, Some(&changed), job)?;
     let started = Instant::now();
     let saved = topsellers_lake::incremental::save(&inc.state_file, state);
     stage(

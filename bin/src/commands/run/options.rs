@@ -1,6 +1,7 @@
 //! `run`'s settings validated into one options struct, with the defaults.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use topsellers_s3::SyncOptions;
 use topsellers_store::Thresholds;
@@ -38,6 +39,69 @@ pub struct RunOptions {
     pub metrics_file: Option<PathBuf>,
     /// Incremental cycles instead of full recomputes.
     pub incremental: Option<IncrementalSettings>,
+    /// The store's run lease.
+    pub lease: LeaseSettings,
+}
+
+/// How `run` takes the store's lease (README, *Two hosts*).
+#[derive(Debug, Clone)]
+pub struct LeaseSettings {
+    /// This host's name in the lease.
+    pub host_id: String,
+    /// How long the lease lasts unless renewed.
+    pub ttl: Duration,
+}
+
+impl LeaseSettings {
+    /// How long a run waits for a lease another host holds: long enough
+    /// for a dead holder's lease to expire (its TTL and the clock margin).
+    pub fn wait(&self) -> Duration {
+        self.ttl + topsellers_store::lease::CLOCK_SKEW + Duration::from_secs(1)
+    }
+}
+
+/// This machine's hostname, the default host id.
+fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: `buf` is writable for its whole length, which is passed.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).trim().to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+/// The lease settings, checked: a TTL from 1 s to 1 h, a host id of 1 to
+/// 255 printable characters.
+fn lease_settings(ttl: Option<&str>, host_id: Option<String>) -> Result<LeaseSettings, UsageError> {
+    let ns = duration("lease_ttl", ttl, "60s")?;
+    if !(1_000_000_000..=3_600_000_000_000).contains(&ns) {
+        return Err(UsageError(format!(
+            "lease_ttl = {}: use 1s to 1h",
+            ttl.unwrap_or("60s")
+        )));
+    }
+    let host_id = match host_id {
+        Some(h) => h,
+        None => hostname().ok_or_else(|| {
+            UsageError(
+                "host_id is not set and the hostname cannot be read: set host_id (--host-id)"
+                    .into(),
+            )
+        })?,
+    };
+    let printable = host_id.chars().all(|c| !c.is_control());
+    if host_id.trim().is_empty() || host_id.chars().count() > 255 || !printable {
+        return Err(UsageError(format!(
+            "host_id = {host_id:?}: use 1 to 255 printable characters, unique per host"
+        )));
+    }
+    Ok(LeaseSettings {
+        host_id,
+        ttl: Duration::from_nanos(ns.unsigned_abs()),
+    })
 }
 
 /// How an incremental run keeps and checks its state.
@@ -204,6 +268,7 @@ impl RunOptions {
             None
         };
         Ok(Self {
+            lease: lease_settings(c.lease_ttl.as_deref(), c.host_id)?,
             incremental,
             sync,
             compute,

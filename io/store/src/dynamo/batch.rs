@@ -1,17 +1,16 @@
-//! The DynamoDB calls of a publish: batched reads, batched writes and
-//! conditional puts, with unprocessed keys and items retried under jittered
-//! exponential backoff.
+//! The DynamoDB calls of a publish: batched reads and conditional puts,
+//! with unprocessed keys retried under jittered exponential backoff.
 //!
 //! The SDK already retries throttling and transient errors of each call
 //! (its standard retry mode, configured in [`client`](super::client)); what
 //! it does not retry is a *successful* batch call that left part of its
-//! work undone (`UnprocessedKeys` / `UnprocessedItems`), which DynamoDB
-//! returns under load. Those are retried here.
+//! work undone (`UnprocessedKeys`), which DynamoDB returns under load.
+//! Those are retried here.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 use rand::Rng;
 
@@ -21,8 +20,6 @@ use crate::error::StoreError;
 
 /// Keys per BatchGetItem call (DynamoDB's limit).
 pub const GET_BATCH: usize = 100;
-/// Items per BatchWriteItem call (DynamoDB's limit).
-pub const WRITE_BATCH: usize = 25;
 /// Rounds of retries of unprocessed keys or items before giving up.
 const MAX_ROUNDS: u32 = 12;
 
@@ -150,48 +147,6 @@ pub async fn batch_get(
         }
     }
     Ok((found, stats))
-}
-
-/// Writes up to [`WRITE_BATCH`] items unconditionally, retrying
-/// unprocessed items. Only for keys that were absent a moment before.
-pub async fn batch_write(
-    client: &Client,
-    table: &str,
-    items: Vec<Item>,
-) -> Result<CallStats, StoreError> {
-    let mut stats = CallStats::default();
-    let mut pending = items
-        .into_iter()
-        .map(|item| {
-            PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map(|p| WriteRequest::builder().put_request(p).build())
-                .map_err(|e| invalid(table, "BatchWriteItem", e))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut backoff = default_backoff();
-    while !pending.is_empty() {
-        stats
-            .next_round(
-                &mut backoff,
-                table,
-                "BatchWriteItem",
-                pending.len(),
-                "items",
-            )
-            .await?;
-        let out = client
-            .batch_write_item()
-            .request_items(table, std::mem::take(&mut pending))
-            .send()
-            .await
-            .map_err(|e| failed(table, "BatchWriteItem", e))?;
-        if let Some(mut u) = out.unprocessed_items {
-            pending = u.remove(table).unwrap_or_default();
-        }
-    }
-    Ok(stats)
 }
 
 /// The outcome of a conditional put.

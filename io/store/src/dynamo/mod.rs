@@ -10,6 +10,8 @@
 //! - [`leavers`]: after the manifests, the categories a run no longer has
 //!   deleted under the generation rule;
 //! - `stored_groups`, `live_manifests`: what the table holds;
+//! - `acquire_lease`, `release_lease`: the run lease, an item of the
+//!   table ([`LEASE_KEY`]) that the manifest writes are fenced by;
 //! - `client`, `read_client`: the SDK client from the standard AWS chain,
 //!   for writes (patient) and for the read API (fast to fail).
 //!
@@ -21,6 +23,7 @@ mod catalog;
 mod diff;
 mod item;
 pub mod leavers;
+mod lease;
 mod publish;
 mod store;
 mod table;
@@ -44,6 +47,7 @@ pub use item::{
     decode_group, decode_manifest, encode_group, encode_manifest, manifest_key, number,
     same_content, Item, PK,
 };
+pub use lease::{DynamoLease, LEASE_KEY};
 pub use store::DynamoStore;
 
 use crate::error::StoreError;

@@ -14,23 +14,26 @@
 //!    every key into *new* (absent), *older* (stored generation below the
 //!    run's), *unchanged* (same generation, same window, items and scores:
 //!    an idempotent no-op, nothing is written) and *newer* (kept);
-//! 3. writes the new keys with BatchWriteItem (25 a call) and the older
-//!    and same-generation-but-different ones with a conditional PutItem
+//! 3. checks that the run's lease (when `run` holds one) is still the
+//!    current one, then writes every new, older and
+//!    same-generation-but-different key with a conditional PutItem
 //!    (`attribute_not_exists(pk) OR generation <= :g`), `concurrency`
 //!    requests in flight; a put refused by its condition means a newer
-//!    run wrote the key meanwhile, and is counted as *newer*;
+//!    run wrote the key meanwhile, and is counted as *newer*. New keys
+//!    carry the condition too: a key absent at step 2 that a newer
+//!    publisher wrote before this one's put is kept;
 //! 4. writes the manifest last (conditionally too), only when every item
 //!    was written: a publish that fails half way leaves the manifest of the
 //!    previous run, and a rerun finds the items already written as
-//!    *unchanged* and completes the rest;
+//!    *unchanged* and completes the rest. Under a lease the manifest put is
+//!    a transaction with a check of the lease item ([`super::lease`]): a
+//!    host whose lease another took is refused there, before its run goes
+//!    live;
 //! 5. deletes the stored categories the run no longer has, conditionally
 //!    on their generation being older ([`super::leavers`]).
 //!
-//! Every item is one PutItem (plain or inside a batch), which DynamoDB
-//! applies atomically: an interrupted publish never leaves a half-written
-//! item. The one window left open is a key absent at step 2 and written by
-//! a newer concurrent publisher before this one's batch lands; `run` holds a
-//! lock file so that one host never publishes twice at once.
+//! Every item is one PutItem, which DynamoDB applies atomically: an
+//! interrupted publish never leaves a half-written item.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -38,9 +41,7 @@ use std::time::Instant;
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 
-use super::batch::{
-    batch_get, batch_write, conditional_put, get_item, Put, GET_BATCH, WRITE_BATCH,
-};
+use super::batch::{batch_get, conditional_put, get_item, Put, GET_BATCH};
 use super::item::{
     decode_group, decode_manifest, encode_group, encode_manifest, generation_of, manifest_key,
     same_content, Item,
@@ -63,11 +64,8 @@ pub struct PublishOptions {
     /// categories whose top an incremental cycle changed. The manifest still
     /// describes the whole run. `None` writes every group.
     pub only_groups: Option<std::collections::BTreeSet<usize>>,
-}
-
-enum Write {
-    Batch(Vec<Item>),
-    Put(Item),
+    /// The lease `run` holds: checked before writing, and at the manifest.
+    pub fence: Option<super::lease::Fence>,
 }
 
 /// Publishes `set` to DynamoDB. `progress` is called with the number of
@@ -145,14 +143,10 @@ pub async fn publish(
             stored.extend(whole);
         }
         // Sort keys into new / replace / unchanged / newer.
-        let (mut fresh, mut puts) = (Vec::new(), Vec::new());
+        let mut puts = Vec::new();
         for (&i, key) in indexes.iter().zip(&keys) {
             match stored.get(key) {
-                None => {
-                    fresh.push(encoded[i].take().unwrap_or_default());
-                    v.new += 1;
-                    report.live_groups.push(i);
-                }
+                None => puts.push((i, true, encoded[i].take().unwrap_or_default())),
                 Some(item) => {
                     let current = generation_of(item).map_err(|e| corrupt(table, key, e))?;
                     if current > generation {
@@ -165,7 +159,7 @@ pub async fn publish(
                         v.unchanged += 1;
                         report.live_groups.push(i);
                     } else {
-                        puts.push((i, encoded[i].take().unwrap_or_default()));
+                        puts.push((i, false, encoded[i].take().unwrap_or_default()));
                     }
                 }
             }
@@ -173,47 +167,28 @@ pub async fn publish(
         progress(v.unchanged);
         v.read_s = reading.elapsed().as_secs_f64();
         let writing = Instant::now();
-        // 3. Write: batches for new keys, conditional puts for the others.
-        let mut writes: Vec<(Vec<usize>, Write)> = fresh
-            .chunks(WRITE_BATCH)
-            .map(|c| (Vec::new(), Write::Batch(c.to_vec())))
-            .collect();
-        writes.extend(
-            puts.into_iter()
-                .map(|(i, item)| (vec![i], Write::Put(item))),
-        );
-        let mut results = futures::stream::iter(writes)
-            .map(|(index, w)| async move {
-                match w {
-                    Write::Batch(items) => {
-                        let n = items.len() as u64;
-                        let stats = batch_write(client, table, items).await?;
-                        progress(n);
-                        Ok::<_, StoreError>((index, None, stats))
-                    }
-                    Write::Put(item) => {
-                        let put = conditional_put(client, table, item, generation).await?;
-                        progress(1);
-                        Ok((index, Some(put), Default::default()))
-                    }
-                }
+        // 3. Write: one conditional put per key, new keys included.
+        if let Some(fence) = &opts.fence {
+            fence.check().await?;
+        }
+        let mut results = futures::stream::iter(puts)
+            .map(|(i, new, item)| async move {
+                let put = conditional_put(client, table, item, generation).await?;
+                progress(1);
+                Ok::<_, StoreError>((i, new, put))
             })
             .buffer_unordered(concurrency);
-        while let Some((index, put, stats)) = results.try_next().await? {
-            report.batch_write_calls += stats.calls;
-            report.unprocessed_retries += stats.retries;
+        while let Some((i, new, put)) = results.try_next().await? {
+            report.put_calls += 1;
             match put {
-                None => {}
-                Some(Put::Written) => {
-                    report.put_calls += 1;
-                    v.replaced += 1;
-                    report.live_groups.extend(index);
-                }
-                Some(Put::Newer) => {
-                    report.put_calls += 1;
+                Put::Written if new => v.new += 1,
+                Put::Written => v.replaced += 1,
+                Put::Newer => {
                     v.newer += 1;
+                    continue;
                 }
             }
+            report.live_groups.push(i);
         }
         // 4. The manifest, last.
         v.manifest = if manifest_unchanged(manifest.as_ref(), set, variant) {
@@ -221,7 +196,11 @@ pub async fn publish(
         } else {
             report.put_calls += 1;
             let item = encode_manifest(set, variant, &published_at);
-            match conditional_put(client, table, item, generation).await? {
+            let put = match &opts.fence {
+                Some(fence) => super::lease::put_manifest(fence, item, generation).await?,
+                None => conditional_put(client, table, item, generation).await?,
+            };
+            match put {
                 Put::Written => "written",
                 Put::Newer => "newer",
             }

@@ -1,16 +1,19 @@
 //! [`DynamoStore`]: the [`ResultStore`] of one DynamoDB table.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use topsellers_lake::ResultSet;
 
+use super::lease::{DynamoLease, Fence};
 use super::{
     catalog, client, decode_group, diff, failed, get_item, live_manifests, publish, read_client,
     read_deadline, stored_groups, PublishOptions,
 };
 use crate::error::StoreError;
+use crate::lease::{Lease, LeaseKeeper};
 use crate::model::{group_key, Catalog, Manifest, PublishReport, Stored, StoredGroup, VariantDiff};
 use crate::store::ResultStore;
 
@@ -22,6 +25,14 @@ pub struct DynamoStore {
     create_table: bool,
     concurrency: usize,
     read_deadline: Duration,
+    lease: Arc<LeaseKeeper<DynamoLease>>,
+}
+
+fn keeper(client: &aws_sdk_dynamodb::Client, table: &str) -> Arc<LeaseKeeper<DynamoLease>> {
+    Arc::new(LeaseKeeper::new(DynamoLease {
+        client: client.clone(),
+        table: table.to_string(),
+    }))
 }
 
 impl DynamoStore {
@@ -29,8 +40,10 @@ impl DynamoStore {
     /// at most), `concurrency` requests in flight, and the table created on
     /// first publish when `create_table`.
     pub async fn for_jobs(table: &str, create_table: bool, concurrency: usize) -> Self {
+        let client = client().await;
         Self {
-            client: client().await,
+            lease: keeper(&client, table),
+            client,
             table: table.to_string(),
             create_table,
             concurrency: concurrency.max(1),
@@ -41,8 +54,10 @@ impl DynamoStore {
     /// The store the read API reads: each attempt waits at most `timeout`
     /// (two attempts), so a dead endpoint answers an error fast.
     pub async fn for_reads(table: &str, timeout: Duration) -> Self {
+        let client = read_client(timeout).await;
         Self {
-            client: read_client(timeout).await,
+            lease: keeper(&client, table),
+            client,
             table: table.to_string(),
             create_table: false,
             concurrency: 1,
@@ -89,6 +104,10 @@ impl ResultStore for DynamoStore {
             create_table: self.create_table,
             concurrency: self.concurrency,
             only_groups: only_groups.cloned(),
+            fence: self.lease.held().map(|lease| Fence {
+                backend: self.lease.backend().clone(),
+                lease,
+            }),
         };
         publish(&self.client, &opts, set, progress).await
     }
@@ -116,6 +135,20 @@ impl ResultStore for DynamoStore {
 
     fn read_deadline(&self) -> Duration {
         self.read_deadline
+    }
+
+    async fn acquire_lease(
+        &self,
+        owner: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Lease, StoreError> {
+        super::ensure_table(&self.client, &self.table, self.create_table).await?;
+        self.lease.acquire(owner, ttl, wait).await
+    }
+
+    async fn release_lease(&self) -> Result<(), StoreError> {
+        self.lease.release().await
     }
 
     async fn ready(&self) -> Result<String, StoreError> {
