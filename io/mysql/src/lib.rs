@@ -28,8 +28,8 @@
 //! ```
 
 mod codec;
-pub mod leavers;
 mod lease;
+pub mod leavers;
 mod options;
 mod publish;
 mod read;
