@@ -175,7 +175,7 @@ pub(crate) fn upload(
         .collect();
     let keys: Vec<String> = uploads.iter().map(|u| u.key.clone()).collect();
     with_client(dest, |client| async move {
-        crate::pending::put(&client, dest, run_id, &keys).await?;
+        crate::pending::put(&client, &dest.location, run_id, &keys).await?;
         let uploaded = upload_all(
             &client,
             &dest.location.bucket,
@@ -189,7 +189,7 @@ pub(crate) fn upload(
         // Stored, or cleaned up by the failed upload: nothing to roll back.
         match (
             uploaded,
-            crate::pending::remove(&client, dest, run_id).await,
+            crate::pending::remove(&client, &dest.location, run_id).await,
         ) {
             (Ok(report), Ok(())) => Ok(report),
             // The upload's error is the one to tell; the marker left makes
@@ -217,7 +217,7 @@ pub(crate) fn roll_back_killed(
     grace: std::time::Duration,
 ) -> Result<u64, IngestError> {
     with_client(dest, |client| async move {
-        crate::pending::roll_back(&client, dest, grace).await
+        crate::pending::roll_back(&client, &dest.location, grace).await
     })
 }
 

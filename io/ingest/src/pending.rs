@@ -26,36 +26,36 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::Client;
 
-use crate::destination::S3Destination;
 use crate::error::IngestError;
 use topsellers_s3::S3Error;
+use topsellers_s3::S3Location;
 
 /// The folder of the markers, under the lake's prefix.
 const FOLDER: &str = "_ingest/";
 
-fn fail(dest: &S3Destination, message: String) -> IngestError {
+fn fail(dest: &S3Location, message: String) -> IngestError {
     IngestError::S3(S3Error::S3 {
-        location: dest.location.to_string(),
+        location: dest.to_string(),
         message,
     })
 }
 
 /// The marker's key for run `run_id`.
-pub(crate) fn marker_key(dest: &S3Destination, run_id: &str) -> String {
-    format!("{}{FOLDER}{run_id}.pending", dest.location.prefix)
+pub(crate) fn marker_key(dest: &S3Location, run_id: &str) -> String {
+    format!("{}{FOLDER}{run_id}.pending", dest.prefix)
 }
 
 /// Puts the marker listing `keys` (one per line).
 pub(crate) async fn put(
     client: &Client,
-    dest: &S3Destination,
+    dest: &S3Location,
     run_id: &str,
     keys: &[String],
 ) -> Result<(), IngestError> {
     let key = marker_key(dest, run_id);
     client
         .put_object()
-        .bucket(&dest.location.bucket)
+        .bucket(&dest.bucket)
         .key(&key)
         .body(keys.join("\n").into_bytes().into())
         .send()
@@ -65,10 +65,10 @@ pub(crate) async fn put(
 }
 
 /// Deletes `key` (S3 says nothing about a key that does not exist).
-async fn delete(client: &Client, dest: &S3Destination, key: &str) -> Result<(), IngestError> {
+async fn delete(client: &Client, dest: &S3Location, key: &str) -> Result<(), IngestError> {
     client
         .delete_object()
-        .bucket(&dest.location.bucket)
+        .bucket(&dest.bucket)
         .key(key)
         .send()
         .await
@@ -84,7 +84,7 @@ async fn delete(client: &Client, dest: &S3Destination, key: &str) -> Result<(), 
 /// Deletes the marker of run `run_id`.
 pub(crate) async fn remove(
     client: &Client,
-    dest: &S3Destination,
+    dest: &S3Location,
     run_id: &str,
 ) -> Result<(), IngestError> {
     delete(client, dest, &marker_key(dest, run_id)).await
@@ -94,11 +94,11 @@ pub(crate) async fn remove(
 /// objects, then the markers. Returns the objects deleted.
 pub(crate) async fn roll_back(
     client: &Client,
-    dest: &S3Destination,
+    dest: &S3Location,
     grace: Duration,
 ) -> Result<u64, IngestError> {
-    let bucket = &dest.location.bucket;
-    let prefix = format!("{}{FOLDER}", dest.location.prefix);
+    let bucket = &dest.bucket;
+    let prefix = format!("{}{FOLDER}", dest.prefix);
     let s3 = |what: &str, e: String| fail(dest, format!("{what} {prefix}: {e}"));
     let mut markers = Vec::new();
     let mut pages = client
@@ -138,10 +138,7 @@ pub(crate) async fn roll_back(
             .map_err(|e| s3("GetObject", e.to_string()))?
             .into_bytes();
         let keys = String::from_utf8_lossy(&bytes).into_owned();
-        for key in keys
-            .lines()
-            .filter(|k| k.starts_with(&dest.location.prefix))
-        {
+        for key in keys.lines().filter(|k| k.starts_with(&dest.prefix)) {
             delete(client, dest, key).await?;
             deleted += 1;
         }
