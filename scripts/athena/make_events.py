@@ -36,7 +36,7 @@ DAY_MS = 86_400_000
 DENSE = [
     ("electronics", 0.38, 400),
     ("books", 0.25, 600),
-    ("home/garden", 0.14, 150),
+    ("home+garden", 0.14, 150),
     ("toys & games", 0.11, 120),
     ("grocery", 0.12, 80),
 ]
