@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
-use common::services::{s3_client, s3_env, FaultProxy, Moto};
+use common::services::{list_objects, runtime, s3_client, s3_env, FaultProxy, Moto};
 use common::topsellers;
 use predicates::str::contains;
 use topsellers_s3::S3Error;
@@ -20,13 +20,6 @@ use topsellers_s3::{upload_all, UploadFile, UploadTuning};
 
 const AS_OF: &str = "2026-10-15T00:00:00Z";
 const AS_OF_S: i64 = 1_792_022_400;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// A small deterministic generator (xorshift64*).
 struct Rng(u64);
@@ -106,19 +99,11 @@ fn objects(endpoint: &str, bucket: &str, prefix: &str) -> BTreeMap<String, (Stri
     let client = s3_client(endpoint);
     runtime().block_on(async {
         let mut out = BTreeMap::new();
-        let mut pages = client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            for o in page.unwrap().contents() {
-                out.insert(
-                    o.key().unwrap().to_string(),
-                    (o.e_tag().unwrap().to_string(), o.size().unwrap()),
-                );
-            }
+        for o in list_objects(&client, bucket, prefix).await {
+            out.insert(
+                o.key().unwrap().to_string(),
+                (o.e_tag().unwrap().to_string(), o.size().unwrap()),
+            );
         }
         out
     })

@@ -36,7 +36,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use common::gen_lake;
-use common::services::{dynamo_env, s3_client, s3_env, upload_dir, DynamoLocal, Moto, Redis};
+use common::services::{
+    dynamo_env, list_objects, runtime, s3_client, s3_env, upload_dir, DynamoLocal, Moto, Redis,
+};
 use common::store::{table_items, Item};
 
 /// Kills per command (`TOPSELLERS_KILL9_POINTS`, at least 20 in the tests).
@@ -359,25 +361,13 @@ fn ingest_into_a_local_lake_survives_kill_9_anywhere() {
 /// multipart uploads left incomplete in the bucket.
 fn bucket(endpoint: &str, bucket: &str, prefix: &str) -> (BTreeMap<String, Vec<u8>>, usize) {
     let client = s3_client(endpoint);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    runtime().block_on(async {
         let mut out = BTreeMap::new();
-        let mut pages = client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            for obj in page.unwrap().contents.unwrap_or_default() {
-                let key = obj.key.unwrap();
-                let body = client.get_object().bucket(bucket).key(&key).send().await;
-                let bytes = body.unwrap().body.collect().await.unwrap().into_bytes();
-                out.insert(key, bytes.to_vec());
-            }
+        for obj in list_objects(&client, bucket, prefix).await {
+            let key = obj.key.unwrap();
+            let body = client.get_object().bucket(bucket).key(&key).send().await;
+            let bytes = body.unwrap().body.collect().await.unwrap().into_bytes();
+            out.insert(key, bytes.to_vec());
         }
         let uploads = client
             .list_multipart_uploads()
@@ -459,11 +449,7 @@ fn ingest_into_s3_survives_kill_9_anywhere() {
 
 fn s3_client_create(endpoint: &str, name: &str) {
     let client = s3_client(endpoint);
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async { client.create_bucket().bucket(name).send().await.unwrap() });
+    runtime().block_on(async { client.create_bucket().bucket(name).send().await.unwrap() });
 }
 
 #[test]
@@ -850,10 +836,7 @@ fn the_next_ingest_rolls_back_a_run_killed_mid_upload_to_s3() {
     let moto = Moto::start();
     s3_client_create(&moto.url(), "shop");
     let client = s3_client(&moto.url());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let put = |key: &str, body: &[u8]| {
         rt.block_on(
             client

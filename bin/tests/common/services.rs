@@ -93,15 +93,37 @@ pub fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// An S3 client for the test itself (uploads, changes, deletions).
+/// A one-thread runtime for the test's own calls to the services.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Every object of `bucket` under `prefix`, as S3 lists them.
+pub async fn list_objects(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Vec<aws_sdk_s3::types::Object> {
+    let mut out = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        out.extend(page.unwrap().contents.unwrap_or_default());
+    }
+    out
+}
+
 /// Creates `bucket` and uploads every file under `dir` to `<prefix>/<path>`.
 pub fn upload_dir(endpoint: &str, dir: &std::path::Path, bucket: &str, prefix: &str) {
     let client = s3_client(endpoint);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    runtime().block_on(async {
         client.create_bucket().bucket(bucket).send().await.unwrap();
         for entry in super::walk(dir) {
             let key = format!("{prefix}/{}", entry.strip_prefix(dir).unwrap().display());
@@ -117,6 +139,7 @@ pub fn upload_dir(endpoint: &str, dir: &std::path::Path, bucket: &str, prefix: &
     });
 }
 
+/// An S3 client for the test itself (uploads, changes, deletions).
 pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
     let creds = aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test");
     let conf = aws_sdk_s3::Config::builder()
