@@ -21,6 +21,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::LocalKey;
 use std::time::Instant;
 
@@ -31,13 +32,13 @@ use topsellers_engine::{
     aggregate_units, BytesInterner, CategoryOutcome, IntInterner, ScoringPlan,
 };
 
+use crate::chunks::UnitBytes;
 use crate::columns::{ColumnNames, ItemKind};
 use crate::contain::contain_panic;
 use crate::decode::{BatchColumns, Scratch};
 use crate::discover::{discover_window, Discovered, LakeFile, Symlinks};
 use crate::error::LakeError;
 use crate::makespan::{UnitClock, UnitTimes};
-use crate::mmap::map_file;
 use crate::pages::{self, PageKeys, PageScratch};
 use crate::plan::{plan_file, FilePlan, Horizon, Part};
 
@@ -251,17 +252,36 @@ fn scan_found(
         paths: &paths,
         clock: &clock,
     };
-    let results = categories
+    // Largest categories first, each one a task of its own: rayon otherwise
+    // hands each thread a run of consecutive categories to go through in
+    // turn, and the run left last kept one core busy while the other slept
+    // (a third of the scan on the 100M benchmark lake). Results do not
+    // depend on the order: each category folds its own units in unit order.
+    let mut order: Vec<(usize, &str, CategoryWork)> = categories
+        .into_iter()
+        .enumerate()
+        .map(|(i, (category, work))| (i, category, work))
+        .collect();
+    order.sort_by_key(|(i, _, work)| {
+        let rows: u64 = work.first.iter().chain(&work.second).map(|u| u.rows).sum();
+        (std::cmp::Reverse(rows), *i)
+    });
+    let mut results = order
         .into_par_iter()
-        .map(|(category, work)| match item_kind {
-            Some(ItemKind::Str) => scan_category::<BytesInterner>(category, &work, &ctx),
-            _ => scan_category::<IntInterner>(category, &work, &ctx),
+        .with_max_len(1)
+        .map(|(i, category, work)| {
+            let scanned = match item_kind {
+                Some(ItemKind::Str) => scan_category::<BytesInterner>(category, &work, &ctx),
+                _ => scan_category::<IntInterner>(category, &work, &ctx),
+            };
+            scanned.map(|r| (i, r))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    results.sort_unstable_by_key(|(i, _)| *i);
     stats.units_dictionary_path = paths.dictionary.into_inner();
     stats.units_arrow_path = paths.arrow.into_inner();
     let mut outcomes = Vec::with_capacity(results.len());
-    for (outcome, second) in results {
+    for (_, (outcome, second)) in results {
         match second {
             Pass2::Read => stats.categories_second_pass += 1,
             Pass2::NotNeeded(rows) => stats.rows_not_needed += rows,
@@ -367,14 +387,22 @@ fn decode_unit<I: PageKeys>(
     acc: &mut topsellers_engine::CategoryAccumulator<I>,
 ) -> Result<(), LakeError> {
     let (opts, plan) = (ctx.opts, ctx.plan);
-    // Each unit maps its file again rather than keeping the plan's mapping:
-    // holding one mapping per lake file for the whole scan would keep every
-    // footer's pages resident and can exceed the kernel's limit on mappings
-    // per process (vm.max_map_count, 65,530 by default, against 49,786 files
-    // in the 100M benchmark lake laid out by category and day). Mapping and
-    // unmapping cost under 1% of `compute` on the 100M lake (perf).
-    // SAFETY: lake files are immutable while a run reads them (see `map_file`).
-    let bytes = unsafe { map_file(&file.path) }?;
+    // The unit's column chunks, read into this thread's buffer (see
+    // `chunks` for why not a mapping).
+    let md = file.meta.metadata().row_group(row_group);
+    let mut wanted: Vec<(u64, u64)> = file
+        .cols
+        .leaves
+        .iter()
+        .map(|&leaf| md.column(leaf).byte_range())
+        .collect();
+    let buf = UNIT_BUFFER.with(|b| b.take());
+    let bytes = Arc::new(UnitBytes::read(&file.path, file.size, &mut wanted, buf)?);
+    let done = |bytes: Arc<UnitBytes>| {
+        if let Ok(bytes) = Arc::try_unwrap(bytes) {
+            UNIT_BUFFER.with(|b| b.replace(bytes.into_buffer()));
+        }
+    };
     if opts.page_decoder {
         let decoded = with_page_scratch(|scratch| {
             pages::decode_unit(
@@ -392,6 +420,7 @@ fn decode_unit<I: PageKeys>(
         match decoded {
             Ok(()) => {
                 ctx.paths.dictionary.fetch_add(1, Ordering::Relaxed);
+                done(bytes);
                 return Ok(());
             }
             Err(why) => {
@@ -417,15 +446,18 @@ fn decode_unit<I: PageKeys>(
     let corrupt =
         |m: String| decode_err(&format!("the Parquet reader failed on corrupt data ({m})"));
     let mask = ProjectionMask::roots(file.meta.parquet_schema(), file.cols.roots.iter().copied());
-    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, file.meta.clone())
-        .with_projection(mask)
-        .with_row_groups(vec![row_group])
-        .with_batch_size(opts.batch_size);
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
+        UnitBytes::clone(&bytes),
+        file.meta.clone(),
+    )
+    .with_projection(mask)
+    .with_row_groups(vec![row_group])
+    .with_batch_size(opts.batch_size);
     if let Some(selection) = selection {
         builder = builder.with_row_selection(selection.clone());
     }
     let mut reader = contain_panic(|| builder.build().map_err(|e| decode_err(&e)), corrupt)?;
-    with_scratch(|scratch| {
+    let added = with_scratch(|scratch| {
         while let Some(batch) = contain_panic(
             || reader.next().transpose().map_err(|e| decode_err(&e)),
             corrupt,
@@ -435,7 +467,10 @@ fn decode_unit<I: PageKeys>(
             I::add_batch(acc, plan, &cols, scratch, &file.path, row_group)?;
         }
         Ok(())
-    })
+    });
+    drop(reader);
+    done(bytes);
+    added
 }
 
 thread_local! {
@@ -446,6 +481,9 @@ thread_local! {
     /// The page decoder's buffers of this worker thread, kept for the same
     /// reason.
     static PAGE_SCRATCH: RefCell<PageScratch> = RefCell::new(PageScratch::default());
+    /// The buffer a unit's column chunks are read into, kept for the same
+    /// reason.
+    static UNIT_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Runs `f` with this thread's buffers in `key`.

@@ -7,6 +7,8 @@
 //! row are skipped unread when the file has an offset index.
 
 use bytes::Bytes;
+
+use crate::chunks::UnitBytes;
 use parquet::basic::Encoding;
 use parquet::column::page::{Page, PageReader};
 use parquet::file::serialized_reader::SerializedPageReader;
@@ -119,7 +121,7 @@ impl<T> Default for ColumnBuffers<T> {
 
 /// The rows of one column chunk, in order.
 pub(super) struct Column<D: PageDecode> {
-    pages: SerializedPageReader<Bytes>,
+    pages: SerializedPageReader<UnitBytes>,
     /// First row of every data page, from the offset index.
     starts: Option<Vec<u64>>,
     total_rows: u64,
@@ -142,7 +144,7 @@ pub(super) struct Column<D: PageDecode> {
 
 impl<D: PageDecode> Column<D> {
     pub fn new(
-        pages: SerializedPageReader<Bytes>,
+        pages: SerializedPageReader<UnitBytes>,
         starts: Option<Vec<u64>>,
         total_rows: u64,
         nullable: bool,
