@@ -19,6 +19,7 @@
 //! window (`--max-window` = `--window`) there is no second pass, and the
 //! floor is exact; otherwise its rows are reported as not read.
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,7 +36,7 @@ use crate::columns::ColumnNames;
 use crate::discover::{discover_window, Symlinks};
 use crate::error::LakeError;
 use crate::mmap::map_file;
-use crate::plan::{plan_file, FilePlan, Horizon, Part};
+use crate::plan::{plan_file, FilePlan, Horizon, Part, RowGroupPlan};
 
 /// What the floor read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -50,9 +51,12 @@ pub struct FloorStats {
     pub rows_second_pass: u64,
     /// Pages read and decompressed (dictionary pages included).
     pub pages_read: u64,
-    /// Data pages skipped unread by the page index.
+    /// Data pages skipped unread: by the page index, or by their headers'
+    /// row counts where the file has no index.
     pub pages_skipped: u64,
-    /// Bytes of the pages read as stored (headers excluded).
+    /// Bytes of the column chunks read as stored, less the pages the page
+    /// index skipped (a page skipped by its header alone still counts: the
+    /// header does not give the page's size).
     pub compressed_bytes: u64,
     /// Bytes of the pages read after decompression.
     pub decompressed_bytes: u64,
@@ -104,30 +108,46 @@ pub fn read_floor(
         .map(|f| plan_file(&f.path, columns, horizon))
         .collect::<Result<_, _>>()?;
     stats.files = plans.len() as u64;
-    let mut units = Vec::new();
-    for (f, p) in plans.iter().enumerate() {
+    for p in &plans {
         for rg in &p.row_groups {
             stats.rows_second_pass += rg.second.rows(rg.rows);
             if !matches!(rg.first, Part::Nothing) {
                 stats.rows += rg.first.rows(rg.rows);
-                units.push((f, rg.index, rg.first.selection(), rg.rows));
+                stats.units += 1;
             }
         }
     }
-    stats.units = units.len() as u64;
     stats.plan_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let read = units
-        .par_iter()
-        .map(|&(f, rg, selection, rows)| read_unit(&plans[f], rg, selection, rows))
-        .try_reduce(Read::default, |a, b| Ok(a.add(b)))?;
+    let read = read_pages(&plans)?;
     stats.read_s = started.elapsed().as_secs_f64();
     stats.pages_read = read.pages_read;
     stats.pages_skipped = read.pages_skipped;
     stats.compressed_bytes = read.compressed;
     stats.decompressed_bytes = read.decompressed;
     Ok(stats)
+}
+
+/// Reads and decompresses the first pass's pages of every planned unit.
+fn read_pages(plans: &[FilePlan]) -> Result<Read, LakeError> {
+    // Largest units first, each one a task of its own, as the scan runs
+    // its categories (see `scan`).
+    let mut units: Vec<(&FilePlan, &RowGroupPlan)> = plans
+        .iter()
+        .flat_map(|p| {
+            p.row_groups
+                .iter()
+                .filter(|rg| !matches!(rg.first, Part::Nothing))
+                .map(move |rg| (p, rg))
+        })
+        .collect();
+    units.sort_by_key(|(_, rg)| std::cmp::Reverse(rg.bytes));
+    units
+        .par_iter()
+        .with_max_len(1)
+        .map(|&(file, rg)| read_unit(file, rg.index, rg.first.selection(), rg.rows))
+        .try_reduce(Read::default, |a, b| Ok(a.add(b)))
 }
 
 /// Reads the selected pages of one row group's projected column chunks.
@@ -146,47 +166,64 @@ fn read_unit(
     let bytes = Arc::new(unsafe { map_file(&file.path) }?);
     let md = file.meta.metadata();
     let index = md.page_index_for_row_group(row_group);
+    // The rows the selection keeps, as ranges.
+    let kept: Option<Vec<Range<u64>>> = selection.map(|s| {
+        let mut at = 0;
+        let mut out = Vec::new();
+        for sel in s.iter() {
+            let end = at + sel.row_count as u64;
+            if !sel.skip {
+                out.push(at..end);
+            }
+            at = end;
+        }
+        out
+    });
     let mut read = Read::default();
     for &leaf in &file.cols.leaves {
         let chunk = md.row_group(row_group).column(leaf);
         let locations = index.offset_index(leaf).map(|o| o.page_locations().clone());
-        // Which data pages the selection needs, by the offset index (the
-        // plan only selects pages where the file has one).
-        let keep: Option<Vec<bool>> = match (selection, &locations) {
-            (Some(s), Some(l)) => {
-                let starts: Vec<u64> = s.scan_ranges(l).iter().map(|r| r.start).collect();
-                Some(
-                    l.iter()
-                        .map(|p| starts.binary_search(&(p.offset.max(0) as u64)).is_ok())
-                        .collect(),
-                )
-            }
-            _ => None,
-        };
-        let skipped_bytes: u64 = match (&keep, &locations) {
-            (Some(k), Some(l)) => k
-                .iter()
-                .zip(l)
-                .filter(|(kept, _)| !**kept)
-                .map(|(_, p)| p.compressed_page_size.max(0) as u64)
-                .sum(),
-            _ => 0,
-        };
-        read.compressed += (chunk.compressed_size().max(0) as u64).saturating_sub(skipped_bytes);
+        // Each data page's first row and compressed size, by the offset
+        // index where the file has one; else the page headers give the rows
+        // (one level per row in a flat column), as the page decoder reads
+        // them.
+        let indexed: Option<Vec<(u64, u64)>> = locations.as_ref().map(|l| {
+            l.iter()
+                .map(|p| {
+                    (
+                        p.first_row_index.max(0) as u64,
+                        p.compressed_page_size.max(0) as u64,
+                    )
+                })
+                .collect()
+        });
+        let mut skipped_bytes = 0;
         let mut pages: SerializedPageReader<Bytes> =
             SerializedPageReader::new(Arc::clone(&bytes), chunk, rows as usize, locations)
                 .map_err(|e| fail(&e))?;
-        let mut data_page = 0;
+        let (mut data_page, mut row) = (0, 0u64);
         while let Some(meta) = pages.peek_next_page().map_err(|e| fail(&e))? {
-            let wanted = meta.is_dict
-                || keep.as_ref().is_none_or(|k| {
-                    data_page += 1;
-                    k.get(data_page - 1).copied().unwrap_or(true)
-                });
-            if !wanted {
-                pages.skip_next_page().map_err(|e| fail(&e))?;
-                read.pages_skipped += 1;
-                continue;
+            if !meta.is_dict {
+                let end = match &indexed {
+                    Some(pages) => pages.get(data_page + 1).map_or(rows, |p| p.0),
+                    None => match meta.num_rows.or(meta.num_levels) {
+                        Some(n) if n > 0 => row + n as u64,
+                        // The header does not say: read it.
+                        _ => rows,
+                    },
+                };
+                let wanted = kept
+                    .as_ref()
+                    .is_none_or(|k| k.iter().any(|r| r.start < end && row < r.end));
+                let size = indexed.as_ref().and_then(|p| p.get(data_page)).map(|p| p.1);
+                data_page += 1;
+                row = end;
+                if !wanted {
+                    pages.skip_next_page().map_err(|e| fail(&e))?;
+                    read.pages_skipped += 1;
+                    skipped_bytes += size.unwrap_or(0);
+                    continue;
+                }
             }
             let Some(page) = pages.get_next_page().map_err(|e| fail(&e))? else {
                 break;
@@ -194,6 +231,7 @@ fn read_unit(
             read.pages_read += 1;
             read.decompressed += page.buffer().len() as u64;
         }
+        read.compressed += (chunk.compressed_size().max(0) as u64).saturating_sub(skipped_bytes);
     }
     Ok(read)
 }
@@ -203,7 +241,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use arrow_array::{ArrayRef, Int64Array, RecordBatch, TimestampMillisecondArray};
+    use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
     use parquet::arrow::ArrowWriter;
+    use parquet::file::metadata::PageIndexPolicy;
     use parquet::file::properties::WriterProperties;
     use topsellers_engine::Variant;
 
@@ -244,20 +284,24 @@ mod tests {
         std::fs::write(cat.join("a.parquet"), bytes).unwrap();
     }
 
+    fn plan_of(days: i64) -> ScoringPlan {
+        let day_ns = DAY_MS * 1_000_000;
+        ScoringPlan::new(
+            40 * day_ns,
+            vec![Variant::from_half_life("v", 86_400.0).unwrap()],
+            days * day_ns,
+            days * day_ns,
+            None,
+            5,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn reads_the_rows_the_scan_decodes() {
         let dir = tempfile::tempdir().unwrap();
         lake(dir.path());
-        let day_ns = DAY_MS * 1_000_000;
-        let plan = ScoringPlan::new(
-            40 * day_ns,
-            vec![Variant::from_half_life("v", 86_400.0).unwrap()],
-            10 * day_ns,
-            10 * day_ns,
-            None,
-            5,
-        )
-        .unwrap();
+        let plan = plan_of(10);
         let names = ColumnNames::default();
         let floor = read_floor(dir.path(), &names, &plan).unwrap();
         let scan = scan_lake(dir.path(), &ScanOptions::default(), &plan, &|_| {}).unwrap();
@@ -269,5 +313,38 @@ mod tests {
         assert!(floor.rows < total);
         assert_eq!(floor.rows_second_pass, 0);
         assert!(floor.decompressed_bytes > 0 && floor.compressed_bytes > 0);
+    }
+
+    #[test]
+    fn without_a_page_index_the_headers_skip_the_pages_the_index_would() {
+        let dir = tempfile::tempdir().unwrap();
+        lake(dir.path());
+        let path = dir.path().join("category=c/a.parquet");
+        let horizon = Horizon::new(&plan_of(10));
+        let mut plans = vec![plan_file(&path, &ColumnNames::default(), horizon).unwrap()];
+        let indexed = read_pages(&plans).unwrap();
+        assert!(indexed.pages_skipped > 0);
+        // The same plan, read as from a file without the index (pyarrow
+        // writes none by default): page rows come from the headers.
+        let bytes = Bytes::from(std::fs::read(&path).unwrap());
+        let options = ArrowReaderOptions::new()
+            .with_skip_arrow_metadata(true)
+            .with_page_index_policy(PageIndexPolicy::Skip);
+        plans[0].meta = ArrowReaderMetadata::load(&bytes, options).unwrap();
+        let index = plans[0].meta.metadata().page_index_for_row_group(0);
+        assert!(index.offset_index(0).is_none());
+        let headers = read_pages(&plans).unwrap();
+        assert_eq!(
+            (
+                headers.pages_read,
+                headers.pages_skipped,
+                headers.decompressed
+            ),
+            (
+                indexed.pages_read,
+                indexed.pages_skipped,
+                indexed.decompressed
+            )
+        );
     }
 }

@@ -7,8 +7,6 @@
 //! row are skipped unread when the file has an offset index.
 
 use bytes::Bytes;
-
-use crate::chunks::UnitBytes;
 use parquet::basic::Encoding;
 use parquet::column::page::{Page, PageReader};
 use parquet::file::serialized_reader::SerializedPageReader;
@@ -121,7 +119,7 @@ impl<T> Default for ColumnBuffers<T> {
 
 /// The rows of one column chunk, in order.
 pub(super) struct Column<D: PageDecode> {
-    pages: SerializedPageReader<UnitBytes>,
+    pages: SerializedPageReader<Bytes>,
     /// First row of every data page, from the offset index.
     starts: Option<Vec<u64>>,
     total_rows: u64,
@@ -144,7 +142,7 @@ pub(super) struct Column<D: PageDecode> {
 
 impl<D: PageDecode> Column<D> {
     pub fn new(
-        pages: SerializedPageReader<UnitBytes>,
+        pages: SerializedPageReader<Bytes>,
         starts: Option<Vec<u64>>,
         total_rows: u64,
         nullable: bool,

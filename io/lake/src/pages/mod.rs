@@ -36,8 +36,6 @@ use std::sync::Arc;
 
 use arrow_schema::DataType;
 use bytes::Bytes;
-
-use crate::chunks::UnitBytes;
 use parquet::arrow::arrow_reader::RowSelection;
 use parquet::basic::{Encoding, Type as PhysicalType};
 use parquet::file::serialized_reader::SerializedPageReader;
@@ -528,7 +526,7 @@ fn ranges(selection: Option<&RowSelection>, rows: u64) -> Vec<Range<u64>> {
 /// One column chunk of a row group.
 struct Chunk<'a> {
     file: &'a FilePlan,
-    reader: &'a Arc<UnitBytes>,
+    reader: &'a Arc<Bytes>,
     row_group: usize,
     leaf: usize,
     rows: u64,
@@ -880,13 +878,13 @@ pub(crate) struct PageScratch {
 }
 
 /// Decodes the rows of `row_group` that `selection` keeps (all without one)
-/// from `bytes`, the unit's column chunks, into `acc` through dictionary codes.
+/// from `bytes`, the mapped file, into `acc` through dictionary codes.
 ///
 /// On [`Unsupported`], `acc` may hold part of the unit: the caller empties
 /// it before decoding the unit another way.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn decode_unit<I: PageKeys>(
-    bytes: &Arc<UnitBytes>,
+    bytes: &Bytes,
     file: &FilePlan,
     row_group: usize,
     selection: Option<&RowSelection>,
@@ -899,7 +897,7 @@ pub(crate) fn decode_unit<I: PageKeys>(
     let layout = Layout::of(file, names)?;
     let md = file.meta.metadata();
     let rows = md.row_group(row_group).num_rows().max(0) as u64;
-    let reader = Arc::clone(bytes);
+    let reader = Arc::new(bytes.clone());
     let open = |leaf| Chunk {
         file,
         reader: &reader,
