@@ -544,11 +544,9 @@ mod tests {
         w.close().unwrap();
     }
 
-    #[test]
-    fn one_scratch_per_worker_not_per_row_group() {
-        let dir = tempfile::tempdir().unwrap();
-        lake(dir.path(), 5);
-        let plan = ScoringPlan::new(
+    /// One variant (half-life 1 day), as of day 10, windows 30 to 365 days.
+    fn plan() -> ScoringPlan {
+        ScoringPlan::new(
             10 * DAY_MS * 1_000_000,
             vec![Variant::from_half_life("v", 86_400.0).unwrap()],
             30 * DAY_MS * 1_000_000,
@@ -556,12 +554,22 @@ mod tests {
             None,
             10,
         )
-        .unwrap();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
+        .unwrap()
+    }
+
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
             .build()
-            .unwrap();
-        let (out, made) = pool.install(|| {
+            .unwrap()
+    }
+
+    #[test]
+    fn one_scratch_per_worker_not_per_row_group() {
+        let dir = tempfile::tempdir().unwrap();
+        lake(dir.path(), 5);
+        let plan = plan();
+        let (out, made) = pool(1).install(|| {
             let before = SCRATCH_MADE.with(|n| n.get());
             // The Arrow path's buffers (the page decoder would read these
             // dictionary-encoded row groups itself).
@@ -584,21 +592,10 @@ mod tests {
         for (name, row_groups) in [("a", 1), ("b", 6), ("c", 3), ("d", 9), ("e", 2)] {
             category(dir.path(), name, row_groups);
         }
-        let plan = ScoringPlan::new(
-            10 * DAY_MS * 1_000_000,
-            vec![Variant::from_half_life("v", 86_400.0).unwrap()],
-            30 * DAY_MS * 1_000_000,
-            365 * DAY_MS * 1_000_000,
-            None,
-            10,
-        )
-        .unwrap();
+        let plan = plan();
         let run = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| scan_lake(dir.path(), &ScanOptions::default(), &plan, &|_| {}))
+            pool(threads)
+                .install(|| scan_lake(dir.path(), &ScanOptions::default(), &plan, &|_| {}))
                 .unwrap()
         };
         let one = run(1);
