@@ -5,7 +5,9 @@
 //!
 //! The floor discovers and plans the lake with the scan's own code
 //! ([`crate::plan`]): the same `dt=` pruning, the same row groups pruned by
-//! their `ts` statistics, the same pages skipped by the page index. Each
+//! their `ts` statistics, the same pages skipped by the page index (or,
+//! without one, by the page headers' row counts, as the page decoder skips
+//! them). Each
 //! planned unit (a row group's pages of the first pass) then goes through the
 //! parquet crate's page reader, column chunk by column chunk, for the
 //! projected columns (item id, time, quantity when present): every page the
