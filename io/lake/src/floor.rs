@@ -38,6 +38,7 @@ use crate::columns::ColumnNames;
 use crate::discover::{discover_window, Symlinks};
 use crate::error::LakeError;
 use crate::mmap::map_file;
+use crate::pages::inflate::{inflate, raw_zstd};
 use crate::plan::{plan_file, FilePlan, Horizon, Part, RowGroupPlan};
 
 /// What the floor read.
@@ -200,9 +201,16 @@ fn read_unit(
                 .collect()
         });
         let mut skipped_bytes = 0;
-        let mut pages: SerializedPageReader<Bytes> =
-            SerializedPageReader::new(Arc::clone(&bytes), chunk, rows as usize, locations)
-                .map_err(|e| fail(&e))?;
+        // zstd pages decompressed as the page decoder does them, with this
+        // thread's context (see `pages::inflate`).
+        let raw = raw_zstd(chunk);
+        let mut pages: SerializedPageReader<Bytes> = SerializedPageReader::new(
+            Arc::clone(&bytes),
+            raw.as_ref().unwrap_or(chunk),
+            rows as usize,
+            locations,
+        )
+        .map_err(|e| fail(&e))?;
         let (mut data_page, mut row) = (0, 0u64);
         while let Some(meta) = pages.peek_next_page().map_err(|e| fail(&e))? {
             if !meta.is_dict {
@@ -227,9 +235,12 @@ fn read_unit(
                     continue;
                 }
             }
-            let Some(page) = pages.get_next_page().map_err(|e| fail(&e))? else {
+            let Some(mut page) = pages.get_next_page().map_err(|e| fail(&e))? else {
                 break;
             };
+            if raw.is_some() {
+                page = inflate(page).map_err(|e| fail(&e.0))?;
+            }
             read.pages_read += 1;
             read.decompressed += page.buffer().len() as u64;
         }

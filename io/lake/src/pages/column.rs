@@ -120,6 +120,8 @@ impl<T> Default for ColumnBuffers<T> {
 /// The rows of one column chunk, in order.
 pub(super) struct Column<D: PageDecode> {
     pages: SerializedPageReader<Bytes>,
+    /// The pages come compressed with zstd, to be inflated here.
+    inflate: bool,
     /// First row of every data page, from the offset index.
     starts: Option<Vec<u64>>,
     total_rows: u64,
@@ -143,6 +145,7 @@ pub(super) struct Column<D: PageDecode> {
 impl<D: PageDecode> Column<D> {
     pub fn new(
         pages: SerializedPageReader<Bytes>,
+        inflate: bool,
         starts: Option<Vec<u64>>,
         total_rows: u64,
         nullable: bool,
@@ -157,6 +160,7 @@ impl<D: PageDecode> Column<D> {
         } = buffers;
         Self {
             pages,
+            inflate,
             starts,
             total_rows,
             nullable,
@@ -322,6 +326,11 @@ impl<D: PageDecode> Column<D> {
                 .get_next_page()
                 .map_err(|_| Unsupported("page read"))?
                 .ok_or(Unsupported("column chunk ends before the row group"))?;
+            let page = if self.inflate {
+                super::inflate::inflate(page)?
+            } else {
+                page
+            };
             let (rows, levels, values, encoding, nulls_known) = match &page {
                 Page::DictionaryPage {
                     buf,

@@ -30,6 +30,7 @@
 
 mod column;
 mod encoding;
+pub(crate) mod inflate;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -548,9 +549,13 @@ impl Chunk<'_> {
         let starts = locations
             .as_ref()
             .map(|l| l.iter().map(|p| p.first_row_index.max(0) as u64).collect());
+        let chunk = md.row_group(self.row_group).column(self.leaf);
+        // zstd pages come raw and are decompressed with this thread's
+        // context (see `inflate`).
+        let raw = inflate::raw_zstd(chunk);
         let pages = SerializedPageReader::new(
             Arc::clone(self.reader),
-            md.row_group(self.row_group).column(self.leaf),
+            raw.as_ref().unwrap_or(chunk),
             self.rows as usize,
             locations,
         )
@@ -563,7 +568,13 @@ impl Chunk<'_> {
             .max_def_level()
             == 1;
         Ok(Column::new(
-            pages, starts, self.rows, nullable, decoder, buffers,
+            pages,
+            raw.is_some(),
+            starts,
+            self.rows,
+            nullable,
+            decoder,
+            buffers,
         ))
     }
 }
