@@ -26,7 +26,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use parquet::arrow::arrow_reader::RowSelection;
 use parquet::column::page::PageReader;
 use parquet::file::serialized_reader::SerializedPageReader;
@@ -34,10 +33,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 use topsellers_engine::ScoringPlan;
 
+use crate::chunks::{with_unit, UnitBytes};
 use crate::columns::ColumnNames;
 use crate::discover::{discover_window, Symlinks};
 use crate::error::LakeError;
-use crate::mmap::map_file;
 use crate::pages::inflate::{inflate, raw_zstd};
 use crate::plan::{plan_file, FilePlan, Horizon, Part, RowGroupPlan};
 
@@ -149,12 +148,18 @@ fn read_pages(plans: &[FilePlan]) -> Result<Read, LakeError> {
     units
         .par_iter()
         .with_max_len(1)
-        .map(|&(file, rg)| read_unit(file, rg.index, rg.first.selection(), rg.rows))
+        .map(|&(file, rg)| {
+            with_unit(file, rg.index, |bytes| {
+                read_unit(bytes, file, rg.index, rg.first.selection(), rg.rows)
+            })?
+        })
         .try_reduce(Read::default, |a, b| Ok(a.add(b)))
 }
 
-/// Reads the selected pages of one row group's projected column chunks.
+/// Reads the selected pages of one row group's projected column chunks,
+/// held in `bytes` (read or mapped as `compute` holds them).
 fn read_unit(
+    bytes: &Arc<UnitBytes>,
     file: &FilePlan,
     row_group: usize,
     selection: Option<&RowSelection>,
@@ -165,8 +170,6 @@ fn read_unit(
         row_group,
         message: e.to_string(),
     };
-    // SAFETY: lake files are immutable while a run reads them (see `map_file`).
-    let bytes = Arc::new(unsafe { map_file(&file.path) }?);
     let md = file.meta.metadata();
     let index = md.page_index_for_row_group(row_group);
     // The rows the selection keeps, as ranges.
@@ -204,8 +207,8 @@ fn read_unit(
         // zstd pages decompressed as the page decoder does them, with this
         // thread's context (see `pages::inflate`).
         let raw = raw_zstd(chunk);
-        let mut pages: SerializedPageReader<Bytes> = SerializedPageReader::new(
-            Arc::clone(&bytes),
+        let mut pages: SerializedPageReader<UnitBytes> = SerializedPageReader::new(
+            Arc::clone(bytes),
             raw.as_ref().unwrap_or(chunk),
             rows as usize,
             locations,
@@ -254,6 +257,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use arrow_array::{ArrayRef, Int64Array, RecordBatch, TimestampMillisecondArray};
+    use bytes::Bytes;
     use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
     use parquet::arrow::ArrowWriter;
     use parquet::file::metadata::PageIndexPolicy;

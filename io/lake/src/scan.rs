@@ -21,6 +21,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::LocalKey;
 use std::time::Instant;
 
@@ -31,13 +32,13 @@ use topsellers_engine::{
     aggregate_units, BytesInterner, CategoryOutcome, IntInterner, ScoringPlan,
 };
 
+use crate::chunks::{with_unit, UnitBytes};
 use crate::columns::{ColumnNames, ItemKind};
 use crate::contain::contain_panic;
 use crate::decode::{BatchColumns, Scratch};
 use crate::discover::{discover_window, Discovered, LakeFile, Symlinks};
 use crate::error::LakeError;
 use crate::makespan::{UnitClock, UnitTimes};
-use crate::mmap::map_file;
 use crate::pages::{self, PageKeys, PageScratch};
 use crate::plan::{plan_file, FilePlan, Horizon, Part};
 
@@ -385,19 +386,31 @@ fn decode_unit<I: PageKeys>(
     ctx: &ScanContext<'_>,
     acc: &mut topsellers_engine::CategoryAccumulator<I>,
 ) -> Result<(), LakeError> {
+    // Each unit brings its chunks in again rather than keeping the plan's
+    // mapping: holding one mapping per lake file for the whole scan would
+    // keep every footer's pages resident and can exceed the kernel's limit
+    // on mappings per process (vm.max_map_count, 65,530 by default, against
+    // 49,786 files in the 100M benchmark lake laid out by category and day).
+    with_unit(file, row_group, |bytes| {
+        decode_chunks(bytes, file, row_group, selection, ctx, acc)
+    })?
+}
+
+/// Decodes one unit from its column chunks in `bytes`: by the page decoder
+/// where it applies, else by the Arrow reader.
+fn decode_chunks<I: PageKeys>(
+    bytes: &Arc<UnitBytes>,
+    file: &FilePlan,
+    row_group: usize,
+    selection: Option<&RowSelection>,
+    ctx: &ScanContext<'_>,
+    acc: &mut topsellers_engine::CategoryAccumulator<I>,
+) -> Result<(), LakeError> {
     let (opts, plan) = (ctx.opts, ctx.plan);
-    // Each unit maps its file again rather than keeping the plan's mapping:
-    // holding one mapping per lake file for the whole scan would keep every
-    // footer's pages resident and can exceed the kernel's limit on mappings
-    // per process (vm.max_map_count, 65,530 by default, against 49,786 files
-    // in the 100M benchmark lake laid out by category and day). Mapping and
-    // unmapping cost under 1% of `compute` on the 100M lake (perf).
-    // SAFETY: lake files are immutable while a run reads them (see `map_file`).
-    let bytes = unsafe { map_file(&file.path) }?;
     if opts.page_decoder {
         let decoded = with_page_scratch(|scratch| {
             pages::decode_unit(
-                &bytes,
+                bytes,
                 file,
                 row_group,
                 selection,
@@ -436,10 +449,13 @@ fn decode_unit<I: PageKeys>(
     let corrupt =
         |m: String| decode_err(&format!("the Parquet reader failed on corrupt data ({m})"));
     let mask = ProjectionMask::roots(file.meta.parquet_schema(), file.cols.roots.iter().copied());
-    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, file.meta.clone())
-        .with_projection(mask)
-        .with_row_groups(vec![row_group])
-        .with_batch_size(opts.batch_size);
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
+        UnitBytes::clone(bytes),
+        file.meta.clone(),
+    )
+    .with_projection(mask)
+    .with_row_groups(vec![row_group])
+    .with_batch_size(opts.batch_size);
     if let Some(selection) = selection {
         builder = builder.with_row_selection(selection.clone());
     }

@@ -13,6 +13,7 @@ use parquet::file::serialized_reader::SerializedPageReader;
 
 use super::encoding::def_levels;
 use super::Unsupported;
+use crate::chunks::UnitBytes;
 
 /// How a column's pages turn into values.
 pub(super) trait PageDecode {
@@ -119,7 +120,7 @@ impl<T> Default for ColumnBuffers<T> {
 
 /// The rows of one column chunk, in order.
 pub(super) struct Column<D: PageDecode> {
-    pages: SerializedPageReader<Bytes>,
+    pages: SerializedPageReader<UnitBytes>,
     /// The pages come compressed with zstd, to be inflated here.
     inflate: bool,
     /// First row of every data page, from the offset index.
@@ -144,7 +145,7 @@ pub(super) struct Column<D: PageDecode> {
 
 impl<D: PageDecode> Column<D> {
     pub fn new(
-        pages: SerializedPageReader<Bytes>,
+        pages: SerializedPageReader<UnitBytes>,
         inflate: bool,
         starts: Option<Vec<u64>>,
         total_rows: u64,

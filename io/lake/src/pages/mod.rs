@@ -45,6 +45,7 @@ use topsellers_engine::{
     ScoringPlan, Validity, NO_SLOT,
 };
 
+use crate::chunks::UnitBytes;
 use crate::decode::DecodeKeys;
 use crate::plan::FilePlan;
 use column::{Bits, Column, ColumnBuffers, PageDecode};
@@ -527,7 +528,7 @@ fn ranges(selection: Option<&RowSelection>, rows: u64) -> Vec<Range<u64>> {
 /// One column chunk of a row group.
 struct Chunk<'a> {
     file: &'a FilePlan,
-    reader: &'a Arc<Bytes>,
+    reader: &'a Arc<UnitBytes>,
     row_group: usize,
     leaf: usize,
     rows: u64,
@@ -889,13 +890,13 @@ pub(crate) struct PageScratch {
 }
 
 /// Decodes the rows of `row_group` that `selection` keeps (all without one)
-/// from `bytes`, the mapped file, into `acc` through dictionary codes.
+/// from `bytes`, the unit's column chunks, into `acc` through dictionary codes.
 ///
 /// On [`Unsupported`], `acc` may hold part of the unit: the caller empties
 /// it before decoding the unit another way.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn decode_unit<I: PageKeys>(
-    bytes: &Bytes,
+    bytes: &Arc<UnitBytes>,
     file: &FilePlan,
     row_group: usize,
     selection: Option<&RowSelection>,
@@ -908,7 +909,7 @@ pub(crate) fn decode_unit<I: PageKeys>(
     let layout = Layout::of(file, names)?;
     let md = file.meta.metadata();
     let rows = md.row_group(row_group).num_rows().max(0) as u64;
-    let reader = Arc::new(bytes.clone());
+    let reader = Arc::clone(bytes);
     let open = |leaf| Chunk {
         file,
         reader: &reader,
