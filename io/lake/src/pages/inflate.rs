@@ -42,64 +42,27 @@ pub(crate) fn raw_zstd(chunk: &ColumnChunkMetaData) -> Option<ColumnChunkMetaDat
 }
 
 /// A page of a zstd chunk read raw ([`raw_zstd`]), decompressed.
-pub(crate) fn inflate(page: Page) -> Result<Page, Unsupported> {
-    Ok(match page {
-        Page::DictionaryPage {
-            buf,
-            num_values,
-            encoding,
-            is_sorted,
-        } => Page::DictionaryPage {
-            buf: decompress(&buf, 0)?,
-            num_values,
-            encoding,
-            is_sorted,
-        },
-        Page::DataPage {
-            buf,
-            num_values,
-            encoding,
-            def_level_encoding,
-            rep_level_encoding,
-            statistics,
-        } => Page::DataPage {
-            buf: decompress(&buf, 0)?,
-            num_values,
-            encoding,
-            def_level_encoding,
-            rep_level_encoding,
-            statistics,
-        },
+pub(crate) fn inflate(mut page: Page) -> Result<Page, Unsupported> {
+    match &mut page {
+        Page::DictionaryPage { buf, .. } | Page::DataPage { buf, .. } => {
+            *buf = decompress(buf, 0)?;
+        }
         Page::DataPageV2 {
             buf,
-            num_values,
-            encoding,
-            num_nulls,
-            num_rows,
             def_levels_byte_len,
             rep_levels_byte_len,
             is_compressed,
-            statistics,
+            ..
         } => {
-            // Version 2 keeps its levels uncompressed, before the values.
-            let levels = def_levels_byte_len as usize + rep_levels_byte_len as usize;
-            Page::DataPageV2 {
-                buf: if is_compressed {
-                    decompress(&buf, levels)?
-                } else {
-                    buf
-                },
-                num_values,
-                encoding,
-                num_nulls,
-                num_rows,
-                def_levels_byte_len,
-                rep_levels_byte_len,
-                is_compressed: false,
-                statistics,
+            if *is_compressed {
+                // Version 2 keeps its levels uncompressed, before the values.
+                let levels = *def_levels_byte_len as usize + *rep_levels_byte_len as usize;
+                *buf = decompress(buf, levels)?;
+                *is_compressed = false;
             }
         }
-    })
+    }
+    Ok(page)
 }
 
 /// `buf` with everything after its first `keep` bytes decompressed (one
