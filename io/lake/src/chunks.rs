@@ -69,9 +69,9 @@ pub(crate) fn with_unit<T>(
 }
 
 /// Byte ranges of one file held in memory: the column chunks one unit
-/// decodes and nothing else, or the whole file mapped. Readers ask for file offsets; an offset
-/// outside the ranges held is an error (a corrupt page header pointing
-/// outside its chunk), never a read of the file.
+/// decodes and nothing else, or the whole file mapped. Readers ask for file
+/// offsets; an offset outside the ranges held is an error (a corrupt page
+/// header pointing outside its chunk), never a read of the file.
 #[derive(Clone)]
 pub(crate) struct UnitBytes {
     file_len: u64,

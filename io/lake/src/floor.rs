@@ -12,7 +12,9 @@
 //! parquet crate's page reader, column chunk by column chunk, for the
 //! projected columns (item id, time, quantity when present): every page the
 //! row selection keeps is read and decompressed, every other data page is
-//! skipped unread, as the page decoder does. The values are never decoded.
+//! skipped unread, as the page decoder does (zstd pages with its per-thread
+//! context, small units read rather than mapped, as it holds them). The
+//! values are never decoded.
 //! No Parquet engine can scan these rows faster, so `compute / floor` says
 //! how much of a run is decoding and aggregating rather than bytes.
 //!

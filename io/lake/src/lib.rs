@@ -3,8 +3,9 @@
 //! this crate's dependency tree (`scripts/check/layers.py` checks it).
 //!
 //! - [`discover`]: Hive-style lake layout (`category=<c>/[dt=<d>/]…`);
-//! - [`scan_lake`]: partition and row-group pruning, memory-mapped Parquet
-//!   decoding, and the parallel aggregation through `topsellers-engine`;
+//! - [`scan_lake`]: partition and row-group pruning, Parquet decoding from
+//!   mapped (or, for small row groups, read) files, and the parallel
+//!   aggregation through `topsellers-engine`;
 //! - [`write_results`]: CSV / JSON / Parquet results, written atomically;
 //!   [`read_results`]: a results file read back, for `publish`;
 //! - [`RunReport`]: the JSON run report and Prometheus metrics;

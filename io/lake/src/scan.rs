@@ -12,10 +12,12 @@
 //!    categories). Only the metadata is kept.
 //! 3. *Scan*: categories run in parallel, largest first, each one a task of
 //!    its own; within a category its row groups run in parallel too
-//!    ([`aggregate_units`]), so one huge category does not serialise the run. Each unit is mapped, decoded column by column and
-//!    folded into an accumulator, then unmapped: resident memory stays bounded
-//!    by the units in flight, never by the lake. A category runs its second
-//!    pass only if its base window holds fewer than `min_items` items.
+//!    ([`aggregate_units`]), so one huge category does not serialise the
+//!    run. Each unit's column chunks are mapped or read ([`crate::chunks`]),
+//!    decoded column by column and folded into an accumulator, then let go:
+//!    resident memory stays bounded by the units in flight, never by the
+//!    lake. A category runs its second pass only if its base window holds
+//!    fewer than `min_items` items.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
