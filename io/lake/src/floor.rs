@@ -23,7 +23,6 @@
 //! window (`--max-window` = `--window`) there is no second pass, and the
 //! floor is exact; otherwise its rows are reported as not read.
 
-use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,7 +38,9 @@ use crate::chunks::{with_unit, UnitBytes};
 use crate::columns::ColumnNames;
 use crate::discover::{discover_window, Symlinks};
 use crate::error::LakeError;
+use crate::pages::column::header_rows;
 use crate::pages::inflate::{inflate, raw_zstd};
+use crate::pages::ranges;
 use crate::plan::{plan_file, FilePlan, Horizon, Part, RowGroupPlan};
 
 /// What the floor read.
@@ -175,18 +176,7 @@ fn read_unit(
     let md = file.meta.metadata();
     let index = md.page_index_for_row_group(row_group);
     // The rows the selection keeps, as ranges.
-    let kept: Option<Vec<Range<u64>>> = selection.map(|s| {
-        let mut at = 0;
-        let mut out = Vec::new();
-        for sel in s.iter() {
-            let end = at + sel.row_count as u64;
-            if !sel.skip {
-                out.push(at..end);
-            }
-            at = end;
-        }
-        out
-    });
+    let kept = ranges(selection, rows);
     let mut read = Read::default();
     for &leaf in &file.cols.leaves {
         let chunk = md.row_group(row_group).column(leaf);
@@ -221,15 +211,11 @@ fn read_unit(
             if !meta.is_dict {
                 let end = match &indexed {
                     Some(pages) => pages.get(data_page + 1).map_or(rows, |p| p.0),
-                    None => match meta.num_rows.or(meta.num_levels) {
-                        Some(n) if n > 0 => row + n as u64,
-                        // The header does not say: read it.
-                        _ => rows,
-                    },
+                    // The header does not say: read it.
+                    None => header_rows(&meta).map_or(rows, |n| row + n),
                 };
-                let wanted = kept
-                    .as_ref()
-                    .is_none_or(|k| k.iter().any(|r| r.start < end && row < r.end));
+                let wanted =
+                    selection.is_none() || kept.iter().any(|r| r.start < end && row < r.end);
                 let size = indexed.as_ref().and_then(|p| p.get(data_page)).map(|p| p.1);
                 data_page += 1;
                 row = end;

@@ -264,7 +264,7 @@ fn scan_found(
         .enumerate()
         .map(|(i, (category, work))| (i, category, work))
         .collect();
-    order.sort_by_key(|(i, _, work)| {
+    order.sort_by_cached_key(|(i, _, work)| {
         let rows: u64 = work.first.iter().chain(&work.second).map(|u| u.rows).sum();
         (std::cmp::Reverse(rows), *i)
     });

@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 use parquet::basic::Encoding;
-use parquet::column::page::{Page, PageReader};
+use parquet::column::page::{Page, PageMetadata, PageReader};
 use parquet::file::serialized_reader::SerializedPageReader;
 
 use super::encoding::def_levels;
@@ -96,6 +96,15 @@ impl Bits {
         }
         self.len += 1;
     }
+}
+
+/// The rows of a data page by its header alone (one level per row in a
+/// flat column), when it says.
+pub(crate) fn header_rows(meta: &PageMetadata) -> Option<u64> {
+    meta.num_rows
+        .or(meta.num_levels)
+        .filter(|&rows| rows > 0)
+        .map(|rows| rows as u64)
 }
 
 /// A column cursor's buffers, kept per worker thread between units so
@@ -310,11 +319,7 @@ impl<D: PageDecode> Column<D> {
         };
         Ok(match indexed {
             Some((_, end)) => Some(end),
-            None => meta
-                .num_rows
-                .or(meta.num_levels)
-                .filter(|&rows| rows > 0)
-                .map(|rows| row + rows as u64),
+            None => header_rows(&meta).map(|rows| row + rows),
         })
     }
 

@@ -28,7 +28,7 @@
 //! it cannot parse) makes it answer [`Unsupported`] and the caller decodes the
 //! unit again through the Arrow path, from an emptied accumulator.
 
-mod column;
+pub(crate) mod column;
 mod encoding;
 pub(crate) mod inflate;
 
@@ -509,7 +509,7 @@ impl Layout {
 }
 
 /// The selected rows of a row group of `rows` rows, as ascending ranges.
-fn ranges(selection: Option<&RowSelection>, rows: u64) -> Vec<Range<u64>> {
+pub(crate) fn ranges(selection: Option<&RowSelection>, rows: u64) -> Vec<Range<u64>> {
     let Some(selection) = selection else {
         return std::iter::once(0..rows).collect();
     };
